@@ -1,0 +1,62 @@
+"""The application factory: configuration, extensions, blueprints, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from fieldapp.config import load_config
+from fieldapp.db import db
+
+#: the repository root (holds ``forms/``, ``static/``, ``migrations/``)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a configured fieldapp.
+
+    :param config: settings that win over defaults and environment variables.
+    """
+    app = Flask(
+        "fieldapp",
+        static_folder=str(PROJECT_ROOT / "static"),
+        static_url_path="/static",
+        template_folder=str(Path(__file__).parent / "templates"),
+    )
+    app.config.update(load_config(config))
+    db.init_app(app)
+    _configure_blobs(app)
+    _configure_web(app)
+    _register_blueprints(app)
+    return app
+
+
+def _configure_blobs(app: Flask) -> None:
+    from fieldapp.blobs import BlobStore  # noqa: PLC0415
+
+    app.extensions["fieldapp.blobs"] = BlobStore(Path(app.config["DATA_DIR"]) / "blobs")
+
+
+def _configure_web(app: Flask) -> None:
+    from fieldapp.web import errors, security, templating  # noqa: PLC0415
+
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from fieldapp.auth import views as auth_views  # noqa: PLC0415
+    from fieldapp.forms import views as forms_views  # noqa: PLC0415
+    from fieldapp.web import api, pages  # noqa: PLC0415
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(auth_views.admin_bp)
+    app.register_blueprint(auth_views.api)
+    app.register_blueprint(forms_views.bp)
+    app.register_blueprint(forms_views.api)
+    app.register_blueprint(api.bp)

@@ -1,0 +1,46 @@
+"""Writing and reading the audit log."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from fieldapp.audit.models import AuditEvent
+from fieldapp.db import db
+
+if TYPE_CHECKING:
+    from fieldapp.auth.models import User
+
+#: the client address of the request being served; set by the web layer, ``None`` in the CLI
+client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
+
+
+def record(
+    action: str,
+    *,
+    actor: User | None,
+    subject_type: str | None = None,
+    subject_id: object = None,
+    region_id: int | None = None,
+    ip: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event to the caller's transaction (flushed, not committed).
+
+    :param action: dotted verb such as ``form.published``.
+    :param actor: who acted, or ``None`` when nobody is logged in.
+    :param details: facts about the act; callers must never pass secrets or form answers.
+    :return: the new event.
+    """
+    event = AuditEvent(
+        action=action,
+        actor_id=actor.id if actor is not None else None,
+        subject_type=subject_type,
+        subject_id=None if subject_id is None else str(subject_id),
+        region_id=region_id,
+        ip=ip if ip is not None else client_ip.get(),
+        details=details,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event

@@ -1,0 +1,302 @@
+"""Login, logout, and the administrator's pages and API for users and regions. Thin: each view
+parses input, calls a service, commits, and renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from fieldapp.auth import services
+from fieldapp.auth.models import ROLE_VALUES, Role, User
+from fieldapp.auth.schemas import (
+    LoginSchema,
+    RegionSchema,
+    UserCreateSchema,
+    UserOutSchema,
+    UserUpdateSchema,
+)
+from fieldapp.db import db, unit_of_work
+from fieldapp.errors import DomainError, NotFound
+from fieldapp.web.args import load
+from fieldapp.web.permissions import current_actor, require
+
+bp = Blueprint("auth", __name__)
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+api = Blueprint("auth_api", __name__, url_prefix="/api/v1")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.home")
+
+
+def _policy() -> services.LoginPolicy:
+    from datetime import timedelta  # noqa: PLC0415
+
+    return services.LoginPolicy(
+        max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
+        lockout=timedelta(minutes=int(current_app.config["LOGIN_LOCKOUT_MINUTES"])),
+    )
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login page (fields ``username`` and ``password``)."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(_safe_next(request.args.get("next")))
+        notice = (
+            "Your session ended after a period of inactivity."
+            if request.args.get("expired")
+            else None
+        )
+        return render_template("auth/login.html", notice=notice, next=request.args.get("next"))
+    data = load(
+        LoginSchema(),
+        {
+            "username": request.form.get("username", ""),
+            "password": request.form.get("password", ""),
+        },
+    )
+    try:
+        user = services.authenticate(data["username"], data["password"], policy=_policy())
+    except (services.LoginFailed, services.AccountLocked) as exc:
+        db.session.commit()  # keep the failure count, the lockout and their audit entries
+        return render_template(
+            "auth/login.html",
+            error=exc.message,
+            username=data["username"],
+            next=request.form.get("next"),
+        ), (exc.http_status)
+    db.session.commit()
+    session.clear()  # a fresh session on login: no fixation
+    login_user(user)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """End the session."""
+    logout_user()
+    session.clear()
+    flash("You are logged out.")
+    return redirect(url_for("auth.login"))
+
+
+# -- admin pages -----------------------------------------------------------------------------
+
+
+@admin_bp.get("/users")
+@require(Role.ADMIN)
+def users() -> Any:
+    """Every user, with a form to add one."""
+    return render_template(
+        "admin/users.html",
+        users=services.list_users(),
+        regions=services.list_regions(),
+        roles=[Role(r) for r in ROLE_VALUES],
+        now=_now(),
+    )
+
+
+def _now() -> Any:
+    from fieldapp.db import utcnow  # noqa: PLC0415
+
+    return utcnow()
+
+
+@admin_bp.post("/users")
+@require(Role.ADMIN)
+def create_user() -> Any:
+    """Add a user from the form on the users page."""
+    form = request.form
+    data = load(
+        UserCreateSchema(),
+        {
+            "username": form.get("username", ""),
+            "display_name": form.get("display_name", ""),
+            "role": form.get("role", ""),
+            "regions": form.getlist("regions"),
+            "password": form.get("password", ""),
+        },
+    )
+    try:
+        with unit_of_work():
+            user = services.create_user(
+                data["username"],
+                role=data["role"],
+                password=data["password"],
+                display_name=data["display_name"],
+                actor=current_actor(),
+                regions=services.regions_by_codes(data["regions"]),
+            )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.users"))
+    flash(f"User {user.username} created.")
+    return redirect(url_for("admin.user", user_id=user.id))
+
+
+@admin_bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require(Role.ADMIN)
+def user(user_id: int) -> Any:
+    """One user: change role, regions, name, active; set password; unlock; issue a token."""
+    target = services.get_user(user_id)
+    new_token = None
+    if request.method == "POST":
+        action = request.form.get("action", "update")
+        try:
+            with unit_of_work():
+                if action == "update":
+                    services.update_user(
+                        target,
+                        actor=current_actor(),
+                        role=request.form.get("role") or None,
+                        regions=services.regions_by_codes(request.form.getlist("regions")),
+                        display_name=request.form.get("display_name"),
+                        active=request.form.get("active") == "on",
+                    )
+                    flash("Saved.")
+                elif action == "password":
+                    services.set_password(
+                        target, request.form.get("password", ""), actor=current_actor()
+                    )
+                    flash("Password set. The user's sessions have ended.")
+                elif action == "unlock":
+                    services.unlock_user(target, actor=current_actor())
+                    flash("Unlocked.")
+                elif action == "token":
+                    new_token, _ = services.issue_api_token(
+                        target, actor=current_actor(), label=request.form.get("label", "")
+                    )
+                else:
+                    raise NotFound("Unknown action.")
+        except DomainError as exc:
+            flash(exc.message, "error")
+        if new_token is None:
+            return redirect(url_for("admin.user", user_id=target.id))
+    return render_template(
+        "admin/user.html",
+        target=target,
+        regions=services.list_regions(),
+        roles=[Role(r) for r in ROLE_VALUES],
+        new_token=new_token,
+        now=_now(),
+    )
+
+
+@admin_bp.route("/regions", methods=["GET", "POST"])
+@require(Role.ADMIN)
+def regions() -> Any:
+    """Regions, with a form to add one or rename one."""
+    if request.method == "POST":
+        try:
+            with unit_of_work():
+                if request.form.get("action") == "rename":
+                    region = services.get_region(request.form.get("code", ""))
+                    if region is None:
+                        raise NotFound("No such region.")
+                    services.rename_region(
+                        region, request.form.get("name", ""), actor=current_actor()
+                    )
+                else:
+                    data = load(
+                        RegionSchema(),
+                        {
+                            "code": request.form.get("code", ""),
+                            "name": request.form.get("name", ""),
+                        },
+                    )
+                    services.create_region(data["code"], data["name"], actor=current_actor())
+            flash("Saved.")
+        except DomainError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("admin.regions"))
+    return render_template(
+        "admin/regions.html", regions=services.list_regions(), counts=services.region_user_counts()
+    )
+
+
+# -- JSON API --------------------------------------------------------------------------------
+
+_user_out = UserOutSchema()
+
+
+@api.get("/users")
+@require(Role.ADMIN)
+def api_users() -> Any:
+    """Every user."""
+    return {"items": _user_out.dump(services.list_users(), many=True)}
+
+
+@api.post("/users")
+@require(Role.ADMIN)
+def api_create_user() -> Any:
+    """Create a user: ``{"username", "role", "password", "regions": [...], "display_name"}``."""
+    data = load(UserCreateSchema(), request.get_json(silent=True) or {})
+    with unit_of_work():
+        created = services.create_user(
+            data["username"],
+            role=data["role"],
+            password=data["password"],
+            display_name=data["display_name"],
+            actor=current_actor(),
+            regions=services.regions_by_codes(data["regions"]),
+        )
+    return _user_out.dump(created), 201
+
+
+@api.patch("/users/<username>")
+@require(Role.ADMIN)
+def api_update_user(username: str) -> Any:
+    """Change a user's role, regions, display name or active flag."""
+    target: User | None = services.get_user_by_username(username)
+    if target is None:
+        raise NotFound("No such user.", code="user.not_found")
+    data = load(UserUpdateSchema(), request.get_json(silent=True) or {})
+    with unit_of_work():
+        services.update_user(
+            target,
+            actor=current_actor(),
+            role=data.get("role"),
+            regions=services.regions_by_codes(data["regions"]) if "regions" in data else None,
+            display_name=data.get("display_name"),
+            active=data.get("active"),
+        )
+    return _user_out.dump(target)
+
+
+@api.get("/regions")
+@require(Role.ADMIN, Role.COORDINATOR, Role.DESIGNER)
+def api_regions() -> Any:
+    """Regions the caller may see: all for administrators and designers, their own otherwise."""
+    actor = current_actor()
+    visible = [
+        r
+        for r in services.list_regions()
+        if actor.role != Role.COORDINATOR or r.id in actor.region_ids
+    ]
+    return {"items": [{"code": r.code, "name": r.name} for r in visible]}
+
+
+@api.post("/regions")
+@require(Role.ADMIN)
+def api_create_region() -> Any:
+    """Create a region: ``{"code", "name"}``."""
+    data = load(RegionSchema(), request.get_json(silent=True) or {})
+    with unit_of_work():
+        region = services.create_region(data["code"], data["name"], actor=current_actor())
+    return {"code": region.code, "name": region.name}, 201

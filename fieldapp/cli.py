@@ -1,0 +1,277 @@
+"""The ``fieldapp`` command (see CONTRACT.md). Each command calls services and commits once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+
+from fieldapp.app import PROJECT_ROOT, create_app
+from fieldapp.db import db, unit_of_work
+from fieldapp.errors import DomainError
+
+
+@contextmanager
+def _app_context(**config: Any) -> Iterator[Flask]:
+    app = create_app(config or None)
+    with app.app_context():
+        yield app
+
+
+def _fail(exc: DomainError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    if isinstance(exc.details, list):
+        for problem in exc.details:
+            if isinstance(problem, dict):
+                where = ", ".join(
+                    f"{k} {problem[k]}" for k in ("sheet", "row", "column") if problem.get(k)
+                )
+                click.echo(f"  - {where + ': ' if where else ''}{problem.get('message')}", err=True)
+    raise SystemExit(1)
+
+
+@click.group()
+def main() -> None:
+    """fieldapp: field data collection for social-work programmes."""
+
+
+# -- database --------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to the configured database."""
+    from fieldapp.migrate import upgrade  # noqa: PLC0415
+
+    with _app_context():
+        assert db.engine is not None
+        upgrade(db.engine)
+    click.echo("database is up to date")
+
+
+# -- users and regions -----------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Accounts."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "designer", "coordinator", "field_worker"])
+)
+@click.option("--region", "regions", multiple=True, help="region code; repeat for several")
+@click.option("--display-name", default="")
+def users_create(username: str, role: str, regions: tuple[str, ...], display_name: str) -> None:
+    """Make a user; the password is asked for, or read from standard input."""
+    from fieldapp.auth import services  # noqa: PLC0415
+
+    password = _read_password()
+    with _app_context():
+        try:
+            with unit_of_work():
+                region_rows = []
+                for code in regions:
+                    region = services.get_region(code)
+                    if region is None:
+                        region = services.create_region(code, code, actor=None)
+                        click.echo(f"created region {region.code}")
+                    region_rows.append(region)
+                user = services.create_user(
+                    username,
+                    role=role,
+                    password=password,
+                    actor=None,
+                    regions=region_rows,
+                    display_name=display_name,
+                )
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(f"created {user.role} {user.username}")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--label", default="command line")
+def users_token(username: str, label: str) -> None:
+    """Print a new API token for USERNAME."""
+    from fieldapp.auth import services  # noqa: PLC0415
+
+    with _app_context():
+        user = services.get_user_by_username(username)
+        if user is None:
+            click.echo(f"error: there is no user {username!r}", err=True)
+            raise SystemExit(1)
+        try:
+            with unit_of_work():
+                token, _ = services.issue_api_token(user, actor=None, label=label)
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(token)
+
+
+@main.group()
+def regions() -> None:
+    """Regions."""
+
+
+@regions.command("create")
+@click.argument("code")
+@click.argument("name")
+def regions_create(code: str, name: str) -> None:
+    """Make a region."""
+    from fieldapp.auth import services  # noqa: PLC0415
+
+    with _app_context():
+        try:
+            with unit_of_work():
+                services.create_region(code, name, actor=None)
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(f"created region {code}")
+
+
+# -- forms -----------------------------------------------------------------------------------
+
+
+@main.group()
+def forms() -> None:
+    """The form catalogue."""
+
+
+def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
+    """Publish each XLSForm; return how many failed. Each file is its own unit of work."""
+    from fieldapp.forms import services  # noqa: PLC0415
+
+    app = current_app
+    policy = services.ValidationPolicy(
+        mode=str(app.config["ODK_VALIDATE"]), timeout=float(app.config["ODK_VALIDATE_TIMEOUT"])
+    )
+    failures = 0
+    for path in paths:
+        try:
+            with unit_of_work():
+                version, changed = services.publish_file(
+                    path.read_bytes(),
+                    filename=path.name,
+                    actor=None,
+                    store=app.extensions["fieldapp.blobs"],
+                    policy=policy,
+                    max_bytes=int(app.config["XLSFORM_MAX_BYTES"]),
+                    skip_unchanged=skip_unchanged,
+                )
+        except DomainError as exc:
+            failures += 1
+            click.echo(f"{path}: not published", err=True)
+            with suppress(SystemExit):
+                _fail(exc)
+            continue
+        if not changed:
+            click.echo(
+                f"{path.name}: {version.form.form_id} version {version.version} already published"
+            )
+            continue
+        for warning in version.warnings:
+            click.echo(f"{path.name}: warning: {warning.get('message')}", err=True)
+        click.echo(
+            f"{path.name}: published {version.form.form_id} version {version.version} "
+            f"(ODK Validate: {version.validation})"
+        )
+    return failures
+
+
+@forms.command("publish")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def forms_publish(files: tuple[Path, ...]) -> None:
+    """Compile and publish XLSForms; exits non-zero if any has errors."""
+    with _app_context():
+        failures = _publish_paths(list(files), skip_unchanged=False)
+    if failures:
+        raise SystemExit(1)
+
+
+# -- serving ---------------------------------------------------------------------------------
+
+
+def _serve(host: str, port: int) -> None:
+    from fieldapp.serve import serve  # noqa: PLC0415
+
+    serve(host, port)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Serve the configured instance with gunicorn."""
+    _serve(host, port)
+
+
+def programme_forms_dir() -> Path:
+    """``./forms`` when run from a checkout, else the repository's ``forms/``."""
+    here = Path.cwd() / "forms"
+    return here if here.is_dir() else PROJECT_ROOT / "forms"
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--data-dir", default=None, help="default: ./instance")
+@click.option("--no-serve", is_flag=True, help="set up, then exit without serving")
+def demo(host: str, port: int, data_dir: str | None, no_serve: bool) -> None:
+    """Create or upgrade the database, publish forms/, add demo users, then serve."""
+    from fieldapp.config import data_dir_from_env  # noqa: PLC0415
+    from fieldapp.demo import demo_password, ensure_demo_data  # noqa: PLC0415
+    from fieldapp.migrate import upgrade  # noqa: PLC0415
+
+    directory = data_dir_from_env(data_dir)
+    os.environ["FIELDAPP_DATA_DIR"] = str(directory)
+    with _app_context() as app:
+        assert db.engine is not None
+        upgrade(db.engine)
+        password = demo_password(Path(app.config["DATA_DIR"]))
+        with unit_of_work():
+            created = ensure_demo_data(password)
+        for line in created:
+            click.echo(f"created {line}")
+        paths = sorted(
+            p
+            for p in programme_forms_dir().iterdir()
+            if p.suffix in (".xlsx", ".xls", ".csv", ".md") and not p.name.startswith(("~", "."))
+        )
+        failures = _publish_paths(paths, skip_unchanged=True)
+        if failures:
+            raise SystemExit(1)
+    click.echo(f"data dir: {directory}")
+    click.echo("demo users: admin, designer, coord1, coord2, worker1, worker2, worker3")
+    click.echo(f"demo password: {password}")
+    if no_serve:
+        return
+    click.echo(f"serving on http://{host}:{port}/  (ODK Collect: http://{host}:{port}/collect)")
+    _serve(host, port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Configuration: defaults, then environment variables, then the caller's mapping.
+
+Only reading and deriving settings happens here; nothing is created except the data dir and the
+generated secret key, which must survive restarts so that sessions do too.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    #: minutes of inactivity after which a web session ends
+    "SESSION_IDLE_MINUTES": 30,
+    #: failed logins in a row that lock an account
+    "LOGIN_MAX_FAILURES": 5,
+    #: how long a locked account stays locked
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    #: largest XLSForm accepted, in bytes
+    "XLSFORM_MAX_BYTES": 10 * 1024 * 1024,
+    #: largest form attachment (media, CSV) accepted, in bytes
+    "FORM_ATTACHMENT_MAX_BYTES": 50 * 1024 * 1024,
+    #: "auto" (run ODK Validate when Java exists), "always" (fail without Java), "never"
+    "ODK_VALIDATE": "auto",
+    #: seconds ODK Validate may run before publishing is refused
+    "ODK_VALIDATE_TIMEOUT": 60,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "fieldapp_session",
+    #: largest request body of any kind; routes lower it for themselves
+    "MAX_CONTENT_LENGTH": 100 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+}
+
+
+def data_dir_from_env(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The data dir: the argument, else ``FIELDAPP_DATA_DIR``, else ``./instance``."""
+    raw = explicit or os.environ.get("FIELDAPP_DATA_DIR") or "instance"
+    return Path(raw).expanduser().resolve()
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (psycopg2 is not installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Read the secret key kept in the data dir, making it on first use (mode 0600)."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping.
+
+    :param overrides: settings that win over defaults and environment (tests use this).
+    :return: the complete mapping, with ``DATA_DIR``, ``DATABASE_URL`` and ``SECRET_KEY`` set.
+    """
+    overrides = dict(overrides or {})
+    config: dict[str, Any] = dict(DEFAULTS)
+    data_dir = data_dir_from_env(overrides.pop("DATA_DIR", None))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config["DATA_DIR"] = str(data_dir)
+    env_url = os.environ.get("FIELDAPP_DATABASE_URL")
+    config["DATABASE_URL"] = env_url or f"sqlite:///{data_dir / 'fieldapp.sqlite3'}"
+    if os.environ.get("FIELDAPP_SECURE_COOKIES") == "1":
+        config["SESSION_COOKIE_SECURE"] = True
+    if os.environ.get("FIELDAPP_ODK_VALIDATE"):
+        config["ODK_VALIDATE"] = os.environ["FIELDAPP_ODK_VALIDATE"]
+    config.update(overrides)
+    config["DATABASE_URL"] = normalise_database_url(str(config["DATABASE_URL"]))
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = os.environ.get("FIELDAPP_SECRET_KEY") or _secret_key(data_dir)
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(config["SESSION_IDLE_MINUTES"]))
+    return config

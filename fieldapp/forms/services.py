@@ -1,0 +1,580 @@
+"""Use cases of the form catalogue: upload a draft, publish it, open and close forms, attach files.
+
+A new upload of a known form id becomes that form's draft (replacing any earlier draft);
+publishing makes the draft the current version. Published versions are never changed or deleted,
+so phones that still hold one can keep sending it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from fieldapp.audit.services import record
+from fieldapp.auth.models import User
+from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.db import db, utcnow
+from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadTooLarge
+from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
+from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
+from fieldapp.forms.xlsform import (
+    FormProblem,
+    compile_xlsform,
+    java_available,
+    odk_validate,
+)
+from fieldapp.xmlsafe import XmlError, parse_xml
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationPolicy:
+    """Whether and how ODK Validate runs at publish.
+
+    :param mode: ``auto`` (when Java exists), ``always`` (refuse to publish without Java) or
+        ``never``.
+    :param timeout: seconds before the run is abandoned and publishing refused.
+    """
+
+    mode: str = "auto"
+    timeout: float = 60.0
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def list_forms() -> Sequence[Form]:
+    """Every form with its versions, by form id."""
+    return db.session.scalars(
+        select(Form)
+        .options(selectinload(Form.versions).selectinload(FormVersion.attachments))
+        .order_by(Form.form_id)
+    ).all()
+
+
+def find_form(form_id: str) -> Form | None:
+    """The form with this XForm id, or ``None``."""
+    return db.session.scalars(select(Form).where(Form.form_id == form_id)).one_or_none()
+
+
+def get_form(form_id: str) -> Form:
+    """:raises NotFound: no form has this id."""
+    form = find_form(form_id)
+    if form is None:
+        raise NotFound(f"There is no form {form_id!r}.", code="form.not_found")
+    return form
+
+
+def known_datasets() -> set[str]:
+    """Names of every case list (entity list) some form version declares."""
+    names: set[str] = set()
+    for entities in db.session.scalars(select(FormVersion.entities)):
+        for decl in entities or []:
+            names.add(str(decl["dataset"]))
+    return names
+
+
+# -- uploading -------------------------------------------------------------------------------
+
+
+def _suggest_next_version(version: str) -> str:
+    if version.isdigit():
+        return str(int(version) + 1)
+    today = utcnow().strftime("%Y%m%d")
+    return f"{today}01"
+
+
+def upload_draft(
+    data: bytes,
+    *,
+    filename: str,
+    actor: User | None,
+    store: BlobStore,
+    max_bytes: int = 10 * 1024 * 1024,
+) -> FormVersion:
+    """Compile an XLSForm and keep it as the draft of its form.
+
+    :param data: the uploaded file.
+    :param filename: its name; the extension tells the format (.xlsx, .xls, .csv, .md).
+    :raises UnreadableFormFile: the file is not a readable workbook (400, 413 or 415).
+    :raises FormCompileError: the XLSForm has errors (422, with sheet/row/column per problem).
+    :raises Conflict: this version string is already published for this form.
+    :return: the new draft version.
+    """
+    compiled = compile_xlsform(data, filename=filename, max_bytes=max_bytes)
+    info = parse_xform(compiled.xform)
+    form = find_form(info.form_id)
+    if form is None:
+        form = Form(form_id=info.form_id, title=info.title, state=FormState.DRAFT.value)
+        db.session.add(form)
+        db.session.flush()
+    else:
+        for version in form.published_versions:
+            if version.version == info.version:
+                when = version.published_at.date().isoformat() if version.published_at else ""
+                raise Conflict(
+                    f"Version {info.version!r} of form {info.form_id!r} was already published"
+                    f" on {when}, and phones may hold it. Change 'version' on the settings sheet"
+                    f" (for example to {_suggest_next_version(info.version)}) and upload again.",
+                    code="form.version_exists",
+                    details=[
+                        {
+                            "message": "This version string is already used.",
+                            "sheet": "settings",
+                            "row": 2,
+                            "column": "version",
+                        }
+                    ],
+                )
+        old_draft = form.draft
+        if old_draft is not None:
+            form.versions.remove(old_draft)
+            db.session.flush()
+    blob = store_blob(store, data)
+    version = FormVersion(
+        form=form,
+        version=info.version,
+        status=VersionStatus.DRAFT.value,
+        title=info.title,
+        source_filename=PurePosixPath(filename.replace("\\", "/")).name[:255] or "form",
+        source_type=compiled.file_type,
+        source_sha256=blob.sha256,
+        xform=compiled.xform,
+        xform_md5=hashlib.md5(compiled.xform.encode(), usedforsecurity=False).hexdigest(),
+        languages=list(info.languages),
+        default_language=info.default_language,
+        fields=field_tree_to_json(info.fields),
+        entities=[_entity_json(e) for e in info.entities],
+        warnings=[w.to_dict() for w in compiled.warnings],
+        encrypted=info.encrypted,
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(version)
+    db.session.flush()
+    _expect_attachments(form, version, info)
+    if form.state == FormState.DRAFT:
+        form.title = info.title
+    db.session.flush()
+    record(
+        "form.draft_uploaded",
+        actor=actor,
+        subject_type="form",
+        subject_id=form.form_id,
+        version=version.version,
+        warnings=len(version.warnings),
+    )
+    return version
+
+
+def _entity_json(decl: Any) -> dict[str, Any]:
+    return {
+        "dataset": decl.dataset,
+        "container_path": decl.container_path,
+        "create": decl.create,
+        "update": decl.update,
+        "label_expr": decl.label_expr,
+        "properties": [list(p) for p in decl.properties],
+    }
+
+
+def _expect_attachments(form: Form, version: FormVersion, info: XFormInfo) -> None:
+    """Record every file the form needs, carrying over uploads of the current version."""
+    previous: dict[str, FormAttachment] = {}
+    if form.current_version is not None:
+        previous = {a.name: a for a in form.current_version.attachments}
+    datasets = known_datasets()
+    for media in info.media:
+        attachment = FormAttachment(name=media.name, kind=media.kind)
+        old = previous.get(media.name)
+        if old is not None and old.kind == media.kind and old.blob_sha256 is not None:
+            attachment.blob_sha256 = old.blob_sha256
+            attachment.content_type = old.content_type
+            attachment.uploaded_at = old.uploaded_at
+            attachment.uploaded_by_id = old.uploaded_by_id
+        version.attachments.append(attachment)
+    db.session.flush()
+    link_case_lists(datasets)
+
+
+def link_case_lists(datasets: set[str] | None = None) -> None:
+    """Mark missing ``X.csv`` files as served from case list ``X`` where such a list exists."""
+    datasets = known_datasets() if datasets is None else datasets
+    if not datasets:
+        return
+    pending = db.session.scalars(
+        select(FormAttachment).where(
+            FormAttachment.kind == "file-csv",
+            FormAttachment.blob_sha256.is_(None),
+            FormAttachment.dataset.is_(None),
+        )
+    )
+    for attachment in pending:
+        stem = attachment.name.removesuffix(".csv")
+        if attachment.name.endswith(".csv") and stem in datasets:
+            attachment.dataset = stem
+    db.session.flush()
+
+
+def discard_draft(form: Form, *, actor: User) -> None:
+    """Throw away the draft; a form never published disappears with it.
+
+    :raises Conflict: there is no draft.
+    """
+    draft = form.draft
+    if draft is None:
+        raise Conflict("There is no draft to discard.", code="form.no_draft")
+    version = draft.version
+    form.versions.remove(draft)
+    db.session.flush()
+    if not form.published_versions:
+        db.session.delete(form)
+        db.session.flush()
+    record(
+        "form.draft_discarded",
+        actor=actor,
+        subject_type="form",
+        subject_id=form.form_id,
+        version=version,
+    )
+
+
+# -- publishing ------------------------------------------------------------------------------
+
+_validated: OrderedDict[str, tuple[FormProblem, ...]] = OrderedDict()
+_validated_lock = threading.Lock()
+
+
+def _validate(xform: str, policy: ValidationPolicy) -> str:
+    """Run ODK Validate per the policy; return ``passed`` or ``skipped``.
+
+    Results are remembered per XForm content, so republishing the same XForm is instant.
+
+    :raises Invalid: the XForm fails validation (details list the problems).
+    :raises DomainError: Java is required but missing.
+    """
+    if policy.mode == "never":
+        return "skipped"
+    if not java_available():
+        if policy.mode == "always":
+            raise DomainError(
+                "ODK Validate must run before publishing, but Java is not installed on the "
+                "server. Ask an administrator to install Java 17.",
+                code="form.validate_unavailable",
+                http_status=503,
+            )
+        return "skipped"
+    key = hashlib.sha256(xform.encode()).hexdigest()
+    with _validated_lock:
+        cached = _validated.get(key)
+    if cached is None:
+        result = odk_validate(xform, timeout=policy.timeout)
+        cached = result.problems
+        with _validated_lock:
+            _validated[key] = cached
+            while len(_validated) > 256:
+                _validated.popitem(last=False)
+    if cached:
+        raise Invalid(
+            "ODK Validate (the form engine of ODK Collect) rejects this form, so phones could "
+            "not open it: " + "; ".join(p.message for p in cached),
+            code="form.validate_failed",
+            details=[p.to_dict() for p in cached],
+        )
+    return "passed"
+
+
+def acknowledge_warnings(version: FormVersion, *, actor: User | None) -> None:
+    """Note that someone read the draft's warnings."""
+    if version.warnings and version.warnings_acknowledged_at is None:
+        version.warnings_acknowledged_at = utcnow()
+        db.session.flush()
+        record(
+            "form.warnings_acknowledged",
+            actor=actor,
+            subject_type="form",
+            subject_id=version.form.form_id,
+            version=version.version,
+        )
+
+
+def publish(
+    form: Form,
+    *,
+    actor: User | None,
+    acknowledge: bool = False,
+    policy: ValidationPolicy | None = None,
+) -> FormVersion:
+    """Make the draft the current version; a form published for the first time opens.
+
+    :param acknowledge: the caller confirms the warnings were read.
+    :raises Conflict: no draft, or warnings not yet acknowledged (details list them).
+    :raises Invalid: ODK Validate rejects the form.
+    :return: the version now current.
+    """
+    draft = form.draft
+    if draft is None:
+        raise Conflict(
+            f"Form {form.form_id!r} has no draft to publish. Upload a new version first.",
+            code="form.no_draft",
+        )
+    if acknowledge:
+        acknowledge_warnings(draft, actor=actor)
+    if draft.warnings and draft.warnings_acknowledged_at is None:
+        raise Conflict(
+            f"The draft has {len(draft.warnings)} warning(s). Read them and confirm before "
+            "publishing.",
+            code="form.warnings_unacknowledged",
+            details=draft.warnings,
+        )
+    draft.validation = _validate(draft.xform, policy or ValidationPolicy())
+    now = utcnow()
+    draft.status = VersionStatus.PUBLISHED.value
+    draft.published_at = now
+    draft.published_by_id = actor.id if actor else None
+    form.current_version = draft
+    form.title = draft.title
+    if form.state == FormState.DRAFT:
+        form.state = FormState.OPEN.value
+    db.session.flush()
+    link_case_lists()
+    record(
+        "form.published",
+        actor=actor,
+        subject_type="form",
+        subject_id=form.form_id,
+        version=draft.version,
+        validation=draft.validation,
+    )
+    return draft
+
+
+_TRANSITIONS = {
+    FormState.OPEN: {FormState.CLOSING, FormState.CLOSED},
+    FormState.CLOSING: {FormState.OPEN, FormState.CLOSED},
+    FormState.CLOSED: {FormState.OPEN, FormState.CLOSING},
+}
+
+
+def set_state(form: Form, state: str, *, actor: User | None) -> None:
+    """Open, close or set a form closing.
+
+    :raises Invalid: unknown state.
+    :raises Conflict: the form was never published, or the move is not allowed.
+    """
+    try:
+        target = FormState(state)
+    except ValueError:
+        raise Invalid(
+            f"Unknown state {state!r}; use open, closing or closed.", code="form.state_invalid"
+        ) from None
+    current = FormState(form.state)
+    if current == target:
+        return
+    if current == FormState.DRAFT:
+        raise Conflict("Publish the form before opening or closing it.", code="form.not_published")
+    if target not in _TRANSITIONS[current]:
+        raise Conflict(f"A form cannot go from {current} to {target}.", code="form.state_invalid")
+    form.state = target.value
+    db.session.flush()
+    record(
+        "form.state_changed",
+        actor=actor,
+        subject_type="form",
+        subject_id=form.form_id,
+        old=current.value,
+        new=target.value,
+    )
+
+
+# -- attachments -----------------------------------------------------------------------------
+
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF")
+
+
+def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
+    """Refuse files that phones could not use, with a message saying why."""
+    name = attachment.name
+    if not data:
+        raise Invalid(f"{name} is empty.", code="form.attachment_empty")
+    if attachment.kind == "file-csv" or name.lower().endswith(".csv"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Invalid(
+                f"{name} is not UTF-8 text. In Excel, use 'Save as' → 'CSV UTF-8'.",
+                code="form.attachment_not_utf8",
+            ) from None
+        try:
+            header = next(csv.reader(io.StringIO(text)), [])
+        except csv.Error as exc:
+            raise Invalid(
+                f"{name} is not a readable CSV file: {exc}.", code="form.attachment_bad_csv"
+            ) from None
+        columns = {h.strip() for h in header}
+        if not {"name", "label"} <= columns and not any(c.startswith("label::") for c in columns):
+            raise Invalid(
+                f"{name} needs a header row with at least the columns 'name' and 'label' "
+                f"(it has: {', '.join(sorted(columns)) or 'nothing'}).",
+                code="form.attachment_bad_csv",
+            )
+    elif name.lower().endswith(".xml"):
+        try:
+            parse_xml(data)
+        except XmlError as exc:
+            raise Invalid(
+                f"{name} is not usable XML: {exc.message}", code="form.attachment_bad_xml"
+            ) from None
+    elif attachment.kind in ("image", "big-image"):
+        head = data[:16]
+        if not head.startswith(_IMAGE_MAGIC) and b"<svg" not in data[:1024]:
+            raise Invalid(
+                f"{name} is not a PNG, JPEG, GIF, WebP or SVG image.",
+                code="form.attachment_not_image",
+            )
+
+
+def attach_file(
+    form: Form,
+    name: str,
+    data: bytes,
+    *,
+    actor: User | None,
+    store: BlobStore,
+    content_type: str | None = None,
+    max_bytes: int = 50 * 1024 * 1024,
+) -> FormAttachment:
+    """Upload a media or CSV file the form references, to its draft (or else current version).
+
+    :raises NotFound: the form has no version to attach to.
+    :raises Invalid: the form does not reference such a file, or the content is unusable.
+    :raises Conflict: the file is a case list the server builds itself.
+    """
+    target = form.draft or form.current_version
+    if target is None:
+        raise NotFound("The form has no version to attach files to.", code="form.no_version")
+    name = PurePosixPath(name.replace("\\", "/")).name
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"{name} is {len(data) // (1024 * 1024)} MB; files up to "
+            f"{max_bytes // (1024 * 1024)} MB are accepted.",
+            code="form.attachment_too_large",
+        )
+    attachment = next((a for a in target.attachments if a.name == name), None)
+    if attachment is None:
+        expected = ", ".join(a.name for a in target.attachments) or "no files"
+        raise Invalid(
+            f"Version {target.version} of {form.form_id} does not use a file named {name!r}; "
+            f"it uses: {expected}.",
+            code="form.attachment_unexpected",
+        )
+    if attachment.dataset is not None:
+        raise Conflict(
+            f"{name} is the case list {attachment.dataset!r}; fieldapp builds it for each phone "
+            "from the case records, so it cannot be uploaded.",
+            code="form.attachment_is_case_list",
+        )
+    _check_attachment_content(attachment, data)
+    blob = store_blob(store, data)
+    attachment.blob_sha256 = blob.sha256
+    attachment.content_type = content_type
+    attachment.uploaded_at = utcnow()
+    attachment.uploaded_by_id = actor.id if actor else None
+    db.session.flush()
+    record(
+        "form.attachment_uploaded",
+        actor=actor,
+        subject_type="form",
+        subject_id=form.form_id,
+        version=target.version,
+        name=name,
+        sha256=blob.sha256,
+    )
+    return attachment
+
+
+# -- shapes for the API ----------------------------------------------------------------------
+
+
+def version_summary(version: FormVersion) -> dict[str, Any]:
+    """A version as the API shows it."""
+    return {
+        "version": version.version,
+        "status": version.status,
+        "title": version.title,
+        "hash": f"md5:{version.xform_md5}",
+        "languages": version.languages,
+        "warnings": version.warnings,
+        "warnings_acknowledged": version.warnings_acknowledged_at is not None,
+        "validation": version.validation,
+        "created_at": version.created_at.isoformat(),
+        "published_at": version.published_at.isoformat() if version.published_at else None,
+        "attachments": [
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "case_list": a.dataset,
+                "uploaded": a.blob_sha256 is not None,
+                "missing": a.blob_sha256 is None and a.dataset is None,
+            }
+            for a in version.attachments
+        ],
+        "entities": version.entities,
+    }
+
+
+def form_summary(form: Form) -> dict[str, Any]:
+    """A form with its versions, as the API shows it."""
+    return {
+        "form_id": form.form_id,
+        "title": form.title,
+        "state": form.state,
+        "current_version": form.current_version.version if form.current_version else None,
+        "draft_version": form.draft.version if form.draft else None,
+        "versions": [version_summary(v) for v in form.versions],
+    }
+
+
+# -- whole files (CLI, demo) -----------------------------------------------------------------
+
+
+def published_version_with_source(data: bytes) -> FormVersion | None:
+    """A published version uploaded from exactly these bytes, if any."""
+    sha = hashlib.sha256(data).hexdigest()
+    return db.session.scalars(
+        select(FormVersion).where(
+            FormVersion.source_sha256 == sha, FormVersion.status == VersionStatus.PUBLISHED.value
+        )
+    ).first()
+
+
+def publish_file(
+    data: bytes,
+    *,
+    filename: str,
+    actor: User | None,
+    store: BlobStore,
+    policy: ValidationPolicy | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    skip_unchanged: bool = False,
+) -> tuple[FormVersion, bool]:
+    """Upload and publish in one go, acknowledging warnings (the caller shows them).
+
+    :param skip_unchanged: do nothing when these exact bytes are already published.
+    :return: the published version, and whether anything changed.
+    """
+    if skip_unchanged:
+        existing = published_version_with_source(data)
+        if existing is not None:
+            return existing, False
+    version = upload_draft(data, filename=filename, actor=actor, store=store, max_bytes=max_bytes)
+    publish(version.form, actor=actor, acknowledge=True, policy=policy)
+    return version, True

@@ -1,0 +1,316 @@
+"""The form catalogue in the browser (``/forms``) and in the JSON API (``/api/v1/forms``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.datastructures import FileStorage
+
+from fieldapp.auth.models import Role
+from fieldapp.blobs import BlobStore
+from fieldapp.db import unit_of_work
+from fieldapp.errors import BadRequest, DomainError, NotFound, PayloadTooLarge
+from fieldapp.forms import services
+from fieldapp.forms.models import Form, FormVersion
+from fieldapp.web.permissions import current_actor, require
+
+bp = Blueprint("forms", __name__, url_prefix="/forms")
+api = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
+
+DESIGNERS = (Role.DESIGNER, Role.ADMIN)
+
+
+def _store() -> BlobStore:
+    store = current_app.extensions["fieldapp.blobs"]
+    assert isinstance(store, BlobStore)
+    return store
+
+
+def _policy() -> services.ValidationPolicy:
+    return services.ValidationPolicy(
+        mode=str(current_app.config["ODK_VALIDATE"]),
+        timeout=float(current_app.config["ODK_VALIDATE_TIMEOUT"]),
+    )
+
+
+def _uploaded_file(limit: int, what: str) -> FileStorage:
+    """The multipart ``file`` part, refusing oversize bodies before reading them."""
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise PayloadTooLarge(
+            f"{what} files up to {limit // (1024 * 1024)} MB are accepted; this upload is "
+            f"{request.content_length // (1024 * 1024)} MB.",
+            code="file.too_large",
+        )
+    request.max_content_length = limit + 64 * 1024
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadRequest("Choose a file to upload (multipart field 'file').", code="file.missing")
+    return upload
+
+
+def _upload_xlsform() -> FormVersion:
+    limit = int(current_app.config["XLSFORM_MAX_BYTES"])
+    upload = _uploaded_file(limit, "XLSForm")
+    data = upload.read(limit + 1)
+    with unit_of_work():
+        version = services.upload_draft(
+            data,
+            filename=upload.filename or "",
+            actor=current_actor(),
+            store=_store(),
+            max_bytes=limit,
+        )
+    return version
+
+
+def _attach(form: Form) -> None:
+    limit = int(current_app.config["FORM_ATTACHMENT_MAX_BYTES"])
+    upload = _uploaded_file(limit, "Attachment")
+    data = upload.read(limit + 1)
+    name = request.form.get("name") or upload.filename or ""
+    with unit_of_work():
+        services.attach_file(
+            form,
+            name,
+            data,
+            actor=current_actor(),
+            store=_store(),
+            content_type=upload.mimetype or None,
+            max_bytes=limit,
+        )
+
+
+def _version(form: Form, version: str) -> FormVersion:
+    for candidate in form.versions:
+        if candidate.version == version:
+            return candidate
+    raise NotFound(
+        f"Form {form.form_id!r} has no version {version!r}.", code="form.version_not_found"
+    )
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+@bp.get("")
+@require(*DESIGNERS)
+def catalogue() -> Any:
+    """Every form, its state, current version, draft and missing files; the upload form."""
+    return render_template("forms/catalogue.html", forms=services.list_forms())
+
+
+@bp.post("/upload")
+@require(*DESIGNERS)
+def upload() -> Any:
+    """Upload an XLSForm; on errors the page lists them by sheet, row and column."""
+    try:
+        version = _upload_xlsform()
+    except DomainError as exc:
+        return render_template(
+            "forms/catalogue.html",
+            forms=services.list_forms(),
+            upload_error=exc,
+            filename=(request.files.get("file").filename if request.files.get("file") else None),  # type: ignore[union-attr]
+        ), exc.http_status
+    flash(f"Uploaded version {version.version} of {version.form.form_id} as a draft.")
+    return redirect(url_for("forms.detail", form_id=version.form.form_id))
+
+
+@bp.get("/<form_id>")
+@require(*DESIGNERS)
+def detail(form_id: str) -> Any:
+    """One form: its draft (warnings, missing files, publish), versions, state."""
+    return render_template("forms/detail.html", form=services.get_form(form_id))
+
+
+@bp.post("/<form_id>/publish")
+@require(*DESIGNERS)
+def publish(form_id: str) -> Any:
+    """Publish the draft, once its warnings were acknowledged."""
+    form = services.get_form(form_id)
+    try:
+        with unit_of_work():
+            version = services.publish(
+                form,
+                actor=current_actor(),
+                acknowledge=request.form.get("acknowledge_warnings") == "on",
+                policy=_policy(),
+            )
+    except DomainError as exc:
+        return render_template(
+            "forms/detail.html", form=services.get_form(form_id), publish_error=exc
+        ), exc.http_status
+    flash(f"Version {version.version} is published; phones will get it at their next update.")
+    return redirect(url_for("forms.detail", form_id=form_id))
+
+
+@bp.post("/<form_id>/state")
+@require(*DESIGNERS)
+def change_state(form_id: str) -> Any:
+    """Open, close, or set closing."""
+    form = services.get_form(form_id)
+    try:
+        with unit_of_work():
+            services.set_state(form, request.form.get("state", ""), actor=current_actor())
+        flash(f"The form is now {form.state}.")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("forms.detail", form_id=form_id))
+
+
+@bp.post("/<form_id>/discard")
+@require(*DESIGNERS)
+def discard(form_id: str) -> Any:
+    """Throw the draft away."""
+    form = services.get_form(form_id)
+    try:
+        with unit_of_work():
+            services.discard_draft(form, actor=current_actor())
+        flash("The draft was discarded.")
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("forms.detail", form_id=form_id))
+    if services.find_form(form_id) is None:
+        return redirect(url_for("forms.catalogue"))
+    return redirect(url_for("forms.detail", form_id=form_id))
+
+
+@bp.post("/<form_id>/attachments")
+@require(*DESIGNERS)
+def attach(form_id: str) -> Any:
+    """Upload a media or CSV file the form references."""
+    form = services.get_form(form_id)
+    try:
+        _attach(form)
+        flash("File attached.")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("forms.detail", form_id=form_id))
+
+
+@bp.get("/<form_id>/versions/<version>/xform")
+@require(*DESIGNERS)
+def xform(form_id: str, version: str) -> Response:
+    """The XForm XML of a version, for download."""
+    found = _version(services.get_form(form_id), version)
+    return Response(
+        found.xform,
+        mimetype="text/xml",
+        headers={"Content-Disposition": f'attachment; filename="{form_id}-{version}.xml"'},
+    )
+
+
+@bp.get("/<form_id>/versions/<version>/source")
+@require(*DESIGNERS)
+def source(form_id: str, version: str) -> Response:
+    """The XLSForm file as uploaded."""
+    found = _version(services.get_form(form_id), version)
+    return Response(
+        _store().read(found.source_sha256),
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{form_id}-{version}{found.source_type}"'
+        },
+    )
+
+
+# -- JSON API --------------------------------------------------------------------------------
+
+
+@api.get("")
+@require(*DESIGNERS, Role.COORDINATOR)
+def api_list() -> Any:
+    """Forms with their versions and state."""
+    return {"items": [services.form_summary(f) for f in services.list_forms()]}
+
+
+@api.post("")
+@require(*DESIGNERS)
+def api_upload() -> Any:
+    """Upload an XLSForm (multipart ``file``) as a draft."""
+    version = _upload_xlsform()
+    return {
+        "form_id": version.form.form_id,
+        "version": version.version,
+        "state": "draft",
+        "form_state": version.form.state,
+        "warnings": version.warnings,
+        "missing_attachments": [a.name for a in version.missing_attachments],
+    }, 201
+
+
+@api.get("/<form_id>")
+@require(*DESIGNERS, Role.COORDINATOR)
+def api_detail(form_id: str) -> Any:
+    """One form with all its versions."""
+    return services.form_summary(services.get_form(form_id))
+
+
+@api.post("/<form_id>/publish")
+@require(*DESIGNERS)
+def api_publish(form_id: str) -> Any:
+    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings."""
+    form = services.get_form(form_id)
+    body = request.get_json(silent=True) or {}
+    acknowledge = bool(body.get("acknowledge_warnings")) or request.args.get(
+        "acknowledge_warnings"
+    ) in ("1", "true")
+    with unit_of_work():
+        version = services.publish(
+            form, actor=current_actor(), acknowledge=acknowledge, policy=_policy()
+        )
+    return {
+        "form_id": form.form_id,
+        "version": version.version,
+        "state": form.state,
+        "validation": version.validation,
+    }
+
+
+@api.post("/<form_id>/state")
+@require(*DESIGNERS)
+def api_state(form_id: str) -> Any:
+    """Set the form's state: ``{"state": "open" | "closing" | "closed"}``."""
+    form = services.get_form(form_id)
+    body = request.get_json(silent=True) or {}
+    with unit_of_work():
+        services.set_state(form, str(body.get("state", "")), actor=current_actor())
+    return {"form_id": form.form_id, "state": form.state}
+
+
+@api.delete("/<form_id>/draft")
+@require(*DESIGNERS)
+def api_discard(form_id: str) -> Any:
+    """Discard the draft."""
+    with unit_of_work():
+        services.discard_draft(services.get_form(form_id), actor=current_actor())
+    return "", 204
+
+
+@api.post("/<form_id>/attachments")
+@require(*DESIGNERS)
+def api_attach(form_id: str) -> Any:
+    """Add a media or CSV file the form references (multipart ``file``, optional ``name``)."""
+    form = services.get_form(form_id)
+    _attach(form)
+    target = form.draft or form.current_version
+    assert target is not None
+    return services.version_summary(target), 201
+
+
+@api.get("/<form_id>/versions/<version>.xml")
+@require(*DESIGNERS)
+def api_xform(form_id: str, version: str) -> Response:
+    """The XForm of a version."""
+    found = _version(services.get_form(form_id), version)
+    return Response(found.xform, mimetype="text/xml")

@@ -1,0 +1,1180 @@
+"""The pyxform adapter: XLSForm file in, XForm out, every problem as a designer-facing message.
+
+This is the only module of fieldapp that imports pyxform. It does three things pyxform does not:
+
+1. **Checks the file before pyxform sees it.** The real type comes from the bytes, not the name:
+   an ``.xlsx`` is a zip holding ``[Content_Types].xml`` and ``xl/...``; an ``.xls`` is an OLE2
+   compound file with a ``Workbook`` stream; a password-protected workbook is an OLE2 file with an
+   ``EncryptedPackage`` stream whatever its name; ``.csv`` and ``.md`` are UTF-8 text. Zip entries
+   are checked against zip bombs (entry count, total size, compression ratio) before openpyxl
+   opens anything. Each refusal is an :class:`UnreadableFormFile` with its own ``file.*`` code.
+2. **Turns every pyxform error into** :class:`FormProblem` **s** with sheet, row and column. pyxform
+   4.5 raises some errors with an ``ErrorCode`` and a context dict, and many more as preformatted
+   strings (``"[row : 5] On the 'survey' sheet, ..."``); the strings are matched against pyxform's
+   own message templates to recover the code and the context. Anything else pyxform lets escape
+   is caught and reported as a problem, never as a crash.
+3. **Adds fieldapp's rules:** the settings sheet must give a ``version``, the form id must be a
+   plain name, and every expression cell must at least parse as XPath (pyxform does not look
+   inside expressions; without this check a stray bracket is only found by ODK Validate).
+
+Macro-enabled workbooks (``.xlsm``, or an ``.xlsx`` holding ``xl/vbaProject.bin``) are refused:
+the uploaded file is kept and handed back to staff, and a server should not redistribute macros.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import io
+import re
+import shutil
+import string
+import struct
+import subprocess
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+from lxml import etree
+from pyxform import aliases as px_aliases
+from pyxform.errors import ErrorCode, PyXFormError
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
+from pyxform.xls2json_backends import DefinitionData, SupportedFileTypes
+from pyxform.xls2xform import convert
+
+from fieldapp.errors import BadRequest, Invalid
+from fieldapp.xmlsafe import XmlError, parse_xml
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "CompiledForm",
+    "FormCompileError",
+    "FormProblem",
+    "UnreadableFormFile",
+    "ValidateResult",
+    "compile_xlsform",
+    "java_available",
+    "odk_validate",
+]
+
+SUPPORTED_EXTENSIONS: Final = (".xlsx", ".xls", ".csv", ".md")
+
+#: zip-bomb limits, checked on the zip's central directory before anything is decompressed.
+#: Python's zipfile never inflates an entry past its declared size, so these bounds hold.
+MAX_ZIP_ENTRIES: Final = 1000
+MAX_UNZIPPED_BYTES: Final = 50 * 1024 * 1024
+MAX_COMPRESSION_RATIO: Final = 100
+RATIO_CHECK_MIN_BYTES: Final = 1024 * 1024
+
+_SUPPORTED_TEXT = "an Excel workbook (.xlsx or .xls), a .csv or a .md file"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_UTF8_BOM = b"\xef\xbb\xbf"
+_ROW_PREFIX = re.compile(r"^\s*\[row\s*:\s*(\d+)\]\s*")
+_SHEET_PHRASE = re.compile(r"On the '([^']+)' sheet")
+_HEADERS_PHRASE = re.compile(r"headers provided for sheet: '([^']+)'")
+_COLUMN_PHRASE = re.compile(r"the '([^']+)' value(?: '[^']*')? (?:is|was)")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_REF = re.compile(r"\$\{[^}]*\}")
+_FORM_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_XPATH_NAMESPACES: Final = {
+    "jr": "http://openrosa.org/javarosa",
+    "odk": "http://www.opendatakit.org/xforms",
+    "orx": "http://openrosa.org/xforms",
+    "entities": "http://www.opendatakit.org/xforms/entities",
+    "h": "http://www.w3.org/1999/xhtml",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
+    "ev": "http://www.w3.org/2001/xml-events",
+}
+_EXTENSION_HINTS: Final = {
+    ".ods": "Open it in LibreOffice or Excel and save it as an Excel workbook (.xlsx).",
+    ".numbers": "In Numbers, use File > Export To > Excel and upload the .xlsx.",
+    ".xlsb": "In Excel, use File > Save As > Excel Workbook (.xlsx).",
+    ".docx": "That is a Word document. Upload the XLSForm spreadsheet instead.",
+    ".doc": "That is a Word document. Upload the XLSForm spreadsheet instead.",
+    ".pdf": "That is a PDF. Upload the XLSForm spreadsheet itself, not a printout of it.",
+    ".txt": "If it is a CSV export of the XLSForm, name it .csv.",
+    ".xml": "This server takes XLSForm spreadsheets, not XForm XML.",
+}
+
+
+# -- results and errors ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FormProblem:
+    """One thing wrong with an XLSForm, located as the designer sees it in Excel.
+
+    :param message: what is wrong and what to change.
+    :param code: stable code: ``xlsform.<pyxform ErrorCode name>`` (``xlsform.PYREF_003``),
+        ``xlsform.<rule>`` for fieldapp's own rules and the commonest uncoded pyxform errors,
+        ``xlsform.error`` / ``xlsform.warning`` otherwise, ``validate.*`` from ODK Validate.
+    :param sheet: the sheet name (``survey``, ``choices``, ``settings``, ``entities``...).
+    :param row: the spreadsheet row number (the header row is row 1).
+    :param column: the column header, such as ``relevant``.
+    """
+
+    message: str
+    code: str
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The problem as JSON: ``message``, ``code``, ``sheet``, ``row``, ``column``."""
+        return {
+            "message": self.message,
+            "code": self.code,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+        }
+
+    def location(self) -> str:
+        """Where the problem is, for a one-line summary ("survey sheet, row 5, column relevant")."""
+        parts = []
+        if self.sheet:
+            parts.append(f"{self.sheet} sheet")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledForm:
+    """A successfully compiled XLSForm.
+
+    :param xform: the XForm XML exactly as pyxform produced it.
+    :param warnings: pyxform's (and fieldapp's) warnings; they do not block the upload.
+    :param itemsets: CSV of external choices (``select_one_external``), if any.
+    :param file_type: the detected file type: ``.xlsx``, ``.xls``, ``.csv`` or ``.md``.
+    """
+
+    xform: str
+    warnings: tuple[FormProblem, ...]
+    itemsets: str | None
+    file_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateResult:
+    """What ODK Validate said about an XForm.
+
+    :param ran: ``False`` when Java (or the bundled jar) is not available; nothing was checked.
+    :param problems: errors that must block publishing.
+    :param warnings: cleaned warning lines from a form that passed.
+    """
+
+    ran: bool
+    problems: tuple[FormProblem, ...]
+    warnings: tuple[str, ...]
+
+
+class UnreadableFormFile(BadRequest):
+    """The upload is not a readable XLSForm file: wrong type, damaged, too large, encrypted.
+
+    The code is ``file.<reason>``; the status is 400, or 413 (too large) or 415 (unsupported type).
+    """
+
+    code = "file.unreadable"
+
+
+class FormCompileError(Invalid):
+    """The XLSForm was read but has errors (422).
+
+    :param problems: every problem found; ``details`` holds them as dicts.
+    """
+
+    code = "form.invalid"
+
+    def __init__(self, problems: Sequence[FormProblem]) -> None:
+        self.problems: tuple[FormProblem, ...] = tuple(problems)
+        super().__init__(_summary(self.problems), details=[p.to_dict() for p in self.problems])
+
+
+def _summary(problems: Sequence[FormProblem]) -> str:
+    def one(p: FormProblem) -> str:
+        where = p.location()
+        return f"{p.message} ({where})" if where else p.message
+
+    if len(problems) == 1:
+        return f"The form has a problem: {one(problems[0])}"
+    shown = "; ".join(one(p) for p in problems[:3])
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return f"The form has {len(problems)} problems: {shown}{more}"
+
+
+def _unreadable(code: str, message: str, *, http_status: int | None = None) -> UnreadableFormFile:
+    return UnreadableFormFile(message, code=f"file.{code}", http_status=http_status)
+
+
+# -- compile ---------------------------------------------------------------------------------
+
+
+def compile_xlsform(
+    data: bytes, *, filename: str, max_bytes: int = 10 * 1024 * 1024
+) -> CompiledForm:
+    """Check an uploaded XLSForm file and compile it to an XForm with pyxform.
+
+    :param data: the file's bytes.
+    :param filename: the uploaded name; its extension must agree with the content.
+    :param max_bytes: the largest file accepted.
+    :return: the XForm, warnings, external itemsets and the detected file type.
+    :raises UnreadableFormFile: the file is empty, too large (413), of an unsupported type (415),
+        of another type than its name says, damaged, a zip bomb or password-protected.
+    :raises FormCompileError: the workbook was read but the form has errors (422); each
+        :class:`FormProblem` carries sheet, row and column where known.
+    """
+    file_type, payload = _check_file(data, filename=filename, max_bytes=max_bytes)
+    sheets = _read_workbook(payload, file_type)
+    stem = PurePosixPath(filename.replace("\\", "/")).stem
+    # Only the sheets pyxform knows: its CSV reader keeps every sheet name it finds, and an
+    # unknown one would crash convert() with a TypeError.
+    known = {f.name for f in dataclasses.fields(DefinitionData)}
+    workbook: dict[str, Any] = {k: v for k, v in sheets.items() if k in known}
+    workbook["fallback_form_name"] = stem or None
+    survey_rows = _rows(sheets.get("survey"))
+    settings = _first_row(sheets.get("settings"))
+
+    problems: list[FormProblem] = []
+    notes: list[FormProblem] = []
+    version = settings.get("version", "").strip()
+    if not version:
+        problems.append(
+            FormProblem(
+                "The settings sheet has no version. Add a 'version' column to the settings sheet "
+                "with a value such as 2026112101 (the date and a counter), and raise it every "
+                "time you change the form: phones need it to tell versions apart.",
+                code="xlsform.version_missing",
+                sheet="settings",
+                row=2,
+                column="version",
+            )
+        )
+
+    # Read before convert(): pyxform may rework the row dicts it is given.
+    expression_problems = list(_check_expressions(sheets))
+    pyxform_warnings: list[str] = []
+    result: Any = None
+    try:
+        result = convert(xlsform=workbook, warnings=pyxform_warnings, validate=False)
+    except PyXFormError as err:
+        problems.extend(_problems_from_pyxform_error(err, survey_rows))
+    except Exception as err:  # pyxform lets some bad content escape as other exceptions
+        problems.append(_unexpected_problem(err))
+
+    if result is not None:
+        xform = str(result.xform)
+        problems.extend(expression_problems)
+        problems.extend(_check_form_id(xform, settings, stem))
+        if not _settings_form_id(settings):
+            notes.append(
+                FormProblem(
+                    f"The settings sheet has no form_id, so the file name '{stem}' is used as "
+                    "the form id. Add a 'form_id' column to the settings sheet so that a "
+                    "renamed file still updates the same form.",
+                    code="xlsform.form_id_from_filename",
+                    sheet="settings",
+                    row=2,
+                    column="form_id",
+                )
+            )
+    if problems:
+        raise FormCompileError(problems)
+    assert result is not None
+    for text in pyxform_warnings:
+        notes.extend(_problems_from_text(str(text), survey_rows, default_code="xlsform.warning"))
+    itemsets = result.itemsets
+    return CompiledForm(
+        xform=xform,
+        warnings=tuple(notes),
+        itemsets=str(itemsets) if itemsets is not None else None,
+        file_type=file_type,
+    )
+
+
+def _rows(sheet: object) -> list[dict[str, str]]:
+    """Rows of a sheet as read by pyxform, with header names trimmed and lower-cased."""
+    if not isinstance(sheet, list):
+        return []
+    rows: list[dict[str, str]] = []
+    for row in sheet:
+        if isinstance(row, dict):
+            rows.append({str(k).strip().lower(): str(v) for k, v in row.items() if v is not None})
+        else:
+            rows.append({})
+    return rows
+
+
+def _settings_form_id(settings: Mapping[str, str]) -> str:
+    for key in ("form_id", "id_string", "set_form_id"):
+        value = settings.get(key, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def _first_row(sheet: object) -> dict[str, str]:
+    rows = _rows(sheet)
+    return rows[0] if rows else {}
+
+
+# -- the file itself -------------------------------------------------------------------------
+
+
+def _check_file(data: bytes, *, filename: str, max_bytes: int) -> tuple[str, bytes]:
+    """Decide the file type from name and content; return it with the bytes to hand pyxform."""
+    if not data:
+        raise _unreadable("empty", "The file is empty. Choose the XLSForm file and upload again.")
+    if len(data) > max_bytes:
+        raise _unreadable(
+            "too_large",
+            f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. An XLSForm is "
+            "usually much smaller: remove pictures and unused sheets, then save and upload again.",
+            http_status=413,
+        )
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".xlsm":
+        raise _unreadable(
+            "macro_workbook",
+            "Macro-enabled workbooks (.xlsm) are not accepted. In Excel use File > Save As > "
+            "Excel Workbook (.xlsx), then upload the .xlsx.",
+            http_status=415,
+        )
+    if suffix not in SUPPORTED_EXTENSIONS:
+        shown = f"'{suffix}' files are" if suffix else "Files without an extension are"
+        hint = _EXTENSION_HINTS.get(suffix, "")
+        raise _unreadable(
+            "unsupported_type",
+            f"{shown} not accepted. Upload {_SUPPORTED_TEXT}. {hint}".strip(),
+            http_status=415,
+        )
+    if suffix == ".xlsx":
+        _check_xlsx(data)
+        return ".xlsx", data
+    if suffix == ".xls":
+        _check_xls(data)
+        return ".xls", data
+    return suffix, _check_text(data, suffix)
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _sniff(data: bytes) -> str:
+    """A rough content type: zip, ole2, pdf, html, xml, rtf, binary or text."""
+    head = data[:8192]
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if head.startswith(_OLE2_MAGIC):
+        return "ole2"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if b"\x00" in head:
+        return "binary"
+    text = head.removeprefix(_UTF8_BOM).lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<table" in text[:2048]:
+        return "html"
+    if text.startswith(b"<"):
+        return "xml"
+    return "text"
+
+
+_WRONG_CONTENT = {
+    "pdf": "This file is a PDF, not an Excel workbook.",
+    "rtf": "This file is a Rich Text (RTF) document, not an Excel workbook.",
+    "html": (
+        "This file is a web page (HTML) with a spreadsheet name, as some programs export it. "
+        "Open it in Excel and save it as an Excel Workbook (.xlsx)."
+    ),
+    "xml": (
+        "This file is XML, not an Excel workbook (perhaps an 'XML Spreadsheet 2003'). "
+        "Open it in Excel and save it as an Excel Workbook (.xlsx)."
+    ),
+    "text": (
+        "This file is plain text, not an Excel workbook. If it is a CSV export of the form, "
+        "name it .csv; otherwise upload the .xlsx itself."
+    ),
+    "binary": "This file is not an Excel workbook.",
+}
+
+
+def _check_xlsx(data: bytes) -> None:
+    kind = _sniff(data)
+    if kind == "zip":
+        _check_ooxml_zip(data, expected=".xlsx")
+        return
+    if kind == "ole2":
+        streams = _ole2_streams_or_raise(data)
+        if "EncryptedPackage" in streams:
+            raise _encrypted()
+        if streams & {"Workbook", "Book"}:
+            raise _unreadable(
+                "xls_renamed",
+                "This file is an old-style Excel 97-2003 workbook (.xls), but its name ends in "
+                ".xlsx. Rename it to .xls, or better, open it in Excel and save it as an Excel "
+                "Workbook (.xlsx).",
+            )
+        raise _unreadable("not_a_workbook", _ole2_description(streams))
+    raise _unreadable(
+        "not_a_workbook",
+        f"{_WRONG_CONTENT[kind]} The file name ends in .xlsx but the content is not a workbook.",
+    )
+
+
+def _check_xls(data: bytes) -> None:
+    kind = _sniff(data)
+    if kind == "ole2":
+        streams = _ole2_streams_or_raise(data)
+        if "EncryptedPackage" in streams:
+            raise _encrypted()
+        if not streams & {"Workbook", "Book"}:
+            raise _unreadable("not_a_workbook", _ole2_description(streams))
+        return
+    if kind == "zip":
+        _check_ooxml_zip(data, expected=".xls")
+        raise _unreadable(
+            "xlsx_renamed",
+            "This file is a modern Excel workbook (.xlsx), but its name ends in .xls. "
+            "Rename it to .xlsx and upload it again.",
+        )
+    raise _unreadable(
+        "not_a_workbook",
+        f"{_WRONG_CONTENT[kind]} The file name ends in .xls but the content is not a workbook.",
+    )
+
+
+def _encrypted() -> UnreadableFormFile:
+    return _unreadable(
+        "encrypted",
+        "The workbook is password-protected, so it cannot be read. In Excel open File > Info > "
+        "Protect Workbook > Encrypt with Password, clear the password, save, and upload again.",
+    )
+
+
+def _ole2_description(streams: set[str]) -> str:
+    if "WordDocument" in streams:
+        what = "a Word 97-2003 document"
+    elif "PowerPoint Document" in streams:
+        what = "a PowerPoint 97-2003 presentation"
+    else:
+        what = "an Office file of some other kind"
+    return f"This file is {what}, not an Excel workbook. Upload the XLSForm spreadsheet."
+
+
+def _check_ooxml_zip(data: bytes, *, expected: str) -> None:
+    """Refuse damaged zips, zip bombs and zips that are not Excel workbooks."""
+    damaged = (
+        "The workbook is damaged or incomplete (perhaps the upload or download was cut "
+        "short). Open it in Excel, save it again and upload the new copy."
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            names = {info.filename for info in infos}
+            mimetype = b""
+            if "mimetype" in names and archive.getinfo("mimetype").file_size < 200:
+                mimetype = archive.read("mimetype")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as err:
+        raise _unreadable("corrupt", damaged) from err
+    except NotImplementedError as err:  # compression method zipfile cannot read
+        raise _unreadable("corrupt", damaged) from err
+    _check_zip_bomb(infos)
+    if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        if "xl/vbaProject.bin" in names:
+            raise _unreadable(
+                "macro_workbook",
+                "This workbook contains macros. In Excel use File > Save As > Excel Workbook "
+                "(.xlsx), which removes them, and upload that file.",
+                http_status=415,
+            )
+        return
+    if "word/document.xml" in names:
+        what = "a Word document (.docx)"
+    elif "ppt/presentation.xml" in names:
+        what = "a PowerPoint presentation (.pptx)"
+    elif mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+        what = "an OpenDocument spreadsheet (.ods); save it as an Excel Workbook (.xlsx)"
+    elif mimetype.startswith(b"application/vnd.oasis.opendocument"):
+        what = "an OpenDocument file"
+    else:
+        what = "a zip archive"
+    raise _unreadable(
+        "not_a_workbook",
+        f"This file is {what}, not an Excel workbook, although its name ends in {expected}. "
+        "Upload the XLSForm spreadsheet.",
+    )
+
+
+def _check_zip_bomb(infos: Sequence[zipfile.ZipInfo]) -> None:
+    message = (
+        "The workbook unpacks to far more data than an XLSForm holds ({why}); it is refused "
+        "for safety. Remove pictures, unused sheets and formatting, save, and upload again."
+    )
+    if len(infos) > MAX_ZIP_ENTRIES:
+        why = f"{len(infos)} parts, the limit is {MAX_ZIP_ENTRIES}"
+        raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNZIPPED_BYTES:
+        why = f"{_mb(total)} unpacked, the limit is {_mb(MAX_UNZIPPED_BYTES)}"
+        raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            why = f"part {info.filename!r} is compressed {ratio:.0f} to 1"
+            raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+
+
+def _check_text(data: bytes, suffix: str) -> bytes:
+    """Check a .csv or .md upload is UTF-8 text; return it without a byte order mark."""
+    kind = _sniff(data)
+    if kind in {"zip", "ole2"}:
+        raise _unreadable(
+            "not_text",
+            f"This file is an Excel workbook, not {suffix} text. Give it the right name "
+            "(.xlsx, or .xls for an Excel 97-2003 file) and upload it again.",
+        )
+    if kind in {"pdf", "rtf", "binary"}:
+        raise _unreadable(
+            "not_text", f"This file is not a text file, although its name ends in {suffix}."
+        )
+    body = data.removeprefix(_UTF8_BOM)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        how = (
+            "In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'."
+            if suffix == ".csv"
+            else "Save it with the UTF-8 encoding."
+        )
+        raise _unreadable(
+            "not_utf8",
+            f"The file is not UTF-8 text (the byte at position {err.start} cannot be read). {how}",
+        ) from None
+    if not text.strip():
+        raise _unreadable("empty", "The file is empty. Choose the XLSForm file and upload again.")
+    if _CONTROL_CHARS.search(text):
+        raise _unreadable(
+            "not_text",
+            f"The file contains control characters and is not a {suffix} XLSForm.",
+        )
+    return body
+
+
+# -- OLE2 (compound file) directory ----------------------------------------------------------
+
+_FREESECT: Final = 0xFFFFFFFF
+_ENDOFCHAIN: Final = 0xFFFFFFFE
+_MAXREGSECT: Final = 0xFFFFFFFA
+
+
+class _CorruptOle2(Exception):
+    pass
+
+
+def _ole2_streams_or_raise(data: bytes) -> set[str]:
+    try:
+        return _ole2_entry_names(data)
+    except _CorruptOle2:
+        raise _unreadable(
+            "corrupt",
+            "The workbook is damaged or incomplete. Open it in Excel, save it again as an "
+            "Excel Workbook (.xlsx) and upload the new copy.",
+        ) from None
+
+
+def _ole2_entry_names(data: bytes) -> set[str]:
+    """Names of the streams and storages in an OLE2 compound file (MS-CFB), read defensively."""
+    if len(data) < 512:
+        raise _CorruptOle2
+    (sector_shift,) = struct.unpack_from("<H", data, 0x1E)
+    if sector_shift not in (9, 12):
+        raise _CorruptOle2
+    size = 1 << sector_shift
+    n_sectors = max(0, (len(data) - size) // size)
+    # 0x2C: FAT sector count, 0x30: first directory sector, 0x44: first DIFAT sector and count.
+    n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
+    first_difat, n_difat = struct.unpack_from("<II", data, 0x44)
+
+    def sector(index: int) -> bytes:
+        if index >= n_sectors:
+            raise _CorruptOle2
+        start = (index + 1) * size
+        return data[start : start + size]
+
+    fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s <= _MAXREGSECT]
+    next_difat = first_difat
+    for _ in range(min(n_difat, n_sectors)):
+        if next_difat > _MAXREGSECT:
+            break
+        entries = struct.unpack(f"<{size // 4}I", sector(next_difat))
+        fat_sectors.extend(s for s in entries[:-1] if s <= _MAXREGSECT)
+        next_difat = entries[-1]
+    fat: list[int] = []
+    for index in fat_sectors[: max(n_fat, 0) or len(fat_sectors)]:
+        fat.extend(struct.unpack(f"<{size // 4}I", sector(index)))
+
+    names: set[str] = set()
+    current, seen = first_dir, set()
+    while current <= _MAXREGSECT:
+        if current in seen or current >= len(fat):
+            raise _CorruptOle2
+        seen.add(current)
+        block = sector(current)
+        for offset in range(0, size, 128):
+            entry = block[offset : offset + 128]
+            (name_len,) = struct.unpack_from("<H", entry, 0x40)
+            kind = entry[0x42]
+            if kind in (1, 2) and 2 <= name_len <= 64:
+                names.add(entry[: name_len - 2].decode("utf-16-le", errors="replace"))
+        current = fat[current]
+    if current not in (_ENDOFCHAIN, _FREESECT):
+        raise _CorruptOle2
+    return names
+
+
+# -- reading the workbook through pyxform's readers ------------------------------------------
+
+
+def _read_workbook(payload: bytes, file_type: str) -> dict[str, Any]:
+    processor = SupportedFileTypes.get_processors()[SupportedFileTypes(file_type)]
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about Excel features it drops (data validation extensions, ...);
+            # they do not matter for an XLSForm and must not fail the read where warnings are
+            # errors (the test suite).
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
+            sheets = processor(payload)
+    except Exception as err:  # openpyxl, xlrd, zipfile and zlib errors all mean "damaged"
+        detail = str(err)
+        if "encrypted" in detail.lower():
+            raise _encrypted() from None
+        if file_type in {".csv", ".md"}:
+            what = "comma-separated" if file_type == ".csv" else "Markdown"
+            raise _unreadable(
+                "not_xlsform",
+                f"No XLSForm table was found in this {file_type} file. It must hold the "
+                f"survey sheet as a {what} table, starting with a 'survey' row.",
+            ) from None
+        raise _unreadable(
+            "corrupt",
+            "The workbook could not be read; it is damaged or not a real Excel file. Open it "
+            "in Excel, save it again as an Excel Workbook (.xlsx) and upload the new copy.",
+        ) from None
+    if not isinstance(sheets, dict):
+        raise _unreadable("corrupt", "The workbook could not be read.")
+    return sheets
+
+
+# -- pyxform errors and warnings -> FormProblems ---------------------------------------------
+
+
+@functools.cache
+def _templates() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """pyxform's ErrorCode message templates as regexes, to recover code and context."""
+    out: list[tuple[str, re.Pattern[str]]] = []
+    for member in ErrorCode:
+        pattern: list[str] = []
+        seen: set[str] = set()
+        for literal, field, _spec, _conv in string.Formatter().parse(str(member.value.msg)):
+            pattern.append(re.escape(literal))
+            if field is None:
+                continue
+            if not field.isidentifier():
+                pattern.append(".*?")
+            elif field in seen:
+                pattern.append(f"(?P={field})")
+            else:
+                seen.add(field)
+                pattern.append(f"(?P<{field}>.*?)")
+        try:
+            out.append((str(member.name), re.compile("".join(pattern) + r"\Z", re.DOTALL)))
+        except re.error:  # pragma: no cover - a template we cannot turn into a regex
+            continue
+    return tuple(out)
+
+
+def _problems_from_pyxform_error(
+    err: PyXFormError, survey_rows: Sequence[Mapping[str, str]]
+) -> list[FormProblem]:
+    code = getattr(err, "code", None)
+    context = getattr(err, "context", None) or {}
+    text = str(err)
+    if code is not None and isinstance(context, dict):
+        lines = _split_messages(text)
+        message = _ROW_PREFIX.sub("", lines[0]) if lines else str(code.name)
+        row = _int(context.get("row")) or (1 if code.name.startswith("HEADER_") else None)
+        sheet = context.get("sheet") or context.get("sheet_name") or _sheet_in(message, row)
+        column = context.get("column") or _column_in(message) or _code_column(code.name, context)
+        return [
+            FormProblem(
+                message=message,
+                code=f"xlsform.{code.name}",
+                sheet=str(sheet) if sheet else None,
+                row=row,
+                column=str(column) if column else None,
+            )
+        ]
+    return _problems_from_text(text, survey_rows, default_code="xlsform.error")
+
+
+def _split_messages(text: str) -> list[str]:
+    """Split pyxform's joined messages; drop the Python dict dumps some of them append."""
+    messages: list[str] = []
+    for raw in text.strip().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("{"):
+            continue
+        if messages and not _ROW_PREFIX.match(line) and raw[:1].isspace():
+            messages[-1] = f"{messages[-1]} {line}"
+        else:
+            messages.append(line)
+    return messages
+
+
+def _problems_from_text(
+    text: str, survey_rows: Sequence[Mapping[str, str]], *, default_code: str
+) -> list[FormProblem]:
+    lines = _split_messages(text) or [text.strip() or "Unknown problem."]
+    return [_problem_from_line(line, survey_rows, default_code=default_code) for line in lines]
+
+
+def _problem_from_line(
+    line: str, survey_rows: Sequence[Mapping[str, str]], *, default_code: str
+) -> FormProblem:
+    match = _ROW_PREFIX.match(line)
+    row = int(match.group(1)) if match else None
+    message = _ROW_PREFIX.sub("", line).strip()
+    special = _special_problem(message, row, survey_rows)
+    if special is not None:
+        return special
+    code, sheet, column = default_code, None, None
+    for name, pattern in _templates():
+        found = pattern.match(line)
+        if found is None:
+            continue
+        context = found.groupdict()
+        code = f"xlsform.{name}"
+        row = row if row is not None else _int(context.get("row"))
+        sheet = context.get("sheet") or context.get("sheet_name")
+        column = context.get("column") or _code_column(name, context)
+        if row is None and name.startswith("HEADER_"):
+            row = 1  # the header row
+        break
+    sheet = sheet or _sheet_in(message, row)
+    column = column or _column_in(message)
+    return FormProblem(message=message, code=code, sheet=sheet, row=row, column=column)
+
+
+_CODE_COLUMNS: Final = {
+    "SURVEY_001": "type",
+    "SURVEY_002": "type",
+    "ENTITY_005": "label",
+    "ENTITY_006": "update_if",
+    "ENTITY_007": "entity_id",
+    "LABEL_001": "label",
+    "NAMES_006": "name",
+    "NAMES_007": "name",
+    "NAMES_014": "list_name",
+    "NAMES_015": "list_name",
+}
+
+
+def _code_column(name: str, context: Mapping[str, Any]) -> str | None:
+    """The column an ErrorCode is about, when its message does not name it."""
+    if name == "HEADER_003":
+        missing = re.findall(r"'([^']+)'", str(context.get("missing", "")))
+        return missing[0] if len(missing) == 1 else None
+    return _CODE_COLUMNS.get(name)
+
+
+def _sheet_in(message: str, row: int | None) -> str | None:
+    for phrase in (_SHEET_PHRASE, _HEADERS_PHRASE):
+        found = phrase.search(message)
+        if found:
+            return found.group(1)
+    # pyxform's "[row : N]" messages without a sheet all come from the survey sheet.
+    return "survey" if row is not None else None
+
+
+def _column_in(message: str) -> str | None:
+    found = _COLUMN_PHRASE.search(message)
+    return found.group(1) if found else None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _row_of(survey_rows: Sequence[Mapping[str, str]], predicate: Any) -> int | None:
+    for index, row in enumerate(survey_rows):
+        if predicate(row):
+            return index + 2
+    return None
+
+
+def _special_problem(
+    message: str, row: int | None, survey_rows: Sequence[Mapping[str, str]]
+) -> FormProblem | None:
+    """Better messages, codes and locations for the commonest uncoded pyxform errors."""
+    if message.startswith("You must have a sheet named 'survey'"):
+        hint = message.removeprefix("You must have a sheet named 'survey'.").strip()
+        return FormProblem(
+            "The workbook has no 'survey' sheet. The questions must be on a sheet named "
+            f"'survey' (lower case). {hint}".strip(),
+            code="xlsform.survey_sheet_missing",
+            sheet="survey",
+        )
+    found = re.fullmatch(r"Unknown question type '(.*)'\.", message)
+    if found:
+        qtype = found.group(1)
+        close = difflib.get_close_matches(qtype, [str(k) for k in QUESTION_TYPE_DICT], n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return FormProblem(
+            f"'{qtype}' is not a question type.{hint} See https://xlsform.org/en/#question-types "
+            "for the list of types.",
+            code="xlsform.unknown_type",
+            sheet="survey",
+            row=row or _row_of(survey_rows, lambda r: r.get("type", "").strip() == qtype),
+            column="type",
+        )
+    found = re.fullmatch(r"List name not in choices sheet: (.*)", message)
+    if found:
+        list_name = found.group(1).strip()
+        return FormProblem(
+            f"The choice list '{list_name}' is not on the choices sheet. Add its choices there "
+            f"with list_name '{list_name}', or correct the list name in the type column.",
+            code="xlsform.choice_list_missing",
+            sheet="survey",
+            row=row,
+            column="type",
+        )
+    if message.startswith("There should be a choices sheet in this xlsform"):
+        return FormProblem(
+            "A select question needs a 'choices' sheet, but the workbook has none (or it lacks "
+            "the columns list_name, name and label). Add a choices sheet with those columns.",
+            code="xlsform.choices_sheet_missing",
+            sheet="survey",
+            row=_row_of(
+                survey_rows,
+                lambda r: r.get("type", "").startswith(("select_one ", "select_multiple ")),
+            ),
+            column="type",
+        )
+    found = re.fullmatch(r"The survey element named '(.*)' has no label or hint\.", message)
+    if found:
+        name = found.group(1)
+        return FormProblem(
+            f"The question '{name}' has no label. Questions shown on the phone need a label "
+            "(or at least a hint); fill in the label column.",
+            code="xlsform.label_missing",
+            sheet="survey",
+            row=row or _row_of(survey_rows, lambda r: r.get("name", "").strip() == name),
+            column="label",
+        )
+    found = re.fullmatch(r"Language '(.*)' is missing the (\w+) (.+?) columns?\.", message)
+    if found:
+        lang, sheet, columns = found.groups()
+        names = [c.strip() for c in columns.split(",")]
+        column = None
+        if len(names) == 1:
+            column = names[0] if lang == "default" else f"{names[0]}::{lang}"
+        return FormProblem(
+            message, code="xlsform.translation_missing", sheet=sheet, row=1, column=column
+        )
+    if message.startswith("Question with no type."):
+        return FormProblem(
+            "This row has a name or label but no type. Fill in the type column.",
+            code="xlsform.type_missing",
+            sheet="survey",
+            row=row,
+            column="type",
+        )
+    if message.startswith("Question or group with no name."):
+        return FormProblem(
+            "This question or group has no name. Fill in the name column.",
+            code="xlsform.name_missing",
+            sheet="survey",
+            row=row,
+            column="name",
+        )
+    if message.startswith("Missing calculation."):
+        return FormProblem(
+            "This calculate row has no calculation. Fill in the calculation column.",
+            code="xlsform.calculation_missing",
+            sheet="survey",
+            row=row,
+            column="calculation",
+        )
+    return None
+
+
+def _unexpected_problem(err: Exception) -> FormProblem:
+    detail = str(err).strip()
+    detail = f": {detail[:200]}" if detail else ""
+    return FormProblem(
+        "The converter stopped on something in this form it did not expect "
+        f"({type(err).__name__}{detail}). Check the rows you changed last, especially "
+        "unusual types, parameters and expressions.",
+        code="xlsform.unexpected",
+    )
+
+
+# -- fieldapp's own checks -------------------------------------------------------------------
+
+_EXPRESSION_COLUMNS: Final = {
+    "survey": {
+        "relevant": "relevant",
+        "relevance": "relevant",
+        "bind::relevant": "relevant",
+        "constraint": "constraint",
+        "bind::constraint": "constraint",
+        "calculation": "calculation",
+        "calculate": "calculation",
+        "bind::calculate": "calculation",
+        "required": "required",
+        "bind::required": "required",
+        "read_only": "read_only",
+        "readonly": "read_only",
+        "bind::readonly": "read_only",
+        "choice_filter": "choice_filter",
+        "repeat_count": "repeat_count",
+        "jr:count": "repeat_count",
+        "count": "repeat_count",
+    },
+    "entities": {
+        "label": "label",
+        "entity_id": "entity_id",
+        "create_if": "create_if",
+        "update_if": "update_if",
+    },
+}
+
+
+def _check_expressions(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
+    """Every expression cell must parse as XPath once ``${name}`` references are filled in."""
+    yes_no = set(px_aliases.yes_no)
+    for sheet, columns in _EXPRESSION_COLUMNS.items():
+        raw_rows = sheets.get(sheet)
+        if not isinstance(raw_rows, list):
+            continue
+        for index, row in enumerate(raw_rows):
+            if not isinstance(row, dict):
+                continue
+            for header, value in row.items():
+                column = columns.get(str(header).strip().lower())
+                if column is None or value is None:
+                    continue
+                text = str(value).strip()
+                if not text or text in yes_no:
+                    continue
+                error = _xpath_syntax_error(text)
+                if error is not None:
+                    yield FormProblem(
+                        f"On the '{sheet}' sheet, the '{column}' value is not a valid expression "
+                        f"({error}). Check brackets, quotes and operators: {_clip(text)}",
+                        code="xlsform.expression_invalid",
+                        sheet=sheet,
+                        row=index + 2,
+                        column=str(header).strip(),
+                    )
+
+
+def _xpath_syntax_error(expression: str) -> str | None:
+    filled = _REF.sub(" /data/x ", expression)
+    if "${" in filled:
+        return None  # a malformed reference; pyxform reports those itself
+    try:
+        etree.XPath(filled, namespaces=_XPATH_NAMESPACES)
+    except etree.XPathSyntaxError as err:
+        return (str(err) or "syntax error").strip().rstrip(".").lower()
+    except etree.XPathError:
+        return None  # not a syntax problem (an unknown prefix, say); ODK Validate judges
+    return None
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_form_id(xform: str, settings: Mapping[str, str], stem: str) -> list[FormProblem]:
+    try:
+        root = parse_xml(xform)
+    except XmlError:  # pragma: no cover - pyxform always writes well-formed XML
+        return [FormProblem("pyxform produced an unreadable XForm.", code="xlsform.unexpected")]
+    ns = {"x": "http://www.w3.org/2002/xforms", "h": "http://www.w3.org/1999/xhtml"}
+    data = root.find("h:head/x:model/x:instance/*", ns)
+    form_id = data.get("id", "") if data is not None else ""
+    if _FORM_ID.fullmatch(form_id) and len(form_id) <= 100:
+        return []
+    from_settings = bool(_settings_form_id(settings))
+    source = (
+        f"The form_id '{form_id}'"
+        if from_settings
+        else f"The settings sheet has no form_id, and the file name '{stem}'"
+    )
+    return [
+        FormProblem(
+            f"{source} cannot be used as a form id. A form id starts with a letter or underscore "
+            "and holds only letters, digits, underscores, hyphens and periods, no spaces "
+            "(at most 100 characters), for example home_visit. Set 'form_id' on the settings "
+            "sheet.",
+            code="xlsform.form_id_invalid",
+            sheet="settings",
+            row=2,
+            column="form_id",
+        )
+    ]
+
+
+# -- ODK Validate ----------------------------------------------------------------------------
+
+
+def java_available() -> bool:
+    """Whether ODK Validate can run: a ``java`` on the PATH and pyxform's bundled jar.
+
+    :return: ``True`` when both are present.
+    """
+    return shutil.which("java") is not None and Path(ODK_VALIDATE_PATH).is_file()
+
+
+def odk_validate(xform: str, *, timeout: float = 60.0) -> ValidateResult:
+    """Check an XForm with ODK Validate (JavaRosa, the engine of ODK Collect).
+
+    Runs pyxform's bundled ``ODK_Validate.jar`` with ``java -jar`` in a subprocess on a temporary
+    copy of the form, which is removed afterwards. Java's exception names and stack traces are
+    stripped; XPaths such as ``/data/a`` are shown as ``${a}``, as in the XLSForm.
+
+    :param xform: the XForm XML.
+    :param timeout: seconds before the run is killed; a timeout is reported as a problem.
+    :return: ``ran=False`` (and nothing else) when Java is not available; otherwise the problems
+        that must block publishing and the warnings of a valid form.
+    """
+    java = shutil.which("java")
+    if java is None or not Path(ODK_VALIDATE_PATH).is_file():
+        return ValidateResult(ran=False, problems=(), warnings=())
+    with tempfile.TemporaryDirectory(prefix="fieldapp-validate-") as tmp:
+        path = Path(tmp) / "form.xml"
+        path.write_text(xform, encoding="utf-8")
+        command = [java, "-Djava.awt.headless=true", "-jar", ODK_VALIDATE_PATH, str(path)]
+        try:
+            completed = subprocess.run(  # noqa: S603 - fixed command, our own temp file
+                command, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired:
+            return ValidateResult(
+                ran=True,
+                problems=(
+                    FormProblem(
+                        f"ODK Validate did not finish within {timeout:g} seconds, so the form "
+                        "could not be checked. Very large forms or choice lists can cause this; "
+                        "try again, or make the form smaller.",
+                        code="validate.timeout",
+                    ),
+                ),
+                warnings=(),
+            )
+    stderr = completed.stderr.decode("utf-8", errors="replace")
+    messages = _clean_validate_output(stderr, str(path))
+    if completed.returncode == 0:
+        return ValidateResult(ran=True, problems=(), warnings=tuple(messages))
+    problems = tuple(_validate_problem(m) for m in messages) or (
+        FormProblem(
+            f"ODK Validate rejected the form without saying why (exit code "
+            f"{completed.returncode}).",
+            code="validate.error",
+        ),
+    )
+    return ValidateResult(ran=True, problems=problems, warnings=())
+
+
+_JAVA_NOISE = re.compile(
+    r"^(>> (XForm is invalid|Something broke the parser|Xform parsing completed|Xform is valid)"
+    r"|The following files failed validation|Result: |Validating: |\.\.\. \d+ more"
+    r"|Exception in thread )",
+    re.IGNORECASE,
+)
+_JAVA_FRAME = re.compile(r"^at [\w$.<>]+\(")
+_JAVA_EXCEPTION = re.compile(r"^(?:Caused by: )?(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?::\s*|$)")
+_XPATH_PATH = re.compile(r"(?<![\w'\"$])/[A-Za-z_][\w.\-]*(?:/[A-Za-z_][\w.\-]*)+(?:\[\d+\])?")
+
+
+def _clean_validate_output(stderr: str, path: str = "") -> list[str]:
+    """ODK Validate's stderr as designer-facing messages, one per Java exception.
+
+    :param stderr: what the validator wrote.
+    :param path: the temporary file it checked, which must not show up in messages.
+    """
+    blocks: list[list[str]] = []
+    for raw in stderr.splitlines():
+        stripped = raw.strip()
+        if not stripped or _JAVA_FRAME.match(stripped) or ".java:" in stripped:
+            continue
+        if _JAVA_NOISE.match(stripped) or (path and stripped == path):
+            continue
+        if path:
+            stripped = stripped.replace(path, "the form")
+        if _JAVA_EXCEPTION.match(stripped):
+            blocks.append([_JAVA_EXCEPTION.sub("", stripped)])
+        elif blocks:
+            blocks[-1].append(stripped)
+        else:
+            blocks.append([stripped])
+    messages: list[str] = []
+    for block in blocks:
+        text = " ".join(part for part in block if part)
+        text = re.sub(r"\s+", " ", _XPATH_PATH.sub(_xpath_to_reference, text)).strip()
+        if text:
+            messages.append(text)
+    # "Caused by" repeats (part of) the message above it; keep each text once.
+    unique: list[str] = []
+    for text in messages:
+        if any(text in other for other in messages if other is not text and other != text):
+            continue
+        if text not in unique:
+            unique.append(text)
+    return unique
+
+
+def _xpath_to_reference(match: re.Match[str]) -> str:
+    path = re.sub(r"\[\d+\]$", "", match.group(0))
+    return "${" + path.rsplit("/", 1)[-1] + "}"
+
+
+def _validate_problem(message: str) -> FormProblem:
+    lowered = message.lower()
+    if "cycle detected" in lowered:
+        nodes = re.findall(r"\$\{[^}]+\}", message)
+        involved = f" ({', '.join(nodes)})" if nodes else ""
+        return FormProblem(
+            "Some calculations or relevance conditions depend on each other in a loop"
+            f"{involved}: each needs the other's value first. Break the loop.",
+            code="validate.cycle",
+        )
+    function = re.search(r"cannot handle function '([^']+)'", message)
+    if function:
+        field = re.search(r"field '([^']+)'|expression for \$\{([^}]+)\}", message)
+        used_by = f" used by ${{{field.group(1) or field.group(2)}}}" if field else ""
+        return FormProblem(
+            f"The function '{function.group(1)}()'{used_by} does not exist in ODK forms. Check "
+            "its spelling; the functions are listed at "
+            "https://docs.getodk.org/form-operators-functions/.",
+            code="validate.unknown_function",
+        )
+    return FormProblem(message=message, code="validate.error")

@@ -1,0 +1,348 @@
+"""The form catalogue through HTTP: upload, errors, drafts, publish, versions, states, files."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+import pytest
+from sqlalchemy import select
+
+from fieldapp.audit.models import AuditEvent
+from fieldapp.db import db
+from fieldapp.forms import services
+from fieldapp.forms.models import FormVersion
+
+
+def xlsform_md(version: str = "2026010101", form_id: str = "visit", extra_rows: str = "") -> bytes:
+    """A small XLSForm as a markdown table (pyxform's own test format)."""
+    md = f"""
+    | survey   |         |          |                     |                     |
+    |          | type    | name     | label::English (en) | label::Русский (ru) |
+    |          | text    | family   | Family code         | Код семьи           |
+    |          | integer | children | Children            | Дети                |
+    {extra_rows}
+    | settings |         |          |                     |                     |
+    |          | form_id | version  | form_title          | default_language    |
+    |          | {form_id} | {version} | Visit             | English (en)        |
+    """
+    return textwrap.dedent(md).encode()
+
+
+def upload(client, data: bytes, filename: str = "visit.md", headers=None):
+    return client.post(
+        "/api/v1/forms",
+        data={"file": (io.BytesIO(data), filename)},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.fixture
+def designer(client, api_token):
+    token = api_token("designer")
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- upload and publish ----------------------------------------------------------------------
+
+
+def test_upload_makes_a_draft_with_its_xform_hash_languages_and_fields(client, designer):
+    response = upload(client, xlsform_md(), headers=designer)
+    assert response.status_code == 201, response.json
+    assert response.json == {
+        "form_id": "visit",
+        "version": "2026010101",
+        "state": "draft",
+        "form_state": "draft",
+        "warnings": [],
+        "missing_attachments": [],
+    }
+    form = services.get_form("visit")
+    draft = form.draft
+    assert draft is not None
+    assert draft.xform.startswith("<?xml")
+    assert len(draft.xform_md5) == 32
+    assert draft.languages == ["English (en)", "Русский (ru)"]
+    names = [field["name"] for field in draft.fields]
+    assert names[:2] == ["family", "children"]
+    assert draft.source_type == ".md"
+
+
+def test_publish_opens_the_form_and_keeps_it_current(client, designer):
+    upload(client, xlsform_md(), headers=designer)
+    response = client.post("/api/v1/forms/visit/publish", headers=designer)
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "open"
+    listing = client.get("/api/v1/forms", headers=designer).json["items"]
+    visit = next(f for f in listing if f["form_id"] == "visit")
+    assert visit["current_version"] == "2026010101"
+    assert visit["draft_version"] is None
+    assert [v["status"] for v in visit["versions"]] == ["published"]
+
+
+def test_new_upload_of_a_published_form_is_a_draft_and_old_versions_stay(client, designer):
+    upload(client, xlsform_md("1"), headers=designer)
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    second = upload(client, xlsform_md("2"), headers=designer)
+    assert second.status_code == 201
+    assert second.json["state"] == "draft"
+    assert second.json["form_state"] == "open"
+    detail = client.get("/api/v1/forms/visit", headers=designer).json
+    assert detail["current_version"] == "1"
+    assert detail["draft_version"] == "2"
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    detail = client.get("/api/v1/forms/visit", headers=designer).json
+    assert detail["current_version"] == "2"
+    assert {v["version"]: v["status"] for v in detail["versions"]} == {
+        "1": "published",
+        "2": "published",
+    }
+
+
+def test_a_used_version_string_is_refused_with_a_clear_message(client, designer):
+    upload(client, xlsform_md("7"), headers=designer)
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    again = upload(
+        client,
+        xlsform_md("7", extra_rows="|  | text | notes | Notes | Заметки |"),
+        headers=designer,
+    )
+    assert again.status_code == 409
+    error = again.json["error"]
+    assert error["code"] == "form.version_exists"
+    assert "Change 'version' on the settings sheet" in error["message"]
+    assert "8" in error["message"]  # a suggestion for the next version
+
+
+def test_reuploading_a_draft_with_the_same_version_replaces_the_draft(client, designer):
+    upload(client, xlsform_md("3"), headers=designer)
+    fixed = upload(
+        client,
+        xlsform_md("3", extra_rows="|  | text | notes | Notes | Заметки |"),
+        headers=designer,
+    )
+    assert fixed.status_code == 201
+    versions = db.session.scalars(select(FormVersion)).all()
+    assert [v.version for v in versions] == ["3"]
+    assert any(f["name"] == "notes" for f in versions[0].fields)
+
+
+def test_publish_without_draft_is_a_conflict(client, designer):
+    upload(client, xlsform_md(), headers=designer)
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    again = client.post("/api/v1/forms/visit/publish", headers=designer)
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "form.no_draft"
+
+
+def test_publishing_is_audited(client, designer):
+    upload(client, xlsform_md(), headers=designer)
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.subject_id == "visit")
+    ).all()
+    assert "form.draft_uploaded" in actions
+    assert "form.published" in actions
+
+
+# -- warnings --------------------------------------------------------------------------------
+
+# a hint in Russian only: pyxform warns that English lacks the hint column
+WARNING_FORM = textwrap.dedent("""
+    | survey   |         |        |                     |                    |
+    |          | type    | name   | label::English (en) | hint::Русский (ru) |
+    |          | text    | family | Family code         | Код из списка      |
+    | settings |         |        |                     |                    |
+    |          | form_id | version |                    |                    |
+    |          | visit   | 5      |                     |                    |
+    """).encode()
+
+
+def test_warnings_must_be_acknowledged_before_publishing(client, designer):
+    created = upload(client, WARNING_FORM, headers=designer)
+    assert created.status_code == 201
+    assert created.json["warnings"], "expected a missing-translation warning"
+    refused = client.post("/api/v1/forms/visit/publish", headers=designer)
+    assert refused.status_code == 409
+    assert refused.json["error"]["code"] == "form.warnings_unacknowledged"
+    assert refused.json["error"]["details"] == created.json["warnings"]
+    ok = client.post(
+        "/api/v1/forms/visit/publish", headers=designer, json={"acknowledge_warnings": True}
+    )
+    assert ok.status_code == 200
+
+
+# -- states ----------------------------------------------------------------------------------
+
+
+def test_states_move_between_open_closing_and_closed(client, designer):
+    upload(client, xlsform_md(), headers=designer)
+    never = client.post("/api/v1/forms/visit/state", headers=designer, json={"state": "closed"})
+    assert never.status_code == 409
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    for state in ("closing", "closed", "open"):
+        response = client.post("/api/v1/forms/visit/state", headers=designer, json={"state": state})
+        assert response.status_code == 200
+        assert response.json["state"] == state
+    bad = client.post("/api/v1/forms/visit/state", headers=designer, json={"state": "paused"})
+    assert bad.status_code == 422
+
+
+def test_discarding_the_only_draft_removes_the_form(client, designer):
+    upload(client, xlsform_md(), headers=designer)
+    assert client.delete("/api/v1/forms/visit/draft", headers=designer).status_code == 204
+    assert client.get("/api/v1/forms/visit", headers=designer).status_code == 404
+
+
+# -- attachments -----------------------------------------------------------------------------
+
+MEDIA_ROWS = "|  | select_one_from_file villages.csv | village | Village | Село |"
+
+
+def test_missing_files_are_listed_and_can_be_attached(client, designer):
+    created = upload(client, xlsform_md(extra_rows=MEDIA_ROWS), headers=designer)
+    assert created.status_code == 201, created.json
+    assert created.json["missing_attachments"] == ["villages.csv"]
+    csv_bytes = "name,label\nv1,Village one\nv2,Село два\n".encode()
+    attached = client.post(
+        "/api/v1/forms/visit/attachments",
+        headers=designer,
+        data={"file": (io.BytesIO(csv_bytes), "villages.csv")},
+        content_type="multipart/form-data",
+    )
+    assert attached.status_code == 201, attached.json
+    files = {a["name"]: a for a in attached.json["attachments"]}
+    assert files["villages.csv"]["uploaded"] is True
+    assert files["villages.csv"]["missing"] is False
+
+
+def test_unexpected_or_bad_attachments_are_refused(client, designer):
+    upload(client, xlsform_md(extra_rows=MEDIA_ROWS), headers=designer)
+
+    def attach(name, data):
+        return client.post(
+            "/api/v1/forms/visit/attachments",
+            headers=designer,
+            data={"file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+
+    unexpected = attach("other.csv", b"name,label\n")
+    assert unexpected.status_code == 422
+    assert "villages.csv" in unexpected.json["error"]["message"]
+    no_header = attach("villages.csv", b"code,title\nv1,One\n")
+    assert no_header.status_code == 422
+    assert "'name' and 'label'" in no_header.json["error"]["message"]
+    latin1 = attach("villages.csv", "name,label\nv1,Séla\n".encode("latin-1"))
+    assert latin1.status_code == 422
+    assert "UTF-8" in latin1.json["error"]["message"]
+
+
+def test_attachments_carry_over_to_the_next_version(client, designer):
+    upload(client, xlsform_md("1", extra_rows=MEDIA_ROWS), headers=designer)
+    client.post(
+        "/api/v1/forms/visit/attachments",
+        headers=designer,
+        data={"file": (io.BytesIO(b"name,label\nv1,One\n"), "villages.csv")},
+        content_type="multipart/form-data",
+    )
+    client.post("/api/v1/forms/visit/publish", headers=designer)
+    second = upload(client, xlsform_md("2", extra_rows=MEDIA_ROWS), headers=designer)
+    assert second.json["missing_attachments"] == []
+
+
+def test_case_list_csv_is_not_missing_once_a_form_declares_that_list(client, designer):
+    registration = textwrap.dedent("""
+    | survey   |          |        |        |           |
+    |          | type     | name   | label  | save_to   |
+    |          | text     | hh     | Family | hh_name   |
+    | entities |          |        |        |           |
+    |          | list_name | label |        |           |
+    |          | households | ${hh} |       |           |
+    | settings |          |        |        |           |
+    |          | form_id  | version |       |           |
+    |          | reg      | 1      |        |           |
+    """).encode()
+    followup = textwrap.dedent("""
+    | survey   |                                     |           |           |
+    |          | type                                | name      | label     |
+    |          | select_one_from_file households.csv | household | Household |
+    | settings |                                     |           |           |
+    |          | form_id                             | version   |           |
+    |          | visit2                              | 1         |           |
+    """).encode()
+    assert upload(client, registration, "reg.md", headers=designer).status_code == 201
+    created = upload(client, followup, "visit2.md", headers=designer)
+    assert created.status_code == 201, created.json
+    assert created.json["missing_attachments"] == []
+    detail = client.get("/api/v1/forms/visit2", headers=designer).json
+    assert detail["versions"][0]["attachments"][0]["case_list"] == "households"
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+
+def test_coordinators_and_workers_cannot_upload(client, api_token):
+    for role in ("coordinator", "field_worker"):
+        headers = {"Authorization": f"Bearer {api_token(role)}"}
+        assert upload(client, xlsform_md(), headers=headers).status_code == 404, role
+
+
+# -- the designer in the browser -------------------------------------------------------------
+
+
+def test_designer_uploads_reads_errors_fixes_and_publishes_in_the_browser(login_as):
+    designer = login_as("designer")
+    broken = xlsform_md(
+        extra_rows="|  | integer | age | Age | Возраст |\n    |  | text | age | Age again | Снова |"
+    )
+    page = designer.post(
+        "/forms/upload",
+        {"file": (io.BytesIO(broken), "visit.md")},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 422
+    assert b"was not accepted" in page.data
+    assert b"<td>survey</td>" in page.data
+    fixed = designer.post(
+        "/forms/upload",
+        {"file": (io.BytesIO(xlsform_md()), "visit.md")},
+        content_type="multipart/form-data",
+    )
+    assert fixed.status_code == 302
+    detail = designer.get("/forms/visit")
+    assert b"Publish version 2026010101" in detail.data
+    published = designer.post("/forms/visit/publish", follow_redirects=True)
+    assert published.status_code == 200
+    assert b"is published" in published.data
+    catalogue = designer.get("/forms")
+    assert b"visit" in catalogue.data
+    assert b"badge-open" in catalogue.data
+
+
+def test_browser_publish_needs_the_warning_checkbox(login_as):
+    designer = login_as("designer")
+    designer.post(
+        "/forms/upload",
+        {"file": (io.BytesIO(WARNING_FORM), "visit.md")},
+        content_type="multipart/form-data",
+    )
+    page = designer.get("/forms/visit")
+    assert b'name="acknowledge_warnings"' in page.data
+    refused = designer.post("/forms/visit/publish")
+    assert refused.status_code == 409
+    ok = designer.post("/forms/visit/publish", {"acknowledge_warnings": "on"})
+    assert ok.status_code == 302
+
+
+def test_labels_from_the_xlsform_are_escaped_in_pages(login_as):
+    designer = login_as("designer")
+    evil = xlsform_md(form_id="evil").replace(b"| Visit ", b"| <script>alert(1)</script> ")
+    response = designer.post(
+        "/forms/upload", {"file": (io.BytesIO(evil), "evil.md")}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 302, response.data
+    page = designer.get("/forms/evil")
+    assert b"<script>alert(1)</script>" not in page.data
+    assert b"&lt;script&gt;" in page.data
