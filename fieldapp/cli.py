@@ -235,6 +235,17 @@ def programme_forms_dir() -> Path:
     return here if here.is_dir() else PROJECT_ROOT / "forms"
 
 
+def programme_form_files(directory: Path) -> list[Path]:
+    """The XLSForms in ``directory``, by name (README files and editor lock files skipped)."""
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".xlsx", ".xls", ".csv", ".md")
+        and not p.name.startswith(("~", "."))
+        and not p.stem.upper().startswith("README")
+    )
+
+
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -256,11 +267,7 @@ def demo(host: str, port: int, data_dir: str | None, no_serve: bool) -> None:
             created = ensure_demo_data(password)
         for line in created:
             click.echo(f"created {line}")
-        paths = sorted(
-            p
-            for p in programme_forms_dir().iterdir()
-            if p.suffix in (".xlsx", ".xls", ".csv", ".md") and not p.name.startswith(("~", "."))
-        )
+        paths = programme_form_files(programme_forms_dir())
         failures = _publish_paths(paths, skip_unchanged=True)
         if failures:
             raise SystemExit(1)

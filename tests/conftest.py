@@ -11,6 +11,7 @@ except when ``FIELDAPP_REQUIRE_ALL=1`` (set by ``.ci/run``), where a missing one
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -130,6 +131,33 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def post_file(
+    client: FlaskClient,
+    url: str,
+    content: bytes,
+    filename: str,
+    headers: dict[str, str] | None = None,
+    field: str = "file",
+) -> Any:
+    """POST one file as multipart, encoding the body in memory.
+
+    (Werkzeug's test client spools large bodies to temporary files it never closes.)
+    """
+    from werkzeug.datastructures import FileStorage  # noqa: PLC0415
+    from werkzeug.test import stream_encode_multipart  # noqa: PLC0415
+
+    stream, length, boundary = stream_encode_multipart(
+        {field: FileStorage(io.BytesIO(content), filename=filename)}, use_tempfile=False
+    )
+    return client.post(
+        url,
+        input_stream=stream,
+        headers=headers,
+        content_type=f'multipart/form-data; boundary="{boundary}"',
+        content_length=length,
+    )
 
 
 # -- factories -------------------------------------------------------------------------------
