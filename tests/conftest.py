@@ -145,8 +145,8 @@ def post_file(
 
     (Werkzeug's test client spools large bodies to temporary files it never closes.)
     """
-    from werkzeug.datastructures import FileStorage  # noqa: PLC0415
-    from werkzeug.test import stream_encode_multipart  # noqa: PLC0415
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import stream_encode_multipart
 
     stream, length, boundary = stream_encode_multipart(
         {field: FileStorage(io.BytesIO(content), filename=filename)}, use_tempfile=False

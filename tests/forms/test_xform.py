@@ -5,7 +5,7 @@ a few are written by hand to cover what other tools produce.
 """
 
 # XLSForms are markdown tables here; their rows are as wide as the form needs.
-# ruff: noqa: E501, RUF001
+# ruff: noqa: RUF001
 
 from __future__ import annotations
 

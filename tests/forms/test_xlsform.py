@@ -5,7 +5,6 @@ Forms are markdown tables compiled with ``filename="x.md"``, the pyxform way. Bi
 """
 
 # XLSForms are markdown tables here; their rows are as wide as the form needs.
-# ruff: noqa: E501
 
 from __future__ import annotations
 
