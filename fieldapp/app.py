@@ -51,6 +51,7 @@ def _configure_web(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from fieldapp.auth import views as auth_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
+    from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
     from fieldapp.web import api, pages  # noqa: PLC0415
 
     app.register_blueprint(pages.bp)
@@ -60,3 +61,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(forms_views.bp)
     app.register_blueprint(forms_views.api)
     app.register_blueprint(api.bp)
+    openrosa_views.register(app)

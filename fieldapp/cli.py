@@ -131,6 +131,38 @@ def users_token(username: str, label: str) -> None:
 
 
 @main.group()
+def devices() -> None:
+    """Phones running ODK Collect."""
+
+
+@devices.command("create")
+@click.option("--user", "username", required=True, help="the field worker's username")
+@click.option("--label", default="", help="a name for the phone")
+@click.option(
+    "--site",
+    default=None,
+    help="public address (default FIELDAPP_SITE_URL or http://127.0.0.1:5000)",
+)
+def devices_create(username: str, label: str, site: str | None) -> None:
+    """Make a device token and print the ODK Collect server URL {site}/collect/key/{token}."""
+    from fieldapp.auth import devices as device_services  # noqa: PLC0415
+    from fieldapp.auth import services  # noqa: PLC0415
+
+    with _app_context() as app:
+        user = services.get_user_by_username(username)
+        if user is None:
+            click.echo(f"error: there is no user {username!r}", err=True)
+            raise SystemExit(1)
+        try:
+            with unit_of_work():
+                token, _ = device_services.create_device(user, actor=None, label=label)
+        except DomainError as exc:
+            _fail(exc)
+        base = site or app.config.get("SITE_URL") or "http://127.0.0.1:5000"
+        click.echo(device_services.collect_url(base, token))
+
+
+@main.group()
 def regions() -> None:
     """Regions."""
 

@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     #: largest request body of any kind; routes lower it for themselves
     "MAX_CONTENT_LENGTH": 100 * 1024 * 1024,
     "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+    #: largest submission POST accepted (advertised as X-OpenRosa-Accept-Content-Length)
+    "OPENROSA_MAX_BYTES": 50 * 1024 * 1024,
+    #: largest submission XML part
+    "SUBMISSION_XML_MAX_BYTES": 10 * 1024 * 1024,
+    #: public address used in Collect URLs and QR codes; default: the request's own host
+    "SITE_URL": None,
 }
 
 
@@ -76,6 +82,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config["DATA_DIR"] = str(data_dir)
     env_url = os.environ.get("FIELDAPP_DATABASE_URL")
     config["DATABASE_URL"] = env_url or f"sqlite:///{data_dir / 'fieldapp.sqlite3'}"
+    if os.environ.get("FIELDAPP_SITE_URL"):
+        config["SITE_URL"] = os.environ["FIELDAPP_SITE_URL"]
     if os.environ.get("FIELDAPP_SECURE_COOKIES") == "1":
         config["SESSION_COOKIE_SECURE"] = True
     if os.environ.get("FIELDAPP_ODK_VALIDATE"):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -72,6 +73,11 @@ class Base(DeclarativeBase):
     }
 
 
+#: set for requests that write: SQLite then takes the write lock at BEGIN (BEGIN IMMEDIATE), so
+#: concurrent writers queue on the busy timeout instead of failing on a stale read snapshot
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+
+
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)
@@ -101,7 +107,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
@@ -120,6 +126,10 @@ class Database:
         self.session.remove()
         self.session.configure(bind=self.engine)
         app.extensions["fieldapp.db"] = self
+
+        @app.before_request
+        def _declare_write_intent() -> None:
+            write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
 
         @app.teardown_appcontext
         def _remove_session(exc: BaseException | None) -> None:

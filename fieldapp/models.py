@@ -1,20 +1,25 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from fieldapp.audit.models import AuditEvent
-from fieldapp.auth.models import ApiToken, Region, User, user_regions
+from fieldapp.auth.models import ApiToken, Device, Region, User, user_regions
 from fieldapp.blobs import Blob
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
+from fieldapp.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
     "Blob",
+    "Device",
     "Form",
     "FormAttachment",
     "FormVersion",
     "Region",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionVersion",
     "User",
     "user_regions",
 ]

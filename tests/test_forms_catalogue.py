@@ -304,7 +304,7 @@ def test_designer_uploads_reads_errors_fixes_and_publishes_in_the_browser(login_
     )
     assert page.status_code == 422
     assert b"was not accepted" in page.data
-    assert b"<td>survey</td>" in page.data
+    assert b'<td data-label="Sheet">survey</td>' in page.data
     fixed = designer.post(
         "/forms/upload",
         {"file": (io.BytesIO(xlsform_md()), "visit.md")},

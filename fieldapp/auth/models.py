@@ -145,3 +145,28 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class Device(Base):
+    """A phone set up for a field worker: its token in the Collect server URL is the credential.
+
+    Only the SHA-256 of the token is stored. Revoking the device, or deactivating its user,
+    stops the token.
+    """
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the worker the phone belongs to
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: hex SHA-256 of the token
+    token_hash: Mapped[str] = mapped_column(String(64))
+    #: what the coordinator called it ("Aigerim's Samsung")
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")

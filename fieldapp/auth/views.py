@@ -17,8 +17,8 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from fieldapp.auth import services
-from fieldapp.auth.models import ROLE_VALUES, Role, User
+from fieldapp.auth import devices, services
+from fieldapp.auth.models import ROLE_VALUES, Device, Role, User
 from fieldapp.auth.schemas import (
     LoginSchema,
     RegionSchema,
@@ -300,3 +300,115 @@ def api_create_region() -> Any:
     with unit_of_work():
         region = services.create_region(data["code"], data["name"], actor=current_actor())
     return {"code": region.code, "name": region.name}, 201
+
+
+# -- devices (phones) ------------------------------------------------------------------------
+
+
+def site_url() -> str:
+    """The public address of this server (``FIELDAPP_SITE_URL``, else the request's host)."""
+    configured = current_app.config.get("SITE_URL")
+    return str(configured).rstrip("/") if configured else request.host_url.rstrip("/")
+
+
+def _device_setup(worker: User, token: str) -> dict[str, Any]:
+    region = ", ".join(r.name for r in worker.regions) or "fieldapp"
+    settings = devices.collect_settings(site_url(), token, project_name=f"fieldapp · {region}")
+    return {
+        "token": token,
+        "collect_url": devices.collect_url(site_url(), token),
+        "qr_url": devices.qr_svg_data_url(devices.settings_qr_text(settings)),
+    }
+
+
+def _device_json(device: Device) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "user": device.user.username,
+        "label": device.label,
+        "created_at": device.created_at.isoformat(),
+        "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+        "revoked": device.revoked_at is not None,
+    }
+
+
+def _manageable_workers(actor: User) -> list[User]:
+    return [
+        u
+        for u in services.list_users()
+        if u.active
+        and u.has_role(Role.FIELD_WORKER, Role.COORDINATOR)
+        and devices.may_manage(actor, u)
+    ]
+
+
+@admin_bp.route("/devices", methods=["GET", "POST"])
+@require(Role.ADMIN, Role.COORDINATOR)
+def devices_page() -> Any:
+    """Phones of the actor's workers; set up a new one (QR code shown once); revoke."""
+    actor = current_actor()
+    setup = None
+    if request.method == "POST":
+        try:
+            worker = services.get_user_by_username(request.form.get("user", ""))
+            if worker is None:
+                raise NotFound("Choose a worker.", code="user.not_found")
+            with unit_of_work():
+                token, device = devices.create_device(
+                    worker, actor=actor, label=request.form.get("label", "")
+                )
+            setup = _device_setup(worker, token) | {"worker": worker, "device": device}
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("admin.devices_page"))
+    return render_template(
+        "admin/devices.html",
+        devices=devices.list_devices(actor),
+        workers=_manageable_workers(actor),
+        setup=setup,
+    )
+
+
+@admin_bp.post("/devices/<int:device_id>/revoke")
+@require(Role.ADMIN, Role.COORDINATOR)
+def revoke_device(device_id: int) -> Any:
+    """Stop a phone's token."""
+    with unit_of_work():
+        devices.revoke_device(
+            devices.get_device(device_id, actor=current_actor()), actor=current_actor()
+        )
+    flash("The device can no longer send or download forms.")
+    return redirect(url_for("admin.devices_page"))
+
+
+@api.get("/devices")
+@require(Role.ADMIN, Role.COORDINATOR)
+def api_devices() -> Any:
+    """Devices the caller manages."""
+    return {"items": [_device_json(d) for d in devices.list_devices(current_actor())]}
+
+
+@api.post("/devices")
+@require(Role.ADMIN, Role.COORDINATOR)
+def api_create_device() -> Any:
+    """``{"user": "worker1", "label": "..."}`` → ``201 {"token", "collect_url", "qr_url"}``."""
+    body = request.get_json(silent=True) or {}
+    worker = services.get_user_by_username(str(body.get("user", "")))
+    if worker is None or not devices.may_manage(current_actor(), worker):
+        raise NotFound("No such user.", code="user.not_found")
+    with unit_of_work():
+        token, device = devices.create_device(
+            worker, actor=current_actor(), label=str(body.get("label", ""))
+        )
+    return _device_setup(worker, token) | {"id": device.id, "user": worker.username}, 201
+
+
+@api.delete("/devices/<int:device_id>")
+@require(Role.ADMIN, Role.COORDINATOR)
+def api_revoke_device(device_id: int) -> Any:
+    """Revoke a device."""
+    with unit_of_work():
+        devices.revoke_device(
+            devices.get_device(device_id, actor=current_actor()), actor=current_actor()
+        )
+    return "", 204

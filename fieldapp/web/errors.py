@@ -15,6 +15,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fieldapp.errors import DomainError
+from fieldapp.openrosa.errors import is_openrosa_request, render_openrosa_error
 from fieldapp.web.security import is_api_request
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ _HTTP_CODES = {
 
 
 def render_error(status: int, code: str, message: str, details: Any = None) -> Any:
-    """Render an error as JSON (API) or as a page."""
+    """Render an error as OpenRosa XML (phones), JSON (API) or a page."""
+    if is_openrosa_request():
+        return render_openrosa_error(status, message)
     if is_api_request():
         body: dict[str, Any] = {"code": code, "message": message}
         if details is not None:

@@ -1,0 +1,318 @@
+"""The OpenRosa server ODK Collect talks to (ODK-INTEROP §1-2, fieldapp's rules in §10).
+
+Two ways in, one blueprint registered twice:
+
+* ``/collect`` — username and password (HTTP Basic). A request without credentials gets 401 with
+  a Basic challenge, so Collect asks the worker.
+* ``/collect/key/<token>`` — a device token in the path and no password (set up by QR code).
+  A malformed token is 401; a well-formed unknown or revoked one is 403 (so that Collect does
+  not prompt for a password that would not help).
+
+Every URL handed out (form list, manifest) keeps the prefix the request came in on, so Collect's
+later downloads carry the same credential. This package knows HTTP, headers and XML envelopes;
+the decisions are in ``forms.services`` and ``submissions.services``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request, url_for
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.http import http_date
+
+from fieldapp.auth import devices
+from fieldapp.auth import services as auth
+from fieldapp.auth.models import User
+from fieldapp.blobs import Blob, BlobStore
+from fieldapp.db import db, unit_of_work
+from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from fieldapp.forms import services as forms
+from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion
+from fieldapp.openrosa.responses import (
+    FormListEntry,
+    MediaEntry,
+    form_list_xml,
+    manifest_xml,
+    message_xml,
+)
+from fieldapp.submissions.services import Upload, may_submit, receive_submission
+
+bp = Blueprint("openrosa", __name__)
+
+#: endpoints that require the ``X-OpenRosa-Version: 1.0`` header (downloads do not)
+_VERSIONED = {"form_list", "manifest", "submission"}
+XML = "text/xml; charset=utf-8"
+
+
+def register(app: Flask) -> None:
+    """Mount the blueprint under both prefixes."""
+    app.register_blueprint(bp, url_prefix="/collect", name="openrosa")
+    app.register_blueprint(bp, url_prefix="/collect/key/<token>", name="openrosa_key")
+    from fieldapp.web.security import CSRF_EXEMPT_BLUEPRINTS  # noqa: PLC0415
+
+    CSRF_EXEMPT_BLUEPRINTS.update({"openrosa", "openrosa_key"})
+
+
+# -- protocol plumbing -----------------------------------------------------------------------
+
+
+@bp.url_value_preprocessor
+def _pull_token(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    g.device_token = values.pop("token", None) if values else None
+
+
+@bp.url_defaults
+def _push_token(endpoint: str, values: dict[str, Any]) -> None:
+    token = g.get("device_token")
+    if token is not None and current_app.url_map.is_endpoint_expecting(endpoint, "token"):
+        values.setdefault("token", token)
+
+
+def _authenticate() -> User:
+    token = g.get("device_token")
+    if token is not None:
+        if not devices.TOKEN_RE.match(token):
+            raise Unauthorized(
+                "This server address is not complete. Scan the QR code from "
+                "your coordinator again.",
+                code="device.token_malformed",
+            )
+        device = devices.device_for_token(token)
+        if device is None:
+            raise Forbidden(
+                "This phone's access has been revoked, or the address is wrong. "
+                "Ask your coordinator for a new QR code.",
+                code="device.token_invalid",
+            )
+        g.device = device
+        return device.user
+    credentials = request.authorization
+    if credentials is None or credentials.type != "basic" or not credentials.username:
+        raise Unauthorized("Enter your fieldapp username and password.")
+    policy = auth.LoginPolicy(
+        max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
+        lockout=timedelta(minutes=int(current_app.config["LOGIN_LOCKOUT_MINUTES"])),
+    )
+    try:
+        return auth.authenticate(credentials.username, credentials.password or "", policy=policy)
+    except auth.AccountLocked as exc:
+        db.session.commit()  # keep the audit entry
+        raise Unauthorized(exc.message, code=exc.code) from None
+    except auth.LoginFailed as exc:
+        db.session.commit()  # keep the failure count and its audit entry
+        raise Unauthorized(exc.message, code=exc.code) from None
+
+
+@bp.before_request
+def _before() -> None:
+    endpoint = (request.endpoint or "").rpartition(".")[2]
+    if endpoint in _VERSIONED and request.headers.get("X-OpenRosa-Version") != "1.0":
+        raise BadRequest(
+            "This is an OpenRosa server: send the header X-OpenRosa-Version: 1.0.",
+            code="openrosa.version_header",
+        )
+    g.actor = _authenticate()
+    if db.session.dirty:
+        db.session.commit()  # last-seen times and successful-login bookkeeping
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+        current_app.config["OPENROSA_MAX_BYTES"]
+    )
+    response.headers["Content-Language"] = "en"
+    response.headers.setdefault("Date", http_date())
+    return response
+
+
+def _conditional(body: str | bytes, content_type: str, etag: str | None = None) -> Response:
+    """A response with a strong ETag, answered 304 when the client already has it."""
+    response = Response(body, content_type=content_type)
+    if etag is None:
+        data = body.encode() if isinstance(body, str) else body
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    response.set_etag(etag)
+    response.make_conditional(request)
+    return response
+
+
+def _store() -> BlobStore:
+    store = current_app.extensions["fieldapp.blobs"]
+    assert isinstance(store, BlobStore)
+    return store
+
+
+def _actor() -> User:
+    actor = g.actor
+    assert isinstance(actor, User)
+    return actor
+
+
+# -- discovery -------------------------------------------------------------------------------
+
+
+def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
+    """A form the actor may download: published, open or closing."""
+    form = forms.find_form(form_id)
+    if (
+        form is None
+        or form.current_version is None
+        or not may_submit(_actor())
+        or form.state not in (FormState.OPEN, FormState.CLOSING)
+    ):
+        raise NotFound(
+            f"There is no form {form_id!r} for you on this server.", code="form.not_found"
+        )
+    return form, form.current_version
+
+
+@bp.get("/formList")
+def form_list() -> Response:
+    """The open forms this worker may fill (``?formID=`` narrows to one)."""
+    wanted = request.args.get("formID")
+    entries = []
+    if may_submit(_actor()):
+        for form in sorted(forms.list_forms(), key=lambda f: (f.title or f.form_id).lower()):
+            version = form.current_version
+            if version is None or form.state != FormState.OPEN:
+                continue
+            if wanted is not None and form.form_id != wanted:
+                continue
+            entries.append(
+                FormListEntry(
+                    form_id=form.form_id,
+                    name=version.title or form.form_id,
+                    version=version.version,
+                    md5=version.xform_md5,
+                    download_url=url_for(
+                        f"{request.blueprint}.form_download", form_id=form.form_id, _external=True
+                    ),
+                    manifest_url=url_for(
+                        f"{request.blueprint}.manifest", form_id=form.form_id, _external=True
+                    )
+                    if version.attachments
+                    else None,
+                )
+            )
+    return _conditional(form_list_xml(entries), XML)
+
+
+@bp.get("/forms/<form_id>.xml")
+def form_download(form_id: str) -> Response:
+    """The XForm, byte for byte what the list's hash describes."""
+    _form, version = _downloadable(form_id)
+    return _conditional(version.xform.encode(), XML, etag=version.xform_md5)
+
+
+def _case_list(attachment: FormAttachment) -> tuple[bytes, str]:
+    from fieldapp.cases.caselists import build_case_list  # noqa: PLC0415
+
+    assert attachment.dataset is not None
+    built = build_case_list(attachment.dataset, actor=_actor())
+    return built.content, built.token
+
+
+@bp.get("/forms/<form_id>/manifest")
+def manifest(form_id: str) -> Response:
+    """The files the form needs: uploaded media and CSVs, and the worker's case lists."""
+    _form, version = _downloadable(form_id)
+    entries = []
+    for attachment in version.attachments:
+        url = url_for(
+            f"{request.blueprint}.attachment", form_id=form_id, name=attachment.name, _external=True
+        )
+        if attachment.dataset is not None:
+            _content, token = _case_list(attachment)
+            entries.append(MediaEntry(attachment.name, f"md5:{token}", url, type="entityList"))
+        elif attachment.blob_sha256 is not None:
+            blob = db.session.get(Blob, attachment.blob_sha256)
+            assert blob is not None
+            entries.append(MediaEntry(attachment.name, f"md5:{blob.md5}", url))
+    return _conditional(manifest_xml(entries), XML)
+
+
+@bp.get("/forms/<form_id>/attachments/<name>")
+def attachment(form_id: str, name: str) -> Response:
+    """One media file or case list of the form."""
+    _form, version = _downloadable(form_id)
+    found = next((a for a in version.attachments if a.name == name), None)
+    if found is None:
+        raise NotFound(f"The form has no file {name!r}.", code="form.attachment_not_found")
+    if found.dataset is not None:
+        content, token = _case_list(found)
+        response = _conditional(content, "text/csv; charset=utf-8", etag=token)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    if found.blob_sha256 is None:
+        raise NotFound(f"{name} has not been uploaded yet.", code="form.attachment_missing")
+    blob = db.session.get(Blob, found.blob_sha256)
+    assert blob is not None
+    return _conditional(
+        _store().read(found.blob_sha256),
+        found.content_type or "application/octet-stream",
+        etag=blob.md5,
+    )
+
+
+# -- submission ------------------------------------------------------------------------------
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True  # a concurrent upload of the same instanceID won; the retry sees it
+    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+
+
+@bp.route("/submission", methods=["HEAD", "GET", "POST"])
+def submission() -> Response:
+    """HEAD: 204 and the accepted size. POST: one submission (or one part of a split upload).
+
+    The 201 is sent only after everything is committed: rows and attachment files.
+    """
+    if request.method != "POST":
+        return Response(status=204)
+    limit = int(current_app.config["OPENROSA_MAX_BYTES"])
+    request.max_content_length = limit
+    xml_part = request.files.get("xml_submission_file")
+    if xml_part is not None:
+        xml = xml_part.read(int(current_app.config["SUBMISSION_XML_MAX_BYTES"]) + 1)
+    elif "xml_submission_file" in request.form:
+        xml = request.form["xml_submission_file"].encode()
+    else:
+        raise BadRequest(
+            "Required multipart POST field xml_submission_file missing.",
+            code="submission.xml_part_missing",
+        )
+    uploads = [
+        Upload(name=name, data=part.read(), content_type=part.mimetype or None)
+        for name, part in request.files.items(multi=True)
+        if name != "xml_submission_file"
+    ]
+    user_agent = request.headers.get("User-Agent")
+    if request.headers.get("ODK-Client"):
+        user_agent = f"{request.headers['ODK-Client']} {user_agent or ''}".strip()
+    for attempt in range(3):
+        try:
+            with unit_of_work():
+                receive_submission(
+                    xml=xml,
+                    uploads=uploads,
+                    actor=_actor(),
+                    store=_store(),
+                    device=g.get("device"),
+                    device_id=request.args.get("deviceID"),
+                    user_agent=user_agent,
+                    max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
+                )
+            break
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == 2 or not _retryable(exc):
+                raise
+    return Response(
+        message_xml("full submission upload was successful!"), status=201, content_type=XML
+    )

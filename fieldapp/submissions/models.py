@@ -1,0 +1,144 @@
+"""Submissions as received from phones: each a chain of versions (edits), with attachments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldapp.db import Base, utcnow
+
+
+class ReviewState(enum.StrEnum):
+    """Where a submission stands in review (the names of the API contract)."""
+
+    RECEIVED = "received"
+    HAS_ISSUES = "has_issues"
+    EDITED = "edited"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Submission(Base):
+    """One filled form, identified by the instanceID of its first version."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("form_pk", "instance_id"),
+        CheckConstraint(
+            "review_state IN ('received', 'has_issues', 'edited', 'approved', 'rejected')",
+            name="review_state_valid",
+        ),
+        Index("ix_submissions_region_received", "region_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_pk: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"), index=True)
+    #: instanceID of the first version; the submission's name in URLs and the API
+    instance_id: Mapped[str] = mapped_column(String(255))
+    #: the region whose coordinators see it (the submitter's region)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    #: who sent the first version
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: one of :class:`ReviewState`
+    review_state: Mapped[str] = mapped_column(String(16), default=ReviewState.RECEIVED.value)
+    #: the form computed ``urgent`` = "yes" in the current version
+    urgent: Mapped[bool] = mapped_column(default=False)
+    #: the latest version (edits replace the data entirely)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission_versions.id", use_alter=True, ondelete="SET NULL")
+    )
+    #: when the first version arrived
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when the latest version arrived
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    form: Mapped[Any] = relationship("Form")
+    versions: Mapped[list[SubmissionVersion]] = relationship(
+        back_populates="submission",
+        foreign_keys="SubmissionVersion.submission_id",
+        order_by="SubmissionVersion.id",
+    )
+    current_version: Mapped[SubmissionVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+
+
+class SubmissionVersion(Base):
+    """One XML document a phone sent for a submission: the first, or an edit of the last."""
+
+    __tablename__ = "submission_versions"
+    __table_args__ = (UniqueConstraint("form_pk", "instance_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    #: copy of the submission's form, so that instanceIDs are unique per form
+    form_pk: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"))
+    #: the form version the phone filled
+    form_version_id: Mapped[int] = mapped_column(
+        ForeignKey("form_versions.id", ondelete="RESTRICT")
+    )
+    #: this version's own instanceID
+    instance_id: Mapped[str] = mapped_column(String(255))
+    #: the instanceID this version replaces (edits only)
+    deprecated_id: Mapped[str | None] = mapped_column(String(255))
+    #: ``meta/instanceName``
+    instance_name: Mapped[str | None] = mapped_column(String(500))
+    #: the XML exactly as received
+    xml: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the received XML bytes (identical resubmissions are recognised by it)
+    xml_sha256: Mapped[str] = mapped_column(String(64))
+    #: sent encrypted (the XML is the envelope; the data is in ``submission.xml.enc``)
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    #: the answers as structured data following the form's field tree
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``?deviceID=`` of the upload
+    device_id: Mapped[str | None] = mapped_column(String(255))
+    #: the client's User-Agent (prefixed by ODK-Client when given)
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    #: the device token used, if any
+    device_pk: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(
+        back_populates="versions", foreign_keys=[submission_id]
+    )
+    form_version: Mapped[Any] = relationship("FormVersion")
+    attachments: Mapped[list[SubmissionAttachment]] = relationship(
+        back_populates="version",
+        order_by="SubmissionAttachment.id",
+        cascade="all, delete-orphan",
+    )
+
+
+class SubmissionAttachment(Base):
+    """A file a submission version references; ``blob_sha256`` is NULL until it arrives."""
+
+    __tablename__ = "submission_attachments"
+    __table_args__ = (UniqueConstraint("version_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("submission_versions.id", ondelete="CASCADE"), index=True
+    )
+    #: the file name the XML references (and the multipart part name)
+    name: Mapped[str] = mapped_column(String(255))
+    #: the received bytes; NULL while expected but not received
+    blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime | None]
+
+    version: Mapped[SubmissionVersion] = relationship(back_populates="attachments")

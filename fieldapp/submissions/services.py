@@ -1,0 +1,333 @@
+"""Receiving submissions from phones, and reading them back.
+
+:func:`receive_submission` is the one place where "what happens when a submission arrives" is
+decided. It flushes only; the caller commits, and answers the phone after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from fieldapp.audit.services import record
+from fieldapp.auth.models import Device, Role, User
+from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.db import db, utcnow
+from fieldapp.errors import Conflict, DomainError, Forbidden, NotFound
+from fieldapp.forms.models import Form, FormState, FormVersion, VersionStatus
+from fieldapp.forms.xform import fields_from_json
+from fieldapp.submissions.models import (
+    ReviewState,
+    Submission,
+    SubmissionAttachment,
+    SubmissionVersion,
+)
+from fieldapp.submissions.parsing import (
+    ParsedSubmission,
+    expected_attachments,
+    parse_submission,
+    submission_data,
+)
+
+#: roles that may send data from phones or web forms
+SUBMITTING_ROLES = (Role.FIELD_WORKER, Role.COORDINATOR)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file part of a submission POST; ``name`` is the multipart part name."""
+
+    name: str
+    data: bytes
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    """What :func:`receive_submission` did.
+
+    ``outcome`` is ``created``, ``edited``, ``attachments_added`` (an identical resubmission that
+    brought files still missing) or ``duplicate`` (identical, nothing new).
+    """
+
+    submission: Submission
+    version: SubmissionVersion
+    outcome: str
+
+
+class FormNotAccepting(DomainError):
+    code = "submission.form_closed"
+    http_status = 409
+
+
+def may_submit(actor: User) -> bool:
+    """Whether the user may send submissions at all."""
+    return actor.active and actor.has_role(*SUBMITTING_ROLES) and bool(actor.regions)
+
+
+def _form_version(parsed: ParsedSubmission) -> tuple[Form, FormVersion]:
+    form = db.session.scalars(select(Form).where(Form.form_id == parsed.form_id)).one_or_none()
+    if form is None or form.state == FormState.DRAFT:
+        raise NotFound(
+            f"There is no form {parsed.form_id!r} on this server.", code="submission.form_not_found"
+        )
+    version = next(
+        (
+            v
+            for v in form.versions
+            if v.version == parsed.version and v.status == VersionStatus.PUBLISHED
+        ),
+        None,
+    )
+    if version is None:
+        raise NotFound(
+            f"The form version specified in this submission '{parsed.version}' does not exist "
+            f"for form {parsed.form_id!r}. Update the blank form on the phone.",
+            code="submission.version_not_found",
+        )
+    if form.state == FormState.CLOSED:
+        raise FormNotAccepting(
+            f"The form {form.title!r} is closed and no longer accepts submissions. Ask your "
+            "coordinator whether a newer form replaces it."
+        )
+    return form, version
+
+
+def _locked_submission(submission_id: int) -> Submission:
+    """The submission row, locked for the rest of the transaction (PostgreSQL)."""
+    return db.session.scalars(
+        select(Submission).where(Submission.id == submission_id).with_for_update()
+    ).one()
+
+
+def _attach(
+    version: SubmissionVersion,
+    expected: Sequence[str],
+    uploads: dict[str, Upload],
+    store: BlobStore,
+    carried: dict[str, SubmissionAttachment] | None = None,
+) -> None:
+    """Create the version's attachment rows: uploaded, carried over from the edited version, or
+    expected but still missing."""
+    now = utcnow()
+    for name in expected:
+        upload = uploads.get(name)
+        row = SubmissionAttachment(name=name)
+        if upload is not None:
+            row.blob_sha256 = store_blob(store, upload.data).sha256
+            row.content_type = upload.content_type
+            row.received_at = now
+        elif carried and name in carried and carried[name].blob_sha256 is not None:
+            previous = carried[name]
+            row.blob_sha256 = previous.blob_sha256
+            row.content_type = previous.content_type
+            row.received_at = previous.received_at
+        version.attachments.append(row)
+
+
+def _add_missing(version: SubmissionVersion, uploads: dict[str, Upload], store: BlobStore) -> int:
+    """Fill attachments still missing from an identical resubmission; return how many."""
+    added = 0
+    for row in version.attachments:
+        upload = uploads.get(row.name)
+        if row.blob_sha256 is None and upload is not None:
+            row.blob_sha256 = store_blob(store, upload.data).sha256
+            row.content_type = upload.content_type
+            row.received_at = utcnow()
+            added += 1
+    return added
+
+
+def receive_submission(
+    *,
+    xml: bytes,
+    uploads: Sequence[Upload],
+    actor: User,
+    store: BlobStore,
+    device: Device | None = None,
+    device_id: str | None = None,
+    user_agent: str | None = None,
+    max_xml_bytes: int = 10 * 1024 * 1024,
+) -> ReceiveResult:
+    """Take in one submission POST (ODK-INTEROP §2.4, with fieldapp's §10 rules).
+
+    In order:
+
+    1. parse the XML (hardened parser): no form id → 400; no instanceID → 400 (fieldapp does
+       not invent one: a retry would become a duplicate);
+    2. resolve the form and version: unknown form or version → 404; an older published version
+       is fine; ``closing`` accepts, ``closed`` → 409;
+    3. the actor must be a field worker or coordinator with a region → 403;
+    4. then, by instanceID (unique per form, enforced by the database, so concurrent identical
+       POSTs end in one submission):
+
+       * **identical XML** of the current version → add any attachments it brings that were
+         still missing (split uploads, retries) → 201;
+       * identical XML of a replaced version → 409; **different XML** → 409;
+       * **deprecatedID** naming the current version → an **edit**: new version, review state
+         ``edited``, attachments not re-sent carried forward; unknown deprecatedID → 404;
+         deprecatedID naming a replaced version → 409 (the phone edited an old copy);
+       * otherwise a **new** submission.
+
+    Attachments are written to the blob store (fsynced) before the caller commits the rows.
+
+    :raises DomainError: with the status the phone should get.
+    """
+    parsed = parse_submission(xml, max_bytes=max_xml_bytes)
+    form, form_version = _form_version(parsed)
+    if not may_submit(actor):
+        raise Forbidden(
+            f"{actor.username} may not send submissions; field workers and coordinators with a "
+            "region can.",
+            code="submission.not_allowed",
+        )
+    fields = fields_from_json(form_version.fields)
+    expected = expected_attachments(xml, fields, parsed=parsed)
+    by_name = {u.name: u for u in uploads}
+    xml_sha = hashlib.sha256(xml).hexdigest()
+
+    existing = db.session.scalars(
+        select(SubmissionVersion).where(
+            SubmissionVersion.form_pk == form.id,
+            SubmissionVersion.instance_id == parsed.instance_id,
+        )
+    ).one_or_none()
+    if existing is not None:
+        submission = _locked_submission(existing.submission_id)
+        db.session.refresh(existing)
+        if existing.xml_sha256 != xml_sha:
+            raise Conflict(
+                "A submission already exists with this ID, but with different XML. "
+                "Resubmissions to attach additional multimedia must resubmit an identical "
+                "xml_submission_file.",
+                code="submission.xml_conflict",
+            )
+        if submission.current_version_id != existing.id:
+            raise Conflict(
+                "This submission has since been edited; this copy is out of date and was not "
+                "stored again.",
+                code="submission.superseded",
+            )
+        added = _add_missing(existing, by_name, store)
+        db.session.flush()
+        if added:
+            record(
+                "submission.attachments_added",
+                actor=actor,
+                subject_type="submission",
+                subject_id=submission.instance_id,
+                region_id=submission.region_id,
+                form_id=form.form_id,
+                count=added,
+            )
+        return ReceiveResult(submission, existing, "attachments_added" if added else "duplicate")
+
+    now = utcnow()
+    data = submission_data(xml, fields)
+    version = SubmissionVersion(
+        form_pk=form.id,
+        form_version_id=form_version.id,
+        instance_id=parsed.instance_id,
+        deprecated_id=parsed.deprecated_id,
+        instance_name=(parsed.instance_name or None) and parsed.instance_name[:500],
+        xml=xml.decode("utf-8", errors="replace"),
+        xml_sha256=xml_sha,
+        encrypted=parsed.encrypted,
+        data=data,
+        device_id=(device_id or None) and device_id[:255],
+        user_agent=(user_agent or None) and user_agent[:500],
+        device_pk=device.id if device else None,
+        submitter_id=actor.id,
+        received_at=now,
+    )
+    urgent = str(data.get("urgent") or "").strip().lower() == "yes"
+
+    if parsed.deprecated_id:
+        previous = db.session.scalars(
+            select(SubmissionVersion).where(
+                SubmissionVersion.form_pk == form.id,
+                SubmissionVersion.instance_id == parsed.deprecated_id,
+            )
+        ).one_or_none()
+        if previous is None:
+            raise NotFound(
+                f"The submission this edit replaces ({parsed.deprecated_id}) is not on this "
+                "server.",
+                code="submission.deprecated_not_found",
+            )
+        submission = _locked_submission(previous.submission_id)
+        if submission.current_version_id != previous.id:
+            raise Conflict(
+                f"The copy you were editing ({parsed.deprecated_id}) is now out of date: the "
+                "submission was edited since. Download it again and redo the changes.",
+                code="submission.edit_out_of_date",
+            )
+        version.submission = submission
+        db.session.add(version)
+        carried = {a.name: a for a in previous.attachments}
+        _attach(version, expected, by_name, store, carried)
+        db.session.flush()
+        submission.current_version_id = version.id
+        submission.review_state = ReviewState.EDITED.value
+        submission.urgent = urgent
+        submission.updated_at = now
+        db.session.flush()
+        record(
+            "submission.edited",
+            actor=actor,
+            subject_type="submission",
+            subject_id=submission.instance_id,
+            region_id=submission.region_id,
+            form_id=form.form_id,
+            version=form_version.version,
+            replaces=parsed.deprecated_id,
+            new=parsed.instance_id,
+        )
+        return ReceiveResult(submission, version, "edited")
+
+    region = sorted(actor.regions, key=lambda r: r.id)[0]
+    submission = Submission(
+        form_pk=form.id,
+        instance_id=parsed.instance_id,
+        region_id=region.id,
+        submitted_by_id=actor.id,
+        review_state=ReviewState.RECEIVED.value,
+        urgent=urgent,
+        received_at=now,
+        updated_at=now,
+    )
+    db.session.add(submission)
+    db.session.flush()
+    version.submission = submission
+    db.session.add(version)
+    _attach(version, expected, by_name, store)
+    db.session.flush()
+    submission.current_version_id = version.id
+    db.session.flush()
+    record(
+        "submission.created",
+        actor=actor,
+        subject_type="submission",
+        subject_id=submission.instance_id,
+        region_id=region.id,
+        form_id=form.form_id,
+        version=form_version.version,
+        attachments_expected=len(expected),
+        attachments_received=sum(1 for a in version.attachments if a.blob_sha256),
+    )
+    return ReceiveResult(submission, version, "created")
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def attachment_summary(version: SubmissionVersion) -> list[dict[str, Any]]:
+    """Expected files of a version and whether each arrived."""
+    return [
+        {"name": a.name, "received": a.blob_sha256 is not None, "content_type": a.content_type}
+        for a in version.attachments
+    ]
