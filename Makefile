@@ -33,3 +33,7 @@ check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-ingest
+bench-ingest: venv  # submissions/s and latency, fieldapp (SQLite, PostgreSQL) vs a ceiling
+	$(BIN)/python bench/ingest/run.py $(BENCH_ARGS)

@@ -50,8 +50,10 @@ def _configure_web(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from fieldapp.auth import views as auth_views  # noqa: PLC0415
+    from fieldapp.cases import views as cases_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
+    from fieldapp.submissions import views as submissions_views  # noqa: PLC0415
     from fieldapp.web import api, pages  # noqa: PLC0415
 
     app.register_blueprint(pages.bp)
@@ -60,5 +62,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_views.api)
     app.register_blueprint(forms_views.bp)
     app.register_blueprint(forms_views.api)
+    app.register_blueprint(submissions_views.api)
+    app.register_blueprint(cases_views.api)
     app.register_blueprint(api.bp)
     openrosa_views.register(app)

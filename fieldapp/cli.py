@@ -286,7 +286,7 @@ def programme_form_files(directory: Path) -> list[Path]:
 def demo(host: str, port: int, data_dir: str | None, no_serve: bool) -> None:
     """Create or upgrade the database, publish forms/, add demo users, then serve."""
     from fieldapp.config import data_dir_from_env  # noqa: PLC0415
-    from fieldapp.demo import demo_password, ensure_demo_data  # noqa: PLC0415
+    from fieldapp.demo import demo_password, ensure_demo_data, seed_demo_cases  # noqa: PLC0415
     from fieldapp.migrate import upgrade  # noqa: PLC0415
 
     directory = data_dir_from_env(data_dir)
@@ -303,6 +303,10 @@ def demo(host: str, port: int, data_dir: str | None, no_serve: bool) -> None:
         failures = _publish_paths(paths, skip_unchanged=True)
         if failures:
             raise SystemExit(1)
+        with unit_of_work():
+            seeded = seed_demo_cases()
+        if seeded:
+            click.echo(f"created {seeded} demo cases")
     click.echo(f"data dir: {directory}")
     click.echo("demo users: admin, designer, coord1, coord2, worker1, worker2, worker3")
     click.echo(f"demo password: {password}")

@@ -74,3 +74,100 @@ def ensure_demo_data(password: str) -> list[str]:
             )
             created.append(f"user {demo.username}")
     return created
+
+
+def seed_demo_cases() -> int:
+    """Give the demo workers a small caseload (only when no case exists yet).
+
+    The people are invented. Some follow-ups are overdue, so lists have something to show.
+    """
+    from datetime import timedelta  # noqa: PLC0415
+
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from fieldapp.cases.models import Case  # noqa: PLC0415
+    from fieldapp.cases.services import create_case, get_case_list  # noqa: PLC0415
+    from fieldapp.db import db, utcnow  # noqa: PLC0415
+
+    if (db.session.scalar(select(func.count()).select_from(Case)) or 0) > 0:
+        return 0
+    found = {name: get_case_list(name) for name in ("households", "adults", "children")}
+    lists = {name: case_list for name, case_list in found.items() if case_list is not None}
+    if len(lists) != len(found):
+        return 0
+    today = utcnow().date()
+    families = [
+        (
+            "worker1",
+            "Omarova",
+            "Aigul",
+            "Kaskelen",
+            "Karasai",
+            [("Amina", "female", "2016-03-02"), ("Yusuf", "male", "2019-11-20")],
+        ),
+        ("worker1", "Nurlanova", "Saule", "Talgar", "Talgar", [("Maryam", "female", "2014-07-15")]),
+        ("worker3", "Seitova", "Dana", "Esik", "Enbekshikazakh", [("Ali", "male", "2018-01-09")]),
+        (
+            "worker2",
+            "Bekova",
+            "Zhanar",
+            "Shymkent",
+            "Abay",
+            [("Aisha", "female", "2015-05-30"), ("Ibrahim", "male", "2020-02-14")],
+        ),
+    ]
+    created = 0
+    for index, (username, surname, given, settlement, district, children) in enumerate(families):
+        worker = auth.get_user_by_username(username)
+        if worker is None or not worker.regions:
+            continue
+        region_id = worker.regions[0].id
+        due = today + timedelta(days=(-5 if index % 2 == 0 else 12))
+        household = create_case(
+            lists["households"],
+            label=f"{surname} - {settlement}",
+            properties={
+                "settlement": settlement,
+                "district": district,
+                "household_size": 1 + len(children),
+                "next_visit": due.isoformat(),
+            },
+            region_id=region_id,
+            assigned_to=worker,
+            actor=None,
+            next_due=due,
+        )
+        mother = create_case(
+            lists["adults"],
+            label=f"{surname} {given} - {settlement}",
+            properties={
+                "full_name": f"{surname} {given}",
+                "birth_year": 1990 + index,
+                "passport_status": "received",
+                "household_id": household.uuid,
+            },
+            region_id=region_id,
+            assigned_to=worker,
+            actor=None,
+            next_due=today + timedelta(days=20 - 10 * index),
+        )
+        created += 2
+        for name, sex, born in children:
+            create_case(
+                lists["children"],
+                label=f"{name} {surname} ({born[:4]})",
+                properties={
+                    "full_name": f"{name} {surname}",
+                    "sex": sex,
+                    "birth_date": born,
+                    "school_status": "enrolled",
+                    "household_id": household.uuid,
+                    "mother_id": mother.uuid,
+                },
+                region_id=region_id,
+                assigned_to=worker,
+                actor=None,
+                next_due=today + timedelta(days=30 - 15 * index),
+            )
+            created += 1
+    return created

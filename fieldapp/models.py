@@ -3,8 +3,10 @@
 from fieldapp.audit.models import AuditEvent
 from fieldapp.auth.models import ApiToken, Device, Region, User, user_regions
 from fieldapp.blobs import Blob
+from fieldapp.cases.models import Case, CaseList, CaseVersion, CaseWork
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
+from fieldapp.review.models import ReviewAction
 from fieldapp.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
 
 __all__ = [
@@ -12,11 +14,16 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Blob",
+    "Case",
+    "CaseList",
+    "CaseVersion",
+    "CaseWork",
     "Device",
     "Form",
     "FormAttachment",
     "FormVersion",
     "Region",
+    "ReviewAction",
     "Submission",
     "SubmissionAttachment",
     "SubmissionVersion",

@@ -1,10 +1,20 @@
 """Case lists as phones download them: ``<list>.csv`` attachments of follow-up forms.
 
-The CSV has ODK's entity-list shape: ``name,label,__version`` and the list's properties. Its hash
-is a change token that the manifest and the download's ETag share. Which cases a phone receives
-(only its worker's caseload, in its region) is decided here and nowhere else.
+The CSV has ODK's entity-list shape — ``name,label,__version`` and properties — plus
+``next_due`` and ``overdue``, so that a follow-up form can offer due cases first (rows come
+overdue first, then by due date). What a phone receives is decided here and nowhere else:
 
-Until case records exist (the Cases issue), a list has its header and no rows.
+* only open cases of the worker's region **and** assigned to that worker (a coordinator's own
+  phone gets every open case of their regions);
+* ``label`` is the pseudonymous case code, never a name;
+* only the properties some published form actually reads from the list (a form that never
+  reads a property has no reason to carry it to the field).
+
+The manifest hash and the ETag are the MD5 of the CSV bytes (as for any media file, so a phone
+can check what it downloaded). Building a large list to learn its MD5 would make every manifest
+and every 304 expensive, so the MD5 is remembered per process under a cheap *state key* — an
+aggregate over the rows the actor may see (count, newest change, sum of versions), the day
+(overdue flags change at midnight) and the columns. Any change to a visible case changes the key.
 """
 
 from __future__ import annotations
@@ -12,13 +22,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
-from fieldapp.auth.models import User
-from fieldapp.db import db
-from fieldapp.forms.models import FormVersion
+from fieldapp.auth.models import Role, User
+from fieldapp.cases.mapping import referenced_properties
+from fieldapp.cases.models import Case, CaseList, CaseStatus
+from fieldapp.db import db, utcnow
+from fieldapp.forms.models import Form, FormVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +45,105 @@ class CaseListFile:
     token: str
 
 
-def list_properties(dataset: str) -> list[str]:
-    """Every property some published or draft form saves to ``dataset``, in first-seen order."""
-    seen: dict[str, None] = {}
-    for entities in db.session.scalars(select(FormVersion.entities).order_by(FormVersion.id)):
-        for decl in entities or []:
-            if decl.get("dataset") == dataset:
-                for prop, _path in decl.get("properties", []):
-                    seen.setdefault(str(prop), None)
-    return list(seen)
+def _columns(case_list: CaseList) -> list[str]:
+    xforms = db.session.scalars(
+        select(FormVersion.xform).join(Form, Form.current_version_id == FormVersion.id)
+    ).all()
+    used = referenced_properties(xforms, case_list.name)
+    return [p for p in case_list.properties if p in used]
 
 
-def build_case_list(dataset: str, *, actor: User) -> CaseListFile:
+def _visible(case_list: CaseList, actor: User) -> Select[Any]:
+    query = select(Case).where(
+        Case.case_list_id == case_list.id,
+        Case.status == CaseStatus.OPEN.value,
+        Case.region_id.in_(actor.region_ids or {-1}),
+    )
+    if not actor.has_role(Role.COORDINATOR):
+        query = query.where(Case.assigned_to_id == actor.id)
+    return query
+
+
+_md5_by_state: OrderedDict[str, str] = OrderedDict()
+_md5_lock = threading.Lock()
+_MD5_CACHE_SIZE = 4096
+
+
+def state_key(dataset: str, *, actor: User, today: date | None = None) -> str:
+    """A key that changes whenever ``dataset``'s CSV for ``actor`` would (one cheap query)."""
+    case_list = db.session.scalars(select(CaseList).where(CaseList.name == dataset)).one_or_none()
+    today = today or utcnow().date()
+    if case_list is None:
+        return hashlib.md5(f"{dataset}|none".encode(), usedforsecurity=False).hexdigest()
+    visible = _visible(case_list, actor).subquery()
+    count, newest, versions = db.session.execute(
+        select(func.count(), func.max(visible.c.updated_at), func.sum(visible.c.version))
+    ).one()
+    basis = "|".join(
+        map(
+            str,
+            (
+                dataset,
+                actor.id,
+                sorted(actor.region_ids),
+                count,
+                newest,
+                versions,
+                today,
+                _columns(case_list),
+            ),
+        )
+    )
+    return hashlib.md5(basis.encode(), usedforsecurity=False).hexdigest()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def list_token(dataset: str, *, actor: User, today: date | None = None) -> str:
+    """The MD5 of ``dataset``'s CSV for ``actor``, built only when its state key is new."""
+    key = state_key(dataset, actor=actor, today=today)
+    with _md5_lock:
+        known = _md5_by_state.get(key)
+    if known is not None:
+        return known
+    return build_case_list(dataset, actor=actor, today=today).token
+
+
+def build_case_list(dataset: str, *, actor: User, today: date | None = None) -> CaseListFile:
     """The CSV of ``dataset`` for ``actor``'s phone."""
+    today = today or utcnow().date()
+    key = state_key(dataset, actor=actor, today=today)
+    case_list = db.session.scalars(select(CaseList).where(CaseList.name == dataset)).one_or_none()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", "label", "__version", *list_properties(dataset)])
+    columns = _columns(case_list) if case_list else []
+    writer.writerow(["name", "label", "__version", *columns, "next_due", "overdue"])
+    if case_list is not None:
+        cases = db.session.scalars(_visible(case_list, actor)).all()
+        cases = sorted(cases, key=lambda c: (not c.overdue(today), c.next_due or date.max, c.code))
+        for case in cases:
+            writer.writerow(
+                [
+                    case.uuid,
+                    case.code,
+                    case.version,
+                    *(_cell(case.properties.get(c)) for c in columns),
+                    case.next_due.isoformat() if case.next_due else "",
+                    "yes" if case.overdue(today) else "no",
+                ]
+            )
     content = buffer.getvalue().encode()
-    return CaseListFile(content, hashlib.md5(content, usedforsecurity=False).hexdigest())
+    token = hashlib.md5(content, usedforsecurity=False).hexdigest()
+    with _md5_lock:
+        _md5_by_state[key] = token
+        while len(_md5_by_state) > _MD5_CACHE_SIZE:
+            _md5_by_state.popitem(last=False)
+    return CaseListFile(content, token)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from fieldapp.audit.services import record
 from fieldapp.auth.models import User
 from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.cases.services import ensure_case_lists
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
@@ -345,6 +346,7 @@ def publish(
     if form.state == FormState.DRAFT:
         form.state = FormState.OPEN.value
     db.session.flush()
+    ensure_case_lists(draft)
     link_case_lists()
     record(
         "form.published",

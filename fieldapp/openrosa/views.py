@@ -209,12 +209,11 @@ def form_download(form_id: str) -> Response:
     return _conditional(version.xform.encode(), XML, etag=version.xform_md5)
 
 
-def _case_list(attachment: FormAttachment) -> tuple[bytes, str]:
-    from fieldapp.cases.caselists import build_case_list  # noqa: PLC0415
+def _case_list_token(attachment: FormAttachment) -> str:
+    from fieldapp.cases.caselists import list_token  # noqa: PLC0415
 
     assert attachment.dataset is not None
-    built = build_case_list(attachment.dataset, actor=_actor())
-    return built.content, built.token
+    return list_token(attachment.dataset, actor=_actor())
 
 
 @bp.get("/forms/<form_id>/manifest")
@@ -227,7 +226,7 @@ def manifest(form_id: str) -> Response:
             f"{request.blueprint}.attachment", form_id=form_id, name=attachment.name, _external=True
         )
         if attachment.dataset is not None:
-            _content, token = _case_list(attachment)
+            token = _case_list_token(attachment)
             entries.append(MediaEntry(attachment.name, f"md5:{token}", url, type="entityList"))
         elif attachment.blob_sha256 is not None:
             blob = db.session.get(Blob, attachment.blob_sha256)
@@ -244,8 +243,13 @@ def attachment(form_id: str, name: str) -> Response:
     if found is None:
         raise NotFound(f"The form has no file {name!r}.", code="form.attachment_not_found")
     if found.dataset is not None:
-        content, token = _case_list(found)
-        response = _conditional(content, "text/csv; charset=utf-8", etag=token)
+        from fieldapp.cases.caselists import build_case_list  # noqa: PLC0415
+
+        token = _case_list_token(found)
+        if request.if_none_match.contains(token):
+            return Response(status=304, headers={"ETag": f'"{token}"'})
+        built = build_case_list(found.dataset, actor=_actor())
+        response = _conditional(built.content, "text/csv; charset=utf-8", etag=built.token)
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     if found.blob_sha256 is None:

@@ -6,18 +6,21 @@ decided. It flushes only; the caller commits, and answers the phone after the co
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, false, or_, select
 
 from fieldapp.audit.services import record
-from fieldapp.auth.models import Device, Role, User
+from fieldapp.auth.models import Device, Region, Role, User
 from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.cases.services import record_case_work
 from fieldapp.db import db, utcnow
-from fieldapp.errors import Conflict, DomainError, Forbidden, NotFound
+from fieldapp.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from fieldapp.forms.models import Form, FormState, FormVersion, VersionStatus
 from fieldapp.forms.xform import fields_from_json
 from fieldapp.submissions.models import (
@@ -276,6 +279,7 @@ def receive_submission(
         submission.urgent = urgent
         submission.updated_at = now
         db.session.flush()
+        record_case_work(submission, version, form_version, actor=actor)
         record(
             "submission.edited",
             actor=actor,
@@ -308,6 +312,7 @@ def receive_submission(
     db.session.flush()
     submission.current_version_id = version.id
     db.session.flush()
+    record_case_work(submission, version, form_version, actor=actor)
     record(
         "submission.created",
         actor=actor,
@@ -331,3 +336,92 @@ def attachment_summary(version: SubmissionVersion) -> list[dict[str, Any]]:
         {"name": a.name, "received": a.blob_sha256 is not None, "content_type": a.content_type}
         for a in version.attachments
     ]
+
+
+def _scope(query: Select[Any], actor: User) -> Select[Any]:
+    """Region scoping: administrators all; coordinators their regions; workers their own."""
+    if actor.has_role(Role.ADMIN):
+        return query
+    if actor.has_role(Role.COORDINATOR):
+        return query.where(Submission.region_id.in_(actor.region_ids or {-1}))
+    if actor.has_role(Role.FIELD_WORKER):
+        return query.where(Submission.submitted_by_id == actor.id)
+    return query.where(false())
+
+
+def visible_submission(instance_id: str, *, actor: User) -> Submission:
+    """The submission with this (first) instanceID, if the actor may see it.
+
+    :raises NotFound: no such submission, or not visible to the actor (same answer for both).
+    """
+    found: Submission | None = db.session.scalars(
+        _scope(select(Submission).where(Submission.instance_id == instance_id), actor).order_by(
+            Submission.id.desc()
+        )  # instanceIDs are unique per form: the newest wins
+    ).first()
+    if found is None:
+        raise NotFound("No such submission.", code="submission.not_found")
+    return found
+
+
+def encode_cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode("|".join(str(p) for p in parts).encode()).decode()
+
+
+def decode_cursor(cursor: str, count: int) -> list[str]:
+    try:
+        parts = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+    except (ValueError, UnicodeDecodeError):
+        parts = []
+    if len(parts) != count:
+        raise BadRequest(
+            "The cursor is not valid; start from the first page.", code="cursor.invalid"
+        )
+    return parts
+
+
+def list_submissions(
+    *,
+    actor: User,
+    form_id: str | None = None,
+    review_state: str | None = None,
+    region: str | None = None,
+    urgent: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Submission], str | None]:
+    """Submissions the actor may see, newest first, with keyset pagination.
+
+    :return: the page and the cursor of the next page (None on the last).
+    """
+    query = _scope(select(Submission), actor)
+    if form_id:
+        query = query.join(Form, Form.id == Submission.form_pk).where(Form.form_id == form_id)
+    if review_state:
+        query = query.where(Submission.review_state == review_state)
+    if region:
+        query = query.join(Region, Region.id == Submission.region_id).where(Region.code == region)
+    if urgent is not None:
+        query = query.where(Submission.urgent.is_(urgent))
+    if cursor:
+        at, ident = decode_cursor(cursor, 2)
+        try:
+            at_value, id_value = datetime.fromisoformat(at), int(ident)
+        except ValueError:
+            raise BadRequest(
+                "The cursor is not valid; start from the first page.", code="cursor.invalid"
+            ) from None
+        query = query.where(
+            or_(
+                Submission.received_at < at_value,
+                and_(Submission.received_at == at_value, Submission.id < id_value),
+            )
+        )
+    rows = db.session.scalars(
+        query.order_by(Submission.received_at.desc(), Submission.id.desc()).limit(limit + 1)
+    ).all()
+    page = list(rows[:limit])
+    next_cursor = (
+        encode_cursor(page[-1].received_at.isoformat(), page[-1].id) if len(rows) > limit else None
+    )
+    return page, next_cursor

@@ -186,12 +186,13 @@ CASE_LIST_FORMS = (
 |          | reg       | 1      |        |           |
 """,
     """
-| survey   |                                     |           |           |
-|          | type                                | name      | label     |
-|          | select_one_from_file households.csv | household | Household |
-| settings |                                     |           |           |
-|          | form_id                             | version   |           |
-|          | visit                               | 1         |           |
+| survey   |                                     |           |           |             |
+|          | type                                | name      | label     | calculation |
+|          | select_one_from_file households.csv | household | Household |             |
+|          | calculate                           | surname   |           | instance('households')/root/item[name=${household}]/surname |
+| settings |                                     |           |           |             |
+|          | form_id                             | version   |           |             |
+|          | visit                               | 1         |           |             |
 """,
 )
 
@@ -212,7 +213,8 @@ def test_case_list_csv_has_odk_columns_and_its_hash_is_the_etag(phone):  # [13]
     url = entry.findtext(f"{MANIFEST_NS}downloadUrl")
     response = phone.get(url, openrosa=False)
     assert response.status_code == 200
-    assert response.data.decode().splitlines()[0] == "name,label,__version,surname"
+    # only what the form reads (surname), plus the follow-up columns
+    assert response.data.decode().splitlines()[0] == "name,label,__version,surname,next_due,overdue"
     assert entry.findtext(f"{MANIFEST_NS}hash") == f"md5:{response.headers['ETag'].strip(chr(34))}"
     again = phone.get(url, openrosa=False, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304

@@ -1,0 +1,183 @@
+"""Case records: the families and children followed over years.
+
+A *case list* is an ODK entity list (``households``, ``adults``, ``children``). A *case* is one
+entity: a UUID (as phones know it), a short pseudonymous code (for lists and phones; no name in
+it), a label, typed properties, a region, an assigned worker, and a history of versions. Each
+submission's entity blocks become *case work* rows when it arrives; they are applied at once, or
+on approval when the list requires it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldapp.db import Base, utcnow
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+class WorkState(enum.StrEnum):
+    """Where a submission's case work stands."""
+
+    PENDING = "pending"  # waiting for approval
+    APPLIED = "applied"
+    REJECTED = "rejected"  # the submission was rejected
+    SUPERSEDED = "superseded"  # an edit of the submission replaced it
+    ERROR = "error"  # could not be applied; ``error`` says why
+
+
+class CaseList(Base):
+    """An entity list (dataset) and how the programme follows its cases up."""
+
+    __tablename__ = "case_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the entity list name forms use (``households``)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    #: a human title (``Households``)
+    title: Mapped[str] = mapped_column(String(255))
+    #: nothing from a submission reaches a case until a coordinator approves it
+    approval_required: Mapped[bool] = mapped_column(default=True)
+    #: days between expected follow-ups (None: no cadence)
+    cadence_days: Mapped[int | None]
+    #: the property holding a form's "next visit" date, which wins over the cadence
+    next_visit_property: Mapped[str] = mapped_column(String(255), default="next_visit")
+    #: prefix of the pseudonymous case codes (``HH`` → ``HH-7K3Q9``)
+    code_prefix: Mapped[str] = mapped_column(String(8), default="C")
+    #: properties in the order phones receive them
+    properties: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Case(Base):
+    """One family, adult or child."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed', 'merged')", name="status_valid"),
+        CheckConstraint("conflict IS NULL OR conflict IN ('soft', 'hard')", name="conflict_valid"),
+        Index("ix_cases_list_region", "case_list_id", "region_id", "status"),
+        Index("ix_cases_assigned", "assigned_to_id", "case_list_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the entity UUID phones and submissions use (lower case, no ``uuid:`` prefix)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    #: short pseudonymous code for lists and phones; never contains a name
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    case_list_id: Mapped[int] = mapped_column(ForeignKey("case_lists.id", ondelete="RESTRICT"))
+    #: the entity label (may hold a name: shown to coordinators only, never sent to phones)
+    label: Mapped[str] = mapped_column(String(500))
+    #: current property values, typed from the form's binds
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    #: the worker whose phone carries this case
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: one of :class:`CaseStatus`
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN.value)
+    #: current version number (1 on creation)
+    version: Mapped[int] = mapped_column(default=1)
+    #: an unresolved conflict: ``soft`` or ``hard``
+    conflict: Mapped[str | None] = mapped_column(String(8))
+    #: the case this one was merged into
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    #: when the next follow-up is due
+    next_due: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case_list: Mapped[CaseList] = relationship(lazy="joined")
+    versions: Mapped[list[CaseVersion]] = relationship(
+        back_populates="case", order_by="CaseVersion.version", cascade="all, delete-orphan"
+    )
+
+    def overdue(self, today: date) -> bool:
+        """Whether the next follow-up date has passed (open cases only)."""
+        return (
+            self.status == CaseStatus.OPEN and self.next_due is not None and self.next_due < today
+        )
+
+
+class CaseVersion(Base):
+    """One state of a case, and what made it: the submission, who approved, what changed."""
+
+    __tablename__ = "case_versions"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    label: Mapped[str] = mapped_column(String(500))
+    #: all properties after this version
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: ``[{"property", "old", "new"}]``; ``label`` appears as a property
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    #: the submission it came from (None for changes made by staff)
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), index=True
+    )
+    #: the coordinator whose approval made it (None when applied on receipt)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: the version the phone's copy had (``baseVersion``)
+    base_version: Mapped[int | None]
+    branch_id: Mapped[str | None] = mapped_column(String(64))
+    trunk_version: Mapped[int | None]
+    #: ``soft`` (based on an older version) or ``hard`` (and overwrote changed properties)
+    conflict: Mapped[str | None] = mapped_column(String(8))
+    conflicting_properties: Mapped[list[Any]] = mapped_column(default=list)
+    #: ``submission``, ``staff``, ``merge``
+    source: Mapped[str] = mapped_column(String(16), default="submission")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="versions")
+
+
+class CaseWork(Base):
+    """One entity block of one submission version: what it asks of which case."""
+
+    __tablename__ = "case_work"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('pending', 'applied', 'rejected', 'superseded', 'error')",
+            name="state_valid",
+        ),
+        Index("ix_case_work_case_uuid", "case_uuid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("submission_versions.id", ondelete="CASCADE"), index=True
+    )
+    #: the entity list named in the block
+    dataset: Mapped[str] = mapped_column(String(255))
+    #: the entity id as received (normalised when valid)
+    case_uuid: Mapped[str | None] = mapped_column(String(64))
+    create: Mapped[bool] = mapped_column(default=False)
+    update: Mapped[bool] = mapped_column(default=False)
+    label: Mapped[str | None] = mapped_column(String(500))
+    #: proposed property values (typed)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    base_version: Mapped[int | None]
+    trunk_version: Mapped[int | None]
+    branch_id: Mapped[str | None] = mapped_column(String(64))
+    #: one of :class:`WorkState`
+    state: Mapped[str] = mapped_column(String(16), default=WorkState.PENDING.value)
+    #: why it could not be applied, for the coordinator
+    error: Mapped[str | None] = mapped_column(String(1000))
+    #: the case version it produced
+    case_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_versions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

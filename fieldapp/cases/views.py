@@ -1,0 +1,176 @@
+"""The cases API: list (region-scoped, overdue first on request), read with versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from sqlalchemy import select
+
+from fieldapp.audit.services import record
+from fieldapp.auth.models import Region, Role, User
+from fieldapp.cases import services
+from fieldapp.cases.models import Case, CaseList, CaseStatus
+from fieldapp.db import db, unit_of_work, utcnow
+from fieldapp.errors import BadRequest, Invalid
+from fieldapp.submissions.models import Submission
+from fieldapp.submissions.services import decode_cursor, encode_cursor
+from fieldapp.web.permissions import current_actor, require
+
+api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
+READERS = (Role.ADMIN, Role.COORDINATOR, Role.FIELD_WORKER)
+
+
+def _username(user_id: int | None) -> str | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.username if user else None
+
+
+def case_json(case: Case) -> dict[str, Any]:
+    today = utcnow().date()
+    region = db.session.get(Region, case.region_id)
+    return {
+        "id": case.uuid,
+        "code": case.code,
+        "dataset": case.case_list.name,
+        "label": case.label,
+        "properties": case.properties,
+        "version": case.version,
+        "region": region.code if region else None,
+        "assigned_to": _username(case.assigned_to_id),
+        "next_due": case.next_due.isoformat() if case.next_due else None,
+        "overdue": case.overdue(today),
+        "status": case.status,
+        "conflict": case.conflict,
+    }
+
+
+@api.get("/cases")
+@require(*READERS)
+def api_cases() -> Any:
+    """Cases the caller may see (``?dataset=&region=&overdue=&status=&cursor=``); audited."""
+    actor = current_actor()
+    query = select(Case).join(CaseList, CaseList.id == Case.case_list_id)
+    if not actor.has_role(Role.ADMIN):
+        query = query.where(Case.region_id.in_(actor.region_ids or {-1}))
+        if not actor.has_role(Role.COORDINATOR):
+            query = query.where(Case.assigned_to_id == actor.id)
+    if request.args.get("dataset"):
+        query = query.where(CaseList.name == request.args["dataset"])
+    if request.args.get("region"):
+        query = query.join(Region, Region.id == Case.region_id).where(
+            Region.code == request.args["region"]
+        )
+    status = request.args.get("status", "open")
+    if status not in ("open", "closed", "merged", "all"):
+        raise Invalid("status is open, closed, merged or all.", code="validation")
+    if status != "all":
+        query = query.where(Case.status == status)
+    overdue = request.args.get("overdue")
+    if overdue in ("1", "true", "yes"):
+        query = query.where(Case.status == CaseStatus.OPEN.value, Case.next_due < utcnow().date())
+    if request.args.get("cursor"):
+        (last_id,) = decode_cursor(request.args["cursor"], 1)
+        if not last_id.isdigit():
+            raise BadRequest("The cursor is not valid.", code="cursor.invalid")
+        query = query.where(Case.id > int(last_id))
+    limit = min(max(int(request.args.get("limit", 100) or 100), 1), 1000)
+    rows = db.session.scalars(query.order_by(Case.id).limit(limit + 1)).all()
+    page = list(rows[:limit])
+    with unit_of_work():
+        record(
+            "case.list_viewed",
+            actor=actor,
+            subject_type="case_list",
+            subject_id=request.args.get("dataset"),
+            count=len(page),
+        )
+    return {
+        "items": [case_json(c) for c in page],
+        "next_cursor": encode_cursor(page[-1].id) if len(rows) > limit else None,
+    }
+
+
+@api.get("/cases/<case_id>")
+@require(*READERS)
+def api_case(case_id: str) -> Any:
+    """One case with its versions: which submission, who approved, what changed. Audited."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    versions = []
+    for v in case.versions:
+        submission = db.session.get(Submission, v.submission_id) if v.submission_id else None
+        versions.append(
+            {
+                "version": v.version,
+                "created_at": v.created_at.isoformat(),
+                "submission": submission.instance_id if submission else None,
+                "approved_by": _username(v.approved_by_id),
+                "changes": v.changes,
+                "conflict": v.conflict,
+                "conflicting_properties": v.conflicting_properties,
+                "base_version": v.base_version,
+                "source": v.source,
+            }
+        )
+    body = case_json(case) | {"versions": versions}
+    with unit_of_work():
+        record(
+            "case.viewed",
+            actor=actor,
+            subject_type="case",
+            subject_id=case.uuid,
+            region_id=case.region_id,
+        )
+    return body
+
+
+@api.get("/case-lists")
+@require(Role.ADMIN, Role.DESIGNER, Role.COORDINATOR)
+def api_case_lists() -> Any:
+    """Case lists with their follow-up settings."""
+    return {
+        "items": [
+            {
+                "name": c.name,
+                "title": c.title,
+                "approval_required": c.approval_required,
+                "cadence_days": c.cadence_days,
+                "next_visit_property": c.next_visit_property,
+                "properties": c.properties,
+            }
+            for c in services.list_case_lists()
+        ]
+    }
+
+
+@api.patch("/case-lists/<name>")
+@require(Role.ADMIN, Role.DESIGNER)
+def api_update_case_list(name: str) -> Any:
+    """Set ``cadence_days``, ``approval_required`` or ``next_visit_property``."""
+    case_list = services.get_case_list(name)
+    if case_list is None:
+        from fieldapp.errors import NotFound  # noqa: PLC0415
+
+        raise NotFound("No such case list.", code="case_list.not_found")
+    body = request.get_json(silent=True) or {}
+    cadence = body.get("cadence_days")
+    if cadence is not None and (not isinstance(cadence, int) or not 0 <= cadence <= 3650):
+        raise Invalid("cadence_days is a number of days from 0 (none) to 3650.", code="validation")
+    approval = body.get("approval_required")
+    if approval is not None and not isinstance(approval, bool):
+        raise Invalid("approval_required is true or false.", code="validation")
+    with unit_of_work():
+        services.update_case_list(
+            case_list,
+            actor=current_actor(),
+            cadence_days=cadence,
+            approval_required=approval,
+            next_visit_property=body.get("next_visit_property"),
+        )
+    return {
+        "name": case_list.name,
+        "approval_required": case_list.approval_required,
+        "cadence_days": case_list.cadence_days,
+        "next_visit_property": case_list.next_visit_property,
+    }

@@ -1,0 +1,182 @@
+"""The submissions API: list, read (data, attachments, case changes), review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from fieldapp.audit.services import record
+from fieldapp.auth.models import Role, User
+from fieldapp.blobs import BlobStore
+from fieldapp.cases.services import case_changes
+from fieldapp.db import db, unit_of_work
+from fieldapp.errors import Invalid, NotFound
+from fieldapp.review import services as review
+from fieldapp.submissions import services
+from fieldapp.submissions.models import ReviewState, Submission
+from fieldapp.web.permissions import current_actor, require
+
+api = Blueprint("submissions_api", __name__, url_prefix="/api/v1/submissions")
+READERS = (Role.ADMIN, Role.COORDINATOR, Role.FIELD_WORKER)
+
+
+def _username(user_id: int | None) -> str | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.username if user else None
+
+
+def summary(submission: Submission) -> dict[str, Any]:
+    """A submission as the list shows it."""
+    version = submission.current_version
+    return {
+        "instance_id": submission.instance_id,
+        "form_id": submission.form.form_id,
+        "version": version.form_version.version if version else None,
+        "submitted_by": _username(submission.submitted_by_id),
+        "region": _region_code(submission.region_id),
+        "review_state": submission.review_state,
+        "urgent": submission.urgent,
+        "received_at": submission.received_at.isoformat(),
+        "updated_at": submission.updated_at.isoformat(),
+        "instance_name": version.instance_name if version else None,
+    }
+
+
+def _region_code(region_id: int) -> str | None:
+    from fieldapp.auth.models import Region  # noqa: PLC0415
+
+    region = db.session.get(Region, region_id)
+    return region.code if region else None
+
+
+def detail(submission: Submission) -> dict[str, Any]:
+    """A submission with its data, attachments, case changes, versions and review history."""
+    version = submission.current_version
+    assert version is not None
+    return summary(submission) | {
+        "data": version.data,
+        "encrypted": version.encrypted,
+        "device_id": version.device_id,
+        "attachments": services.attachment_summary(version),
+        "case_changes": case_changes(submission),
+        "versions": [
+            {
+                "instance_id": v.instance_id,
+                "deprecated_id": v.deprecated_id,
+                "received_at": v.received_at.isoformat(),
+                "form_version": v.form_version.version,
+            }
+            for v in submission.versions
+        ],
+        "reviews": [
+            {
+                "from": a.from_state,
+                "to": a.to_state,
+                "note": a.note,
+                "by": _username(a.actor_id),
+                "at": a.at.isoformat(),
+                "take": a.take,
+            }
+            for a in review.history(submission)
+        ],
+    }
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.lower() in ("1", "true", "yes")
+
+
+@api.get("")
+@require(*READERS)
+def api_list() -> Any:
+    """Submissions the caller may see, newest first (``?cursor=`` for the next page)."""
+    state = request.args.get("review_state")
+    if state and state not in {s.value for s in ReviewState}:
+        raise Invalid(f"Unknown review state {state!r}.", code="validation")
+    limit = min(max(int(request.args.get("limit", 50) or 50), 1), 500)
+    page, next_cursor = services.list_submissions(
+        actor=current_actor(),
+        form_id=request.args.get("form_id") or None,
+        review_state=state,
+        region=request.args.get("region") or None,
+        urgent=_flag(request.args.get("urgent")),
+        cursor=request.args.get("cursor") or None,
+        limit=limit,
+    )
+    return {"items": [summary(s) for s in page], "next_cursor": next_cursor}
+
+
+@api.get("/<path:instance_id>/attachments/<name>")
+@require(*READERS)
+def api_attachment(instance_id: str, name: str) -> Response:
+    """One attachment of the current version (audited: it may show a person)."""
+    submission = services.visible_submission(instance_id, actor=current_actor())
+    version = submission.current_version
+    assert version is not None
+    found = next((a for a in version.attachments if a.name == name and a.blob_sha256), None)
+    if found is None or found.blob_sha256 is None:
+        raise NotFound("No such attachment.", code="submission.attachment_not_found")
+    store = current_app.extensions["fieldapp.blobs"]
+    assert isinstance(store, BlobStore)
+    with unit_of_work():
+        record(
+            "submission.attachment_viewed",
+            actor=current_actor(),
+            subject_type="submission",
+            subject_id=submission.instance_id,
+            region_id=submission.region_id,
+            name=name,
+        )
+    return Response(
+        store.read(found.blob_sha256),
+        mimetype=found.content_type or "application/octet-stream",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@api.get("/<path:instance_id>")
+@require(*READERS)
+def api_detail(instance_id: str) -> Any:
+    """One submission (every view is audited)."""
+    submission = services.visible_submission(instance_id, actor=current_actor())
+    body = detail(submission)
+    with unit_of_work():
+        record(
+            "submission.viewed",
+            actor=current_actor(),
+            subject_type="submission",
+            subject_id=submission.instance_id,
+            region_id=submission.region_id,
+        )
+    return body
+
+
+@api.post("/<path:instance_id>/review")
+@require(Role.ADMIN, Role.COORDINATOR)
+def api_review(instance_id: str) -> Any:
+    """``{"state": "approved"|"has_issues"|"rejected", "note": "...", "take": {prop: bool}}``."""
+    body = request.get_json(silent=True) or {}
+    take = body.get("take") or {}
+    if not isinstance(take, dict) or not all(isinstance(v, bool) for v in take.values()):
+        raise Invalid(
+            '"take" maps property names to true (take) or false (leave).', code="validation"
+        )
+    submission = services.visible_submission(instance_id, actor=current_actor())
+    with unit_of_work():
+        applied = review.review_submission(
+            submission,
+            state=str(body.get("state", "")),
+            actor=current_actor(),
+            note=str(body.get("note") or ""),
+            take=take,
+        )
+        result = detail(submission) | {
+            "case_versions": [
+                {"case_id": v.case.uuid, "version": v.version, "changes": v.changes}
+                for v in applied
+            ]
+        }
+    return result
