@@ -114,7 +114,7 @@ def update_case_list(
 def record_case_work(
     submission: Submission,
     version: SubmissionVersion,
-    form_version: FormVersion,
+    entities: Sequence[Mapping[str, Any]],
     *,
     actor: User | None,
 ) -> list[CaseWork]:
@@ -129,11 +129,11 @@ def record_case_work(
         )
     ):
         old.state = WorkState.SUPERSEDED.value
-    if version.encrypted or not form_version.entities:
+    if version.encrypted or not entities:
         db.session.flush()
         return []
     works: list[CaseWork] = []
-    for block in entity_blocks(version.data, form_version.entities):
+    for block in entity_blocks(version.data, entities):
         if not block.create and not block.update:
             continue  # e.g. a registration without consent: create="0"
         work = CaseWork(
@@ -185,8 +185,16 @@ def _new_code(prefix: str) -> str:
 
 
 def _locked_case(case_uuid: str) -> Case | None:
+    """The case row, locked until commit and read afresh (not from the identity map).
+
+    ``OF cases``: the case list is joined eagerly (an outer join), and PostgreSQL refuses to lock
+    the nullable side of one.
+    """
     return db.session.scalars(
-        select(Case).where(Case.uuid == case_uuid).with_for_update()
+        select(Case)
+        .where(Case.uuid == case_uuid)
+        .with_for_update(of=Case)
+        .execution_options(populate_existing=True)
     ).one_or_none()
 
 
@@ -427,10 +435,18 @@ def apply_work(
 def apply_submission(
     submission: Submission, *, approved_by: User, take: Mapping[str, bool] | None
 ) -> list[CaseVersion]:
-    """Apply a submission's pending case work on approval, with the coordinator's choices."""
+    """Apply a submission's pending case work on approval, with the coordinator's choices.
+
+    Work of the current version that an earlier rejection set aside applies too: a coordinator
+    who approves after rejecting means the approval.
+    """
     works = db.session.scalars(
         select(CaseWork)
-        .where(CaseWork.submission_id == submission.id, CaseWork.state == WorkState.PENDING)
+        .where(
+            CaseWork.submission_id == submission.id,
+            CaseWork.version_id == submission.current_version_id,
+            CaseWork.state.in_((WorkState.PENDING.value, WorkState.REJECTED.value)),
+        )
         .order_by(CaseWork.id)
     ).all()
     applied = []

@@ -105,15 +105,16 @@ class FormVersion(Base):
     source_type: Mapped[str] = mapped_column(String(8))
     #: the uploaded file itself
     source_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
-    #: the XForm pyxform produced; the truth about the form from here on
-    xform: Mapped[str] = mapped_column(Text)
+    #: the XForm pyxform produced; the truth about the form from here on (loaded on use)
+    xform: Mapped[str] = mapped_column(Text, deferred=True)
     #: MD5 of the XForm bytes served to phones (``md5:`` hash in the form list)
     xform_md5: Mapped[str] = mapped_column(String(32))
     #: itext languages, e.g. ``["English (en)", "Русский (ru)"]``
     languages: Mapped[list[Any]] = mapped_column(default=list)
     default_language: Mapped[str | None] = mapped_column(String(100))
     #: the field tree (groups, repeats, questions with labels, types and choices) as JSON
-    fields: Mapped[list[Any]] = mapped_column(default=list)
+    #: (loaded on use: it is large)
+    fields: Mapped[list[Any]] = mapped_column(default=list, deferred=True)
     #: entity declarations: ``[{"dataset", "container_path", "create", "update", ...}]``
     entities: Mapped[list[Any]] = mapped_column(default=list)
     #: pyxform warnings as problem dicts (``message``, ``sheet``, ``row``, ``column``)

@@ -22,7 +22,7 @@ from fieldapp.cases.services import record_case_work
 from fieldapp.db import db, utcnow
 from fieldapp.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from fieldapp.forms.models import Form, FormState, FormVersion, VersionStatus
-from fieldapp.forms.xform import fields_from_json
+from fieldapp.forms.xform import Field, fields_from_json
 from fieldapp.submissions.models import (
     ReviewState,
     Submission,
@@ -72,21 +72,48 @@ def may_submit(actor: User) -> bool:
     return actor.active and actor.has_role(*SUBMITTING_ROLES) and bool(actor.regions)
 
 
-def _form_version(parsed: ParsedSubmission) -> tuple[Form, FormVersion]:
+@dataclass(frozen=True, slots=True)
+class _PublishedVersion:
+    """What ingest needs of a published form version; immutable, so cached per process."""
+
+    id: int
+    version: str
+    fields: tuple[Field, ...]
+    entities: list[Any]
+
+
+#: keyed by (id, XForm MD5): ids alone can come back after a rolled-back transaction
+_published_cache: dict[tuple[int, str], _PublishedVersion] = {}
+
+
+def _published(version_id: int, xform_md5: str) -> _PublishedVersion:
+    cached = _published_cache.get((version_id, xform_md5))
+    if cached is None:
+        row = db.session.get(FormVersion, version_id)
+        assert row is not None and row.status == VersionStatus.PUBLISHED
+        cached = _PublishedVersion(
+            row.id, row.version, fields_from_json(row.fields), list(row.entities or [])
+        )
+        if len(_published_cache) > 512:
+            _published_cache.clear()
+        _published_cache[(version_id, xform_md5)] = cached
+    return cached
+
+
+def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion]:
     form = db.session.scalars(select(Form).where(Form.form_id == parsed.form_id)).one_or_none()
     if form is None or form.state == FormState.DRAFT:
         raise NotFound(
             f"There is no form {parsed.form_id!r} on this server.", code="submission.form_not_found"
         )
-    version = next(
-        (
-            v
-            for v in form.versions
-            if v.version == parsed.version and v.status == VersionStatus.PUBLISHED
-        ),
-        None,
-    )
-    if version is None:
+    found = db.session.execute(
+        select(FormVersion.id, FormVersion.xform_md5).where(
+            FormVersion.form_pk == form.id,
+            FormVersion.version == parsed.version,
+            FormVersion.status == VersionStatus.PUBLISHED.value,
+        )
+    ).one_or_none()
+    if found is None:
         raise NotFound(
             f"The form version specified in this submission '{parsed.version}' does not exist "
             f"for form {parsed.form_id!r}. Update the blank form on the phone.",
@@ -97,7 +124,7 @@ def _form_version(parsed: ParsedSubmission) -> tuple[Form, FormVersion]:
             f"The form {form.title!r} is closed and no longer accepts submissions. Ask your "
             "coordinator whether a newer form replaces it."
         )
-    return form, version
+    return form, _published(found.id, found.xform_md5)
 
 
 def _locked_submission(submission_id: int) -> Submission:
@@ -188,7 +215,7 @@ def receive_submission(
             "region can.",
             code="submission.not_allowed",
         )
-    fields = fields_from_json(form_version.fields)
+    fields = form_version.fields
     expected = expected_attachments(xml, fields, parsed=parsed)
     by_name = {u.name: u for u in uploads}
     xml_sha = hashlib.sha256(xml).hexdigest()
@@ -279,7 +306,7 @@ def receive_submission(
         submission.urgent = urgent
         submission.updated_at = now
         db.session.flush()
-        record_case_work(submission, version, form_version, actor=actor)
+        record_case_work(submission, version, form_version.entities, actor=actor)
         record(
             "submission.edited",
             actor=actor,
@@ -312,7 +339,7 @@ def receive_submission(
     db.session.flush()
     submission.current_version_id = version.id
     db.session.flush()
-    record_case_work(submission, version, form_version, actor=actor)
+    record_case_work(submission, version, form_version.entities, actor=actor)
     record(
         "submission.created",
         actor=actor,
