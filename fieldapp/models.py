@@ -3,7 +3,7 @@
 from fieldapp.audit.models import AuditEvent
 from fieldapp.auth.models import ApiToken, Device, Region, User, user_regions
 from fieldapp.blobs import Blob
-from fieldapp.cases.models import Case, CaseList, CaseVersion, CaseWork
+from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.review.models import ReviewAction
@@ -15,6 +15,7 @@ __all__ = [
     "Base",
     "Blob",
     "Case",
+    "CaseLink",
     "CaseList",
     "CaseVersion",
     "CaseWork",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
-from fieldapp.cases import services
+from fieldapp.cases import care, services
 from fieldapp.cases.models import Case, CaseList, CaseStatus
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import BadRequest, Invalid
@@ -174,3 +174,127 @@ def api_update_case_list(name: str) -> Any:
         "cadence_days": case_list.cadence_days,
         "next_visit_property": case_list.next_visit_property,
     }
+
+
+# -- caring for cases ------------------------------------------------------------------------
+
+MANAGERS = (Role.ADMIN, Role.COORDINATOR)
+
+
+def _user_or_404(username: str | None) -> User | None:
+    from fieldapp.auth.services import get_user_by_username  # noqa: PLC0415
+    from fieldapp.errors import NotFound  # noqa: PLC0415
+
+    if not username:
+        return None
+    user = get_user_by_username(username)
+    if user is None:
+        raise NotFound("No such user.", code="user.not_found")
+    return user
+
+
+@api.post("/cases/<case_id>/assign")
+@require(*MANAGERS)
+def api_assign(case_id: str) -> Any:
+    """``{"user": "worker1"}`` (or null to unassign)."""
+    case = services.visible_case(case_id, actor=current_actor())
+    body = request.get_json(silent=True) or {}
+    with unit_of_work():
+        care.assign(case, _user_or_404(body.get("user")), actor=current_actor())
+    return case_json(case)
+
+
+@api.post("/cases/<case_id>/transfer")
+@require(*MANAGERS)
+def api_transfer(case_id: str) -> Any:
+    """``{"region": "turkistan", "assign_to": "worker2"}`` (assign_to optional)."""
+    case = services.visible_case(case_id, actor=current_actor())
+    body = request.get_json(silent=True) or {}
+    region = care.get_region_or_404(str(body.get("region", "")))
+    with unit_of_work():
+        care.transfer(
+            case, region, actor=current_actor(), assign_to=_user_or_404(body.get("assign_to"))
+        )
+    return case_json(case)
+
+
+@api.post("/cases/<case_id>/close")
+@require(*MANAGERS)
+def api_close(case_id: str) -> Any:
+    """``{"reason": "..."}``."""
+    case = services.visible_case(case_id, actor=current_actor())
+    body = request.get_json(silent=True) or {}
+    with unit_of_work():
+        care.close(case, actor=current_actor(), reason=str(body.get("reason") or ""))
+    return case_json(case)
+
+
+@api.post("/cases/<case_id>/reopen")
+@require(*MANAGERS)
+def api_reopen(case_id: str) -> Any:
+    """Reopen a closed case."""
+    case = services.visible_case(case_id, actor=current_actor())
+    with unit_of_work():
+        care.reopen(case, actor=current_actor())
+    return case_json(case)
+
+
+@api.get("/cases/<case_id>/links")
+@require(*READERS)
+def api_links(case_id: str) -> Any:
+    """Linked cases (household, mother, children...) the caller may see."""
+    case = services.visible_case(case_id, actor=current_actor())
+    return {"items": care.links_of(case, actor=current_actor())}
+
+
+@api.post("/cases/<case_id>/links")
+@require(*MANAGERS)
+def api_link(case_id: str) -> Any:
+    """``{"to": "<case id or code>", "relation": "household"}``."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    body = request.get_json(silent=True) or {}
+    other = services.visible_case(str(body.get("to", "")), actor=actor)
+    with unit_of_work():
+        care.link(case, other, str(body.get("relation", "")), actor=actor)
+    return {"items": care.links_of(case, actor=actor)}, 201
+
+
+@api.get("/case-lists/<name>/duplicates")
+@require(*MANAGERS)
+def api_duplicates(name: str) -> Any:
+    """Likely duplicates: open cases of one region with the same normalised name and birth
+    year (``?keys=full_name,birth_year`` to choose the properties compared)."""
+    from fieldapp.errors import NotFound  # noqa: PLC0415
+
+    case_list = services.get_case_list(name)
+    if case_list is None:
+        raise NotFound("No such case list.", code="case_list.not_found")
+    region = care.get_region_or_404(request.args["region"]) if request.args.get("region") else None
+    keys = [k for k in (request.args.get("keys") or "full_name,birth_year").split(",") if k]
+    groups = care.find_duplicates(case_list, actor=current_actor(), region=region, keys=keys)
+    with unit_of_work():
+        record(
+            "case.duplicates_listed",
+            actor=current_actor(),
+            subject_type="case_list",
+            subject_id=name,
+            groups=len(groups),
+        )
+    return {"groups": [[case_json(c) for c in group] for group in groups]}
+
+
+@api.post("/cases/<case_id>/merge")
+@require(*MANAGERS)
+def api_merge(case_id: str) -> Any:
+    """Merge another case into this one: ``{"other": id, "choose": {"prop": "keep"|"drop"}}``."""
+    actor = current_actor()
+    keep = services.visible_case(case_id, actor=actor)
+    body = request.get_json(silent=True) or {}
+    drop = services.visible_case(str(body.get("other", "")), actor=actor)
+    choose = body.get("choose") or {}
+    if not isinstance(choose, dict):
+        raise Invalid('"choose" maps property names to "keep" or "drop".', code="validation")
+    with unit_of_work():
+        care.merge(keep, drop, actor=actor, choose=choose)
+    return case_json(keep) | {"merged": drop.uuid}
