@@ -128,9 +128,11 @@ def test_other_regions_coordinator_cannot_act(client, setup):
 
 def test_links_from_properties_and_recorded_ones(client, setup):
     links = client.get(f"/api/v1/cases/{setup['child']}/links", headers=setup["coord"]).json
-    assert {(l["relation"], l["id"]) for l in links["items"]} == {("household", setup["household"])}
+    assert {(ln["relation"], ln["id"]) for ln in links["items"]} == {
+        ("household", setup["household"])
+    }
     back = client.get(f"/api/v1/cases/{setup['household']}/links", headers=setup["coord"]).json
-    assert ("household_of", setup["child"]) in {(l["relation"], l["id"]) for l in back["items"]}
+    assert ("household_of", setup["child"]) in {(ln["relation"], ln["id"]) for ln in back["items"]}
     made = client.post(
         f"/api/v1/cases/{setup['twin']}/links",
         json={"to": setup["household"], "relation": "household"},
@@ -138,7 +140,7 @@ def test_links_from_properties_and_recorded_ones(client, setup):
     )
     assert made.status_code == 201
     assert ("household", setup["household"]) in {
-        (l["relation"], l["id"]) for l in made.json["items"]
+        (ln["relation"], ln["id"]) for ln in made.json["items"]
     }
 
 
