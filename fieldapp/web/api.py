@@ -146,6 +146,68 @@ SPEC: dict[str, Any] = {
                 "Create a region", ok=201, body="#/components/schemas/Region", roles="admin"
             ),
         },
+        "/api/v1/devices": {
+            "get": _op("Phones the caller manages", roles="admin, coordinator"),
+            "post": _op(
+                'Set up a phone: {"user"} → {"token", "collect_url", "qr_url"}',
+                ok=201,
+                roles="admin, coordinator",
+            ),
+        },
+        "/api/v1/devices/{id}": {"delete": _op("Revoke a phone", ok=204)},
+        "/api/v1/submissions": {
+            "get": _op(
+                "Submissions the caller may see, newest first (?form_id=&review_state=&region="
+                "&urgent=&cursor=)",
+                roles="admin, coordinator (their regions), field worker (own)",
+            )
+        },
+        "/api/v1/submissions/{instance_id}": {
+            "get": _op(
+                "One submission: data, attachments, case_changes, versions, reviews (audited)"
+            )
+        },
+        "/api/v1/submissions/{instance_id}/attachments/{name}": {
+            "get": _op("One attachment (audited)")
+        },
+        "/api/v1/submissions/{instance_id}/review": {
+            "post": _op(
+                'Decide: {"state": "approved"|"has_issues"|"rejected", "note", '
+                '"take": {prop: bool}}',
+                roles="admin, coordinator",
+            )
+        },
+        "/api/v1/cases": {
+            "get": _op(
+                "Cases the caller may see (?dataset=&region=&overdue=&status=&cursor=; audited)"
+            )
+        },
+        "/api/v1/cases/{id}": {"get": _op("One case with its versions (audited)")},
+        "/api/v1/cases/{id}/assign": {"post": _op('{"user"}', roles="admin, coordinator")},
+        "/api/v1/cases/{id}/transfer": {
+            "post": _op('{"region", "assign_to"}', roles="admin, coordinator")
+        },
+        "/api/v1/cases/{id}/close": {"post": _op('{"reason"}', roles="admin, coordinator")},
+        "/api/v1/cases/{id}/reopen": {"post": _op("Reopen", roles="admin, coordinator")},
+        "/api/v1/cases/{id}/links": {
+            "get": _op("Linked cases"),
+            "post": _op('{"to", "relation"}', ok=201, roles="admin, coordinator"),
+        },
+        "/api/v1/cases/{id}/merge": {
+            "post": _op('{"other", "choose": {prop: "keep"|"drop"}}', roles="admin, coordinator")
+        },
+        "/api/v1/case-lists": {"get": _op("Case lists and their follow-up settings")},
+        "/api/v1/case-lists/{name}": {
+            "patch": _op(
+                '{"cadence_days", "approval_required", "next_visit_property"}',
+                roles="admin, designer",
+            )
+        },
+        "/api/v1/case-lists/{name}/duplicates": {
+            "get": _op(
+                "Likely duplicates (?region=&keys=full_name,birth_year)", roles="admin, coordinator"
+            )
+        },
         "/api/v1/openapi.json": {
             "get": {
                 "summary": "This document",
