@@ -186,3 +186,21 @@ def test_care_acts_are_audited_without_names(client, setup):
     )
     for event in db.session.scalars(select(AuditEvent)).all():
         assert "Amina" not in str(event.details)
+
+
+def test_resolving_a_conflict_is_audited_and_may_restore_values(client, setup):
+    case = db.session.scalars(select(Case).where(Case.uuid == setup["child"])).one()
+    case.conflict = "hard"
+    db.session.commit()
+    r = client.post(
+        f"/api/v1/cases/{setup['child']}/resolve",
+        json={"properties": {"birth_date": "2016-03-03"}, "note": "checked papers"},
+        headers=setup["coord"],
+    )
+    assert r.status_code == 200, r.json
+    assert r.json["conflict"] is None
+    assert r.json["version"] == 2
+    assert r.json["properties"]["birth_date"] == "2016-03-03"
+    assert _audit("case.conflict_resolved")
+    again = client.post(f"/api/v1/cases/{setup['child']}/resolve", json={}, headers=setup["coord"])
+    assert again.status_code == 409

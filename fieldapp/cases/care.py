@@ -136,6 +136,54 @@ def reopen(case: Case, *, actor: User) -> None:
     )
 
 
+def resolve_conflict(
+    case: Case, *, actor: User, properties: Mapping[str, Any] | None = None, note: str = ""
+) -> CaseVersion | None:
+    """Record the coordinator's decision on a conflicted case and clear the flag.
+
+    With ``properties``, the chosen values become a new version (e.g. restoring a value an
+    offline update overwrote).
+    """
+    _require_manager(actor, case)
+    if case.conflict is None:
+        raise Conflict("The case has no conflict to resolve.", code="case.no_conflict")
+    previous = case.conflict
+    version = None
+    if properties:
+        changes = [
+            {"property": p, "old": case.properties.get(p), "new": v}
+            for p, v in properties.items()
+            if case.properties.get(p) != v
+        ]
+        case.properties = {**case.properties, **properties}
+        case.version += 1
+        version = CaseVersion(
+            case=case,
+            version=case.version,
+            label=case.label,
+            properties=dict(case.properties),
+            changes=changes,
+            approved_by_id=actor.id,
+            source="staff",
+        )
+        db.session.add(version)
+    case.conflict = None
+    _touch(case)
+    db.session.flush()
+    record(
+        "case.conflict_resolved",
+        actor=actor,
+        subject_type="case",
+        subject_id=case.uuid,
+        region_id=case.region_id,
+        conflict=previous,
+        version=case.version,
+        changed=sorted(properties or {}),
+        note=note.strip()[:500],
+    )
+    return version
+
+
 def link(case: Case, other: Case, relation: str, *, actor: User) -> CaseLink:
     """Record that ``other`` is ``case``'s ``relation`` (e.g. a child's household or mother)."""
     _require_manager(actor, case)

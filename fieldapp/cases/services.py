@@ -151,7 +151,8 @@ def record_case_work(
         )
         if block.case_uuid is None:
             work.state = WorkState.ERROR.value
-            work.error = f"The case id {block.raw_id!r} is not a valid UUID."
+            # no value in the message: it goes to the audit log too (the row keeps the id)
+            work.error = "The case id is not a valid UUID."
         elif get_case_list(block.dataset) is None:
             work.state = WorkState.ERROR.value
             work.error = f"There is no case list {block.dataset!r}."

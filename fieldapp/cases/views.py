@@ -298,3 +298,19 @@ def api_merge(case_id: str) -> Any:
     with unit_of_work():
         care.merge(keep, drop, actor=actor, choose=choose)
     return case_json(keep) | {"merged": drop.uuid}
+
+
+@api.post("/cases/<case_id>/resolve")
+@require(*MANAGERS)
+def api_resolve(case_id: str) -> Any:
+    """Clear a conflict: ``{"properties": {chosen values}, "note": "..."}`` (both optional)."""
+    case = services.visible_case(case_id, actor=current_actor())
+    body = request.get_json(silent=True) or {}
+    properties = body.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise Invalid('"properties" maps property names to values.', code="validation")
+    with unit_of_work():
+        care.resolve_conflict(
+            case, actor=current_actor(), properties=properties, note=str(body.get("note") or "")
+        )
+    return case_json(case)

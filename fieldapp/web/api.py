@@ -188,6 +188,9 @@ SPEC: dict[str, Any] = {
             "post": _op('{"region", "assign_to"}', roles="admin, coordinator")
         },
         "/api/v1/cases/{id}/close": {"post": _op('{"reason"}', roles="admin, coordinator")},
+        "/api/v1/cases/{id}/resolve": {
+            "post": _op('Clear a conflict: {"properties", "note"}', roles="admin, coordinator")
+        },
         "/api/v1/cases/{id}/reopen": {"post": _op("Reopen", roles="admin, coordinator")},
         "/api/v1/cases/{id}/links": {
             "get": _op("Linked cases"),
