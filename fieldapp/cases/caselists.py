@@ -147,3 +147,17 @@ def build_case_list(dataset: str, *, actor: User, today: date | None = None) -> 
         while len(_md5_by_state) > _MD5_CACHE_SIZE:
             _md5_by_state.popitem(last=False)
     return CaseListFile(content, token)
+
+
+def deleted_states(dataset: str, ids: list[str], *, actor: User) -> list[tuple[str, bool]]:
+    """For each id a phone holds: whether it must drop it (the case is gone from its caseload:
+    closed, merged, transferred, reassigned, or unknown)."""
+    case_list = db.session.scalars(select(CaseList).where(CaseList.name == dataset)).one_or_none()
+    visible: set[str] = set()
+    if case_list is not None and ids:
+        visible = set(
+            db.session.scalars(
+                _visible(case_list, actor).with_only_columns(Case.uuid).where(Case.uuid.in_(ids))
+            )
+        )
+    return [(case_id, case_id not in visible) for case_id in ids]

@@ -27,6 +27,7 @@ class MediaEntry:
     hash: str  # "md5:..." (content MD5, or a change token for case lists)
     download_url: str
     type: str | None = None  # "entityList" / "approvalEntityList" for case lists
+    integrity_url: str | None = None
 
 
 def form_list_xml(entries: Iterable[FormListEntry]) -> str:
@@ -55,6 +56,8 @@ def manifest_xml(entries: Iterable[MediaEntry]) -> str:
         parts.append(f"    <filename>{escape(e.filename)}</filename>\n")
         parts.append(f"    <hash>{escape(e.hash)}</hash>\n")
         parts.append(f"    <downloadUrl>{escape(e.download_url)}</downloadUrl>\n")
+        if e.integrity_url:
+            parts.append(f"    <integrityUrl>{escape(e.integrity_url)}</integrityUrl>\n")
         parts.append("  </mediaFile>\n")
     parts.append("</manifest>\n")
     return "".join(parts)
@@ -68,3 +71,14 @@ def message_xml(text: str, *, nature: str = "") -> str:
         f"  <message nature={quoteattr(nature)}>{escape(text)}</message>\n"
         "</OpenRosaResponse>\n"
     )
+
+
+def integrity_xml(states: Iterable[tuple[str, bool]]) -> str:
+    """The entity-list integrity answer: which of the phone's cases it must delete."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<data>\n  <entities>\n"]
+    for case_id, deleted in states:
+        parts.append(f"    <entity id={quoteattr(case_id)}>\n")
+        parts.append(f"      <deleted>{'true' if deleted else 'false'}</deleted>\n")
+        parts.append("    </entity>\n")
+    parts.append("  </entities>\n</data>\n")
+    return "".join(parts)

@@ -35,6 +35,7 @@ from fieldapp.openrosa.responses import (
     FormListEntry,
     MediaEntry,
     form_list_xml,
+    integrity_xml,
     manifest_xml,
     message_xml,
 )
@@ -43,7 +44,7 @@ from fieldapp.submissions.services import Upload, may_submit, receive_submission
 bp = Blueprint("openrosa", __name__)
 
 #: endpoints that require the ``X-OpenRosa-Version: 1.0`` header (downloads do not)
-_VERSIONED = {"form_list", "manifest", "submission"}
+_VERSIONED = {"form_list", "manifest", "submission", "integrity"}
 XML = "text/xml; charset=utf-8"
 
 
@@ -227,7 +228,14 @@ def manifest(form_id: str) -> Response:
         )
         if attachment.dataset is not None:
             token = _case_list_token(attachment)
-            entries.append(MediaEntry(attachment.name, f"md5:{token}", url, type="entityList"))
+            integrity = url_for(
+                f"{request.blueprint}.integrity", dataset=attachment.dataset, _external=True
+            )
+            entries.append(
+                MediaEntry(
+                    attachment.name, f"md5:{token}", url, type="entityList", integrity_url=integrity
+                )
+            )
         elif attachment.blob_sha256 is not None:
             blob = db.session.get(Blob, attachment.blob_sha256)
             assert blob is not None
@@ -261,6 +269,20 @@ def attachment(form_id: str, name: str) -> Response:
         found.content_type or "application/octet-stream",
         etag=blob.md5,
     )
+
+
+@bp.get("/datasets/<dataset>/integrity")
+def integrity(dataset: str) -> Response:
+    """Which of the cases a phone holds (``?id=a,b``) it must now delete (ODK-INTEROP §1.5)."""
+    from fieldapp.cases.caselists import deleted_states  # noqa: PLC0415
+
+    ids = [i.strip() for i in request.args.get("id", "").split(",") if i.strip()][:10_000]
+    states = (
+        deleted_states(dataset, ids, actor=_actor())
+        if may_submit(_actor())
+        else [(i, True) for i in ids]
+    )
+    return Response(integrity_xml(states), content_type=XML)
 
 
 # -- submission ------------------------------------------------------------------------------

@@ -567,3 +567,32 @@ def test_tokens_in_basic_auth_headers_are_not_accepted_as_device_tokens(app, wor
         "/formList", headers={"Authorization": f"Basic {header}"}
     )
     assert response.status_code == 401
+
+
+def test_integrity_url_tells_phones_which_cases_to_drop(phone, worker, make_region):  # [14]
+    from fieldapp.cases import services as cases
+
+    for md in CASE_LIST_FORMS:
+        publish_md(md)
+    households = cases.get_case_list("households")
+    kept = cases.create_case(
+        households,
+        label="A",
+        properties={},
+        region_id=worker.regions[0].id,
+        assigned_to=db.session.get(User, worker.id),
+        actor=None,
+    )
+    south = make_region("south")
+    moved = cases.create_case(
+        households, label="B", properties={}, region_id=south.id, assigned_to=None, actor=None
+    )
+    db.session.commit()
+    entry = xml_of(phone.get("/forms/visit/manifest")).find(f"{MANIFEST_NS}mediaFile")
+    url = entry.findtext(f"{MANIFEST_NS}integrityUrl")
+    assert url.endswith("/datasets/households/integrity")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = phone.get(f"{url}?id={kept.uuid},{moved.uuid},{unknown}")
+    assert response.status_code == 200
+    states = {e.get("id"): e.findtext("deleted") for e in xml_of(response).iter("entity")}
+    assert states == {kept.uuid: "false", moved.uuid: "true", unknown: "true"}
