@@ -27,6 +27,7 @@ from fieldapp.auth import devices
 from fieldapp.auth import services as auth
 from fieldapp.auth.models import User
 from fieldapp.blobs import Blob, BlobStore
+from fieldapp.cases.services import get_case_list
 from fieldapp.db import db, unit_of_work
 from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from fieldapp.forms import services as forms
@@ -231,10 +232,14 @@ def manifest(form_id: str) -> Response:
             integrity = url_for(
                 f"{request.blueprint}.integrity", dataset=attachment.dataset, _external=True
             )
+            case_list = get_case_list(attachment.dataset)
+            kind = (
+                "approvalEntityList"
+                if case_list is None or case_list.approval_required
+                else "entityList"
+            )
             entries.append(
-                MediaEntry(
-                    attachment.name, f"md5:{token}", url, type="entityList", integrity_url=integrity
-                )
+                MediaEntry(attachment.name, f"md5:{token}", url, type=kind, integrity_url=integrity)
             )
         elif attachment.blob_sha256 is not None:
             blob = db.session.get(Blob, attachment.blob_sha256)

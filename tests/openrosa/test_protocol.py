@@ -201,9 +201,16 @@ def test_case_list_files_are_entity_lists_in_the_manifest(phone):  # [12]
     for md in CASE_LIST_FORMS:
         publish_md(md)
     files = xml_of(phone.get("/forms/visit/manifest")).findall(f"{MANIFEST_NS}mediaFile")
+    # case lists require approval by default
     assert [(f.get("type"), f.findtext(f"{MANIFEST_NS}filename")) for f in files] == [
-        ("entityList", "households.csv")
+        ("approvalEntityList", "households.csv")
     ]
+    from fieldapp.cases import services as cases
+
+    cases.get_case_list("households").approval_required = False
+    db.session.commit()
+    files = xml_of(phone.get("/forms/visit/manifest")).findall(f"{MANIFEST_NS}mediaFile")
+    assert [f.get("type") for f in files] == ["entityList"]
 
 
 def test_case_list_csv_has_odk_columns_and_its_hash_is_the_etag(phone):  # [13]
