@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import String
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldapp.db import Base, db, utcnow
@@ -80,22 +81,20 @@ class BlobStore:
         return self.path_for(sha256).read_bytes()
 
 
-def store_blob(store: BlobStore, data: bytes) -> Blob:
-    """Write ``data`` to the store and return its (possibly existing) :class:`Blob` row.
+def store_blob(store: BlobStore, data: bytes) -> str:
+    """Write ``data`` to the store and make sure its :class:`Blob` row exists.
 
-    The row is added to the session (flushed, not committed).
+    One ``INSERT ... ON CONFLICT DO NOTHING``: concurrent requests storing the same bytes do not
+    clash, and nothing needs reading back.
+
+    :return: the SHA-256 of ``data``.
     """
     sha = store.write(data)
-    blob = db.session.get(Blob, sha)
-    if blob is not None:
-        return blob
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    try:
-        # A concurrent request may be storing the same bytes: let the primary key decide.
-        with db.session.begin_nested():
-            blob = Blob(sha256=sha, md5=md5, size=len(data))
-            db.session.add(blob)
-    except IntegrityError:
-        blob = db.session.get(Blob, sha, populate_existing=True)
-        assert blob is not None
-    return blob
+    values = {"sha256": sha, "md5": md5, "size": len(data), "created_at": utcnow()}
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    return sha

@@ -140,7 +140,7 @@ def upload_draft(
         if old_draft is not None:
             form.versions.remove(old_draft)
             db.session.flush()
-    blob = store_blob(store, data)
+    blob_sha = store_blob(store, data)
     version = FormVersion(
         form=form,
         version=info.version,
@@ -148,7 +148,7 @@ def upload_draft(
         title=info.title,
         source_filename=PurePosixPath(filename.replace("\\", "/")).name[:255] or "form",
         source_type=compiled.file_type,
-        source_sha256=blob.sha256,
+        source_sha256=blob_sha,
         xform=compiled.xform,
         xform_md5=hashlib.md5(compiled.xform.encode(), usedforsecurity=False).hexdigest(),
         languages=list(info.languages),
@@ -485,8 +485,8 @@ def attach_file(
             code="form.attachment_is_case_list",
         )
     _check_attachment_content(attachment, data)
-    blob = store_blob(store, data)
-    attachment.blob_sha256 = blob.sha256
+    blob_sha = store_blob(store, data)
+    attachment.blob_sha256 = blob_sha
     attachment.content_type = content_type
     attachment.uploaded_at = utcnow()
     attachment.uploaded_by_id = actor.id if actor else None
@@ -498,7 +498,7 @@ def attach_file(
         subject_id=form.form_id,
         version=target.version,
         name=name,
-        sha256=blob.sha256,
+        sha256=blob_sha,
     )
     return attachment
 

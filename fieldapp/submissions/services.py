@@ -148,7 +148,7 @@ def _attach(
         upload = uploads.get(name)
         row = SubmissionAttachment(name=name)
         if upload is not None:
-            row.blob_sha256 = store_blob(store, upload.data).sha256
+            row.blob_sha256 = store_blob(store, upload.data)
             row.content_type = upload.content_type
             row.received_at = now
         elif carried and name in carried and carried[name].blob_sha256 is not None:
@@ -165,7 +165,7 @@ def _add_missing(version: SubmissionVersion, uploads: dict[str, Upload], store: 
     for row in version.attachments:
         upload = uploads.get(row.name)
         if row.blob_sha256 is None and upload is not None:
-            row.blob_sha256 = store_blob(store, upload.data).sha256
+            row.blob_sha256 = store_blob(store, upload.data)
             row.content_type = upload.content_type
             row.received_at = utcnow()
             added += 1
