@@ -37,3 +37,7 @@ clean:
 .PHONY: bench-ingest
 bench-ingest: venv  # submissions/s and latency, fieldapp (SQLite, PostgreSQL) vs a ceiling
 	$(BIN)/python bench/ingest/run.py $(BENCH_ARGS)
+
+.PHONY: bench-caselist
+bench-caselist: venv  # a worker's case-list CSV from 100 000 cases, and the 304 path (SQLite, PostgreSQL)
+	$(BIN)/python bench/caselist/run.py $(BENCH_ARGS)
