@@ -102,6 +102,17 @@ def test_transfer_to_another_region_hides_it_from_the_old_one(client, setup):
     assert {e.region_id for e in _audit("case.transferred")} >= {setup["south"]}
 
 
+def test_close_reason_is_kept_with_the_case_not_in_the_audit_log(client, setup):
+    closed = client.post(
+        f"/api/v1/cases/{setup['child']}/close",
+        json={"reason": "Amina moved to her aunt"},
+        headers=setup["coord"],
+    )
+    assert closed.json["status_reason"] == "Amina moved to her aunt"
+    events = _audit("case.closed")
+    assert events and all("Amina" not in str(e.details) for e in events)
+
+
 def test_close_needs_a_reason_and_reopen_works(client, setup):
     assert (
         client.post(

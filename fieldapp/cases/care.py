@@ -107,6 +107,7 @@ def close(case: Case, *, actor: User, reason: str) -> None:
     if case.status != CaseStatus.OPEN:
         raise Conflict(f"The case is {case.status}.", code="case.not_open")
     case.status = CaseStatus.CLOSED.value
+    case.status_reason = reason.strip()[:1000]  # kept with the case, not in the audit log
     _touch(case)
     db.session.flush()
     record(
@@ -115,7 +116,6 @@ def close(case: Case, *, actor: User, reason: str) -> None:
         subject_type="case",
         subject_id=case.uuid,
         region_id=case.region_id,
-        reason=reason.strip()[:500],
     )
 
 
@@ -125,6 +125,7 @@ def reopen(case: Case, *, actor: User) -> None:
     if case.status != CaseStatus.CLOSED:
         raise Conflict(f"The case is {case.status}, not closed.", code="case.not_closed")
     case.status = CaseStatus.OPEN.value
+    case.status_reason = None
     _touch(case)
     db.session.flush()
     record(
@@ -179,7 +180,7 @@ def resolve_conflict(
         conflict=previous,
         version=case.version,
         changed=sorted(properties or {}),
-        note=note.strip()[:500],
+        with_note=bool(note.strip()),  # free text stays out of the audit log
     )
     return version
 

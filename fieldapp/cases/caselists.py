@@ -107,11 +107,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def list_token(dataset: str, *, actor: User, today: date | None = None) -> str:
-    """The MD5 of ``dataset``'s CSV for ``actor``, built only when its state key is new."""
+def known_token(dataset: str, *, actor: User, today: date | None = None) -> str | None:
+    """The MD5 of ``dataset``'s CSV for ``actor`` if this process built it in its current state."""
     key = state_key(dataset, actor=actor, today=today)
     with _md5_lock:
-        known = _md5_by_state.get(key)
+        return _md5_by_state.get(key)
+
+
+def list_token(dataset: str, *, actor: User, today: date | None = None) -> str:
+    """The MD5 of ``dataset``'s CSV for ``actor``, built only when its state key is new."""
+    known = known_token(dataset, actor=actor, today=today)
     if known is not None:
         return known
     return build_case_list(dataset, actor=actor, today=today).token

@@ -65,8 +65,20 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'closed', 'merged')", name="status_valid"),
         CheckConstraint("conflict IS NULL OR conflict IN ('soft', 'hard')", name="conflict_valid"),
-        Index("ix_cases_list_region", "case_list_id", "region_id", "status"),
-        Index("ix_cases_assigned", "assigned_to_id", "case_list_id"),
+        # covering indexes for the caseload state key (count, newest change, sum of versions)
+        # of a worker and of a coordinator's region: the 304 path reads only the index
+        Index(
+            "ix_cases_list_region", "case_list_id", "region_id", "status", "updated_at", "version"
+        ),
+        Index(
+            "ix_cases_assigned",
+            "assigned_to_id",
+            "case_list_id",
+            "status",
+            "region_id",
+            "updated_at",
+            "version",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,12 +102,15 @@ class Case(Base):
     conflict: Mapped[str | None] = mapped_column(String(8))
     #: the case this one was merged into
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    #: why it was closed (kept with the case, not in the audit log: it is free text)
+    status_reason: Mapped[str | None] = mapped_column(String(1000))
     #: when the next follow-up is due
     next_due: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    case_list: Mapped[CaseList] = relationship(lazy="joined")
+    #: loaded once per session (identity map), not joined into every case row
+    case_list: Mapped[CaseList] = relationship(lazy="select")
     versions: Mapped[list[CaseVersion]] = relationship(
         back_populates="case", order_by="CaseVersion.version", cascade="all, delete-orphan"
     )

@@ -378,6 +378,11 @@ def _update(
     return version
 
 
+def _created_by(case: Case, submission: Submission) -> bool:
+    first = next((v for v in case.versions if v.version == 1), None)
+    return first is not None and first.submission_id == submission.id
+
+
 def _apply_one(
     work: CaseWork,
     submission: Submission,
@@ -394,6 +399,9 @@ def _apply_one(
         return _update(case, work, submission, approved_by, take)
     if work.create and case is None:
         return _create(work, submission, approved_by, take)
+    if work.create and case is not None and _created_by(case, submission):
+        # an edit of an approved registration: its corrections update the case it created
+        return _update(case, work, submission, approved_by, take)
     if work.create:
         raise CaseWorkError("A case with this id already exists; it was not created again.")
     raise CaseWorkError(f"There is no case {work.case_uuid} in {work.dataset!r}.")

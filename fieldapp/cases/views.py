@@ -42,6 +42,7 @@ def case_json(case: Case) -> dict[str, Any]:
         "overdue": case.overdue(today),
         "status": case.status,
         "conflict": case.conflict,
+        "status_reason": case.status_reason,
     }
 
 

@@ -258,3 +258,23 @@ def test_has_issues_keeps_the_work_waiting_for_approval(programme):
     assert coord.api.cases() == []
     coord.api.review(SEED1_INSTANCE)
     assert len(coord.api.cases()) == 4
+
+
+def test_edit_of_an_approved_registration_updates_the_cases_it_created(programme):
+    worker, coord = programme["worker"], programme["coord"]
+    worker.submit(*registration("seed1"))
+    coord.api.review(SEED1_INSTANCE)
+    assert coord.api.case(SEED1_HOUSEHOLD)["version"] == 1
+    edit, files = registration("edit_seed1")
+    edit = edit.replace(b"<household_size>8<", b"<household_size>9<")
+    worker.submit(edit, files)
+    coord.api.review(SEED1_INSTANCE)
+    household = coord.api.case(SEED1_HOUSEHOLD)
+    assert household["version"] == 2
+    assert household["properties"]["household_size"] == 9
+    assert [
+        c["property"]
+        for c in household["versions"][1]["changes"]
+        if c["property"] == "household_size"
+    ] == ["household_size"]
+    assert {c["state"] for c in coord.api.submission(SEED1_INSTANCE)["case_changes"]} == {"applied"}
