@@ -33,6 +33,7 @@ class WorkState(enum.StrEnum):
     REJECTED = "rejected"  # the submission was rejected
     SUPERSEDED = "superseded"  # an edit of the submission replaced it
     ERROR = "error"  # could not be applied; ``error`` says why
+    HELD = "held"  # approved, but an earlier update of its offline branch has not arrived yet
 
 
 class CaseList(Base):
@@ -162,7 +163,7 @@ class CaseWork(Base):
     __tablename__ = "case_work"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('pending', 'applied', 'rejected', 'superseded', 'error')",
+            "state IN ('pending', 'applied', 'rejected', 'superseded', 'error', 'held')",
             name="state_valid",
         ),
         Index("ix_case_work_case_uuid", "case_uuid"),
@@ -191,6 +192,9 @@ class CaseWork(Base):
     state: Mapped[str] = mapped_column(String(16), default=WorkState.PENDING.value)
     #: why it could not be applied, for the coordinator
     error: Mapped[str | None] = mapped_column(String(1000))
+    #: for held work: who approved it and what they took, to apply it when it can be
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    take: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: the case version it produced
     case_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_versions.id", ondelete="SET NULL")

@@ -43,6 +43,10 @@ class CaseWorkError(Exception):
     """Why one piece of case work cannot be applied (stored on the work row)."""
 
 
+class HoldWork(Exception):
+    """An offline update whose predecessor in its branch has not been applied yet."""
+
+
 # -- case lists ------------------------------------------------------------------------------
 
 
@@ -330,7 +334,10 @@ def _update(
         raise CaseWorkError("The case belongs to another region; the update was not applied.")
     proposed = _taken(work.properties, take)
     take_label = take.get("label", True) if take else True
-    conflict, conflicting = conflicts_of(case, proposed, work.label, work.base_version)
+    base = effective_base(case, work)
+    conflict, conflicting = conflicts_of(case, proposed, work.label, base)
+    if conflict is None and interrupted_branch(case, work):
+        conflict = "soft"
     changes = [
         {"property": k, "old": case.properties.get(k), "new": v}
         for k, v in proposed.items()
@@ -378,6 +385,44 @@ def _update(
     return version
 
 
+def effective_base(case: Case, work: CaseWork) -> int | None:
+    """The server version an update is based on (ODK-INTEROP §3.5).
+
+    Without an offline branch, or for the first update of a branch, it is ``baseVersion``.
+    A later update of a branch was made on the phone's own previous change: its base is the
+    server version that change became (same ``branchId``, based on ``baseVersion - 1``).
+
+    :raises HoldWork: that previous change has not been applied yet.
+    """
+    base = work.base_version
+    if (
+        not work.branch_id
+        or work.trunk_version is None
+        or base is None
+        or base in (work.trunk_version, 1)
+        or base < work.trunk_version
+    ):
+        return base
+    previous = next(
+        (v for v in case.versions if v.branch_id == work.branch_id and v.base_version == base - 1),
+        None,
+    )
+    if previous is None:
+        raise HoldWork
+    return previous.version
+
+
+def interrupted_branch(case: Case, work: CaseWork) -> bool:
+    """A branch is interrupted when someone else changed the case after its trunk version."""
+    if not work.branch_id or work.trunk_version is None:
+        return False
+    return any(
+        v.version > work.trunk_version and v.branch_id != work.branch_id
+        for v in case.versions
+        if v.version > 1
+    )
+
+
 def _created_by(case: Case, submission: Submission) -> bool:
     first = next((v for v in case.versions if v.version == 1), None)
     return first is not None and first.submission_id == submission.id
@@ -421,6 +466,22 @@ def apply_work(
     try:
         with db.session.begin_nested():
             version = _apply_one(work, submission, approved_by, take)
+    except HoldWork:
+        work.state = WorkState.HELD.value
+        work.approved_by_id = approved_by.id if approved_by else None
+        work.take = dict(take or {})
+        db.session.flush()
+        record(
+            "case_work.held",
+            actor=approved_by,
+            subject_type="submission",
+            subject_id=submission.instance_id,
+            region_id=submission.region_id,
+            case=work.case_uuid,
+            branch=work.branch_id,
+            base_version=work.base_version,
+        )
+        return None
     except CaseWorkError as exc:
         work.state = WorkState.ERROR.value
         work.error = str(exc)
@@ -438,7 +499,38 @@ def apply_work(
     work.case_version_id = version.id
     work.error = None
     db.session.flush()
+    if work.branch_id:
+        _release_held(work)
     return version
+
+
+def _release_held(applied: CaseWork) -> None:
+    """Apply the held successor of an offline update that has just been applied."""
+    assert applied.base_version is not None
+    successor = db.session.scalars(
+        select(CaseWork).where(
+            CaseWork.state == WorkState.HELD.value,
+            CaseWork.case_uuid == applied.case_uuid,
+            CaseWork.branch_id == applied.branch_id,
+            CaseWork.base_version == applied.base_version + 1,
+        )
+    ).first()
+    if successor is None:
+        return
+    submission = db.session.get(Submission, successor.submission_id)
+    approver = db.session.get(User, successor.approved_by_id) if successor.approved_by_id else None
+    assert submission is not None
+    successor.state = WorkState.PENDING.value
+    record(
+        "case_work.released",
+        actor=approver,
+        subject_type="submission",
+        subject_id=submission.instance_id,
+        region_id=submission.region_id,
+        case=successor.case_uuid,
+        branch=successor.branch_id,
+    )
+    apply_work(successor, submission, approved_by=approver, take=successor.take or None)
 
 
 def apply_submission(
