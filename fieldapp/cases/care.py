@@ -17,6 +17,7 @@ from sqlalchemy import select
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.cases.models import Case, CaseLink, CaseList, CaseStatus, CaseVersion, CaseWork
+from fieldapp.cases.services import new_version
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -151,23 +152,7 @@ def resolve_conflict(
     previous = case.conflict
     version = None
     if properties:
-        changes = [
-            {"property": p, "old": case.properties.get(p), "new": v}
-            for p, v in properties.items()
-            if case.properties.get(p) != v
-        ]
-        case.properties = {**case.properties, **properties}
-        case.version += 1
-        version = CaseVersion(
-            case=case,
-            version=case.version,
-            label=case.label,
-            properties=dict(case.properties),
-            changes=changes,
-            approved_by_id=actor.id,
-            source="staff",
-        )
-        db.session.add(version)
+        version = new_version(case, properties=properties, source="staff", approved_by=actor)
     case.conflict = None
     _touch(case)
     db.session.flush()
@@ -345,27 +330,7 @@ def merge(
         else:
             merged[prop] = keep.properties.get(prop)
     label = drop.label if choose.get("label") == "drop" else keep.label
-    changes = [
-        {"property": p, "old": keep.properties.get(p), "new": v}
-        for p, v in merged.items()
-        if keep.properties.get(p) != v
-    ]
-    if label != keep.label:
-        changes.insert(0, {"property": "label", "old": keep.label, "new": label})
-    keep.properties = merged
-    keep.label = label
-    keep.version += 1
-    _touch(keep)
-    version = CaseVersion(
-        case=keep,
-        version=keep.version,
-        label=label,
-        properties=dict(merged),
-        changes=changes,
-        approved_by_id=actor.id,
-        source="merge",
-    )
-    db.session.add(version)
+    version = new_version(keep, properties=merged, label=label, source="merge", approved_by=actor)
     drop.status = CaseStatus.MERGED.value
     drop.merged_into_id = keep.id
     _touch(drop)

@@ -230,6 +230,53 @@ def _taken(properties: Mapping[str, Any], take: Mapping[str, bool] | None) -> di
     return {k: v for k, v in properties.items() if take.get(k, True)}
 
 
+def initial_changes(label: str, properties: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``changes`` of a case's first version: everything, from nothing."""
+    return [{"property": "label", "old": None, "new": label}] + [
+        {"property": k, "old": None, "new": v} for k, v in properties.items()
+    ]
+
+
+def new_version(
+    case: Case,
+    *,
+    properties: Mapping[str, Any],
+    label: str | None = None,
+    source: str,
+    approved_by: User | None,
+    **fields: Any,
+) -> CaseVersion:
+    """Overlay ``properties`` (and a new label) on the case as its next version.
+
+    The version records exactly the properties whose value changed; ``fields`` are further
+    :class:`CaseVersion` columns (submission, base version, conflict...).
+    """
+    changes = [
+        {"property": k, "old": case.properties.get(k), "new": v}
+        for k, v in properties.items()
+        if case.properties.get(k) != v
+    ]
+    new_label = label or case.label
+    if new_label != case.label:
+        changes.insert(0, {"property": "label", "old": case.label, "new": new_label})
+    case.properties = {**case.properties, **properties}
+    case.label = new_label
+    case.version += 1
+    case.updated_at = utcnow()
+    version = CaseVersion(
+        case=case,
+        version=case.version,
+        label=case.label,
+        properties=dict(case.properties),
+        changes=changes,
+        approved_by_id=approved_by.id if approved_by else None,
+        source=source,
+        **fields,
+    )
+    db.session.add(version)
+    return version
+
+
 def _create(
     work: CaseWork,
     submission: Submission,
@@ -268,8 +315,7 @@ def _create(
         version=1,
         label=case.label,
         properties=dict(properties),
-        changes=[{"property": "label", "old": None, "new": case.label}]
-        + [{"property": k, "old": None, "new": v} for k, v in properties.items()],
+        changes=initial_changes(case.label, properties),
         submission_id=submission.id,
         approved_by_id=approved_by.id if approved_by else None,
         source="submission",
@@ -338,38 +384,22 @@ def _update(
     conflict, conflicting = conflicts_of(case, proposed, work.label, base)
     if conflict is None and interrupted_branch(case, work):
         conflict = "soft"
-    changes = [
-        {"property": k, "old": case.properties.get(k), "new": v}
-        for k, v in proposed.items()
-        if case.properties.get(k) != v
-    ]
-    new_label = work.label if (work.label and take_label) else case.label
-    if new_label != case.label:
-        changes.insert(0, {"property": "label", "old": case.label, "new": new_label})
-    now = utcnow()
-    case.properties = {**case.properties, **proposed}
-    case.label = new_label
-    case.version += 1
-    case.updated_at = now
-    case.next_due = _next_due(case, proposed, now)
-    if conflict == "hard" or (conflict == "soft" and case.conflict != "hard"):
-        case.conflict = conflict
-    version = CaseVersion(
-        case=case,
-        version=case.version,
-        label=case.label,
-        properties=dict(case.properties),
-        changes=changes,
+    version = new_version(
+        case,
+        properties=proposed,
+        label=work.label if take_label else None,
+        source="submission",
+        approved_by=approved_by,
         submission_id=submission.id,
-        approved_by_id=approved_by.id if approved_by else None,
         base_version=work.base_version,
         branch_id=work.branch_id,
         trunk_version=work.trunk_version,
         conflict=conflict,
         conflicting_properties=conflicting,
-        source="submission",
     )
-    db.session.add(version)
+    case.next_due = _next_due(case, proposed, case.updated_at)
+    if conflict == "hard" or (conflict == "soft" and case.conflict != "hard"):
+        case.conflict = conflict
     db.session.flush()
     record(
         "case.updated",
@@ -379,7 +409,7 @@ def _update(
         region_id=case.region_id,
         version=case.version,
         submission=submission.instance_id,
-        changed=[c["property"] for c in changes],
+        changed=[c["property"] for c in version.changes],
         conflict=conflict,
     )
     return version
@@ -696,8 +726,7 @@ def create_case(
             version=1,
             label=label,
             properties=dict(properties),
-            changes=[{"property": "label", "old": None, "new": label}]
-            + [{"property": k, "old": None, "new": v} for k, v in properties.items()],
+            changes=initial_changes(label, properties),
             approved_by_id=actor.id if actor else None,
             source="staff",
         )
