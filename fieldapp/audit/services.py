@@ -25,7 +25,7 @@ def record(
     ip: str | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit event to the caller's transaction (flushed, not committed).
+    """Add an audit event to the caller's transaction (written with the next flush or commit).
 
     :param action: dotted verb such as ``form.published``.
     :param actor: who acted, or ``None`` when nobody is logged in.
@@ -42,5 +42,4 @@ def record(
         details=details,
     )
     db.session.add(event)
-    db.session.flush()
     return event

@@ -121,18 +121,20 @@ def record_case_work(
     entities: Sequence[Mapping[str, Any]],
     *,
     actor: User | None,
+    new: bool = False,
 ) -> list[CaseWork]:
     """Turn a new submission version's entity blocks into case work.
 
     Pending work of an earlier version of the same submission is superseded (an edit replaces
     the whole submission). Lists without approval apply their work at once.
     """
-    for old in db.session.scalars(
-        select(CaseWork).where(
-            CaseWork.submission_id == submission.id, CaseWork.state == WorkState.PENDING
-        )
-    ):
-        old.state = WorkState.SUPERSEDED.value
+    if not new:  # an edit: the earlier version's pending work is replaced
+        for old in db.session.scalars(
+            select(CaseWork).where(
+                CaseWork.submission_id == submission.id, CaseWork.state == WorkState.PENDING
+            )
+        ):
+            old.state = WorkState.SUPERSEDED.value
     if version.encrypted or not entities:
         db.session.flush()
         return []

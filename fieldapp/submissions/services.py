@@ -331,15 +331,13 @@ def receive_submission(
         received_at=now,
         updated_at=now,
     )
-    db.session.add(submission)
-    db.session.flush()
-    version.submission = submission
-    db.session.add(version)
+    # files first (written and fsynced), then every row in one flush
     _attach(version, expected, by_name, store)
+    version.submission = submission
+    submission.current_version = version
+    db.session.add_all([submission, version])
     db.session.flush()
-    submission.current_version_id = version.id
-    db.session.flush()
-    record_case_work(submission, version, form_version.entities, actor=actor)
+    record_case_work(submission, version, form_version.entities, actor=actor, new=True)
     record(
         "submission.created",
         actor=actor,
