@@ -24,30 +24,25 @@ import csv
 import hashlib
 import http.client
 import io
-import ipaddress
 import json
 import os
-import platform
 import random
 import re
 import secrets
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import common
+from common import ROOT, USER_AGENT, percentile
+
 FORMS = (ROOT / "forms" / "family_registration.xlsx", ROOT / "forms" / "home_visit.xlsx")
 FORM_ID = "home_visit"
 DATASET = "households"
@@ -57,12 +52,6 @@ BACKENDS = ("sqlite", "postgres")
 #: one process: the MD5 of a list is remembered per process, so with one process "warm" and
 #: "cold" mean what they say (with W processes each learns every list once, see the README)
 GUNICORN_OPTIONS: dict[str, Any] = {"workers": 1, "worker-class": "gthread", "threads": 4}
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-LOOPBACK_NAMES = {"localhost"}
-USER_AGENT = (
-    "Dalvik/2.1.0 (Linux; U; Android 13; SM-A145F Build/TP1A.220624.014) "
-    "org.odk.collect.android/v2025.2.3"
-)
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 BATCH = 5000
 #: cases assigned to the target worker but lying in another region (must never reach the phone)
@@ -70,14 +59,6 @@ STRAY_CASES = 20
 
 
 # -- statistics --------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile of sorted ``values``."""
-    if not values:
-        return None
-    rank = max(1, min(len(values), round(pct / 100 * len(values) + 0.5)))
-    return values[rank - 1]
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -94,140 +75,6 @@ def stats(samples: list[float]) -> dict[str, Any]:
         "min": _round(ordered[0] if ordered else None),
         "max": _round(ordered[-1] if ordered else None),
     }
-
-
-# -- processes, ports, schemas -----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def redact(text: str) -> str:
-    return re.sub(r"/key/[^/\s\"']+", "/key/***", text)
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return redact("\n".join(text.splitlines()[-lines:]))
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a process started in its own session, and its children (the gunicorn workers)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], workdir: Path, options: dict[str, Any]) -> Iterator[Server]:
-    port = free_port()
-    log = workdir / "gunicorn.log"
-    flags: list[str] = []
-    for key, value in options.items():
-        flags += [f"--{key}", str(value)]
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "fieldapp:create_app()",
-        "--bind",
-        f"127.0.0.1:{port}",
-        *flags,
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield Server(proc, port, log)
-    finally:
-        stop_process(proc)
-
-
-def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
-    """Poll ``HEAD path`` (the submission endpoint) until it answers 204 (bounded)."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(
-                f"gunicorn exited with {server.proc.returncode}:\n{server.log_tail()}"
-            )
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-        try:
-            conn.request("HEAD", path, headers={"X-OpenRosa-Version": "1.0"})
-            status = conn.getresponse().status
-            if status == 204:
-                return
-            last = f"HTTP {status}"
-        except OSError as exc:
-            last = type(exc).__name__
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    raise RuntimeError(
-        f"gunicorn did not answer within {timeout:.0f} s ({last}):\n{server.log_tail()}"
-    )
-
-
-def check_loopback(url: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if host in LOOPBACK_NAMES:
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise SystemExit(f"refusing a non-loopback database host {host!r}: this benchmark is local")
-
-
-def _plain(url: str) -> str:
-    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
-
-
-@contextlib.contextmanager
-def postgres_schema(base_url: str) -> Iterator[tuple[str, str]]:
-    """A fresh schema; yields ``(SQLAlchemy URL using it, schema)``; dropped afterwards."""
-    import psycopg  # noqa: PLC0415
-
-    check_loopback(base_url)
-    plain = _plain(base_url)
-    schema = f"bench_caselist_{secrets.token_hex(4)}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in plain else "?"
-    url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}", schema
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # -- the instance and its 100 000 cases --------------------------------------------------------
@@ -531,14 +378,13 @@ class Direct:
     def __init__(self, backend: str, database_url: str, data_dir: Path) -> None:
         self.backend = backend
         if backend == "sqlite":
-            self.conn: Any = sqlite3.connect(data_dir / "fieldapp.sqlite3", isolation_level=None)
+            self.conn: Any = sqlite3.connect(data_dir / common.SQLITE_FILE, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout=30000")
             self.mark = "?"
         else:
             import psycopg  # noqa: PLC0415
 
-            url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-            self.conn = psycopg.connect(url, autocommit=True)
+            self.conn = psycopg.connect(common.plain_url(database_url), autocommit=True)
             self.mark = "%s"
 
     def close(self) -> None:
@@ -917,14 +763,14 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
     from fieldapp.db import db  # noqa: PLC0415
 
     workdir = tmp / backend
-    data_dir = workdir / "data"
-    data_dir.mkdir(parents=True)
+    data_dir = common.make_data_dir(workdir)
     checks = Checks()
     result: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
-        database_url = f"sqlite:///{data_dir / 'fieldapp.sqlite3'}"
-        if backend == "postgres":
-            database_url, schema = stack.enter_context(postgres_schema(args.postgres_url))
+        database_url, schema = stack.enter_context(
+            common.database(backend, data_dir, args.postgres_url, "bench_caselist_")
+        )
+        if schema is not None:
             result["schema"] = schema
         app = create_app(
             {"DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "ODK_VALIDATE": "never"}
@@ -964,8 +810,10 @@ def run_backend(backend: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
             "FIELDAPP_ODK_VALIDATE": "never",
             "PYTHONUNBUFFERED": "1",
         }
-        server = stack.enter_context(gunicorn(env, workdir, args.gunicorn_options))
-        wait_ready(server, f"/collect/key/{people.target_token}/submission")
+        server = stack.enter_context(
+            common.gunicorn("fieldapp:create_app()", env, workdir, args.gunicorn_options)
+        )
+        common.wait_ready(server, f"/collect/key/{people.target_token}/submission")
         worker = Phone(server.port, people.target_token)
         coord = Phone(server.port, people.coordinator_token)
         browser = Phone(server.port, None)
@@ -1052,20 +900,13 @@ def ratios(series: dict[str, Any]) -> dict[str, float | None]:
 
 
 def machine_facts(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    import gunicorn as gunicorn_module  # noqa: PLC0415
     import sqlalchemy  # noqa: PLC0415
 
-    facts: dict[str, Any] = {
-        "nproc": os.cpu_count(),
-        "nproc_available": len(os.sched_getaffinity(0)),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "gunicorn": gunicorn_module.__version__,
-        "gunicorn_options": args.gunicorn_options,
+    specific = {
         "sqlalchemy": sqlalchemy.__version__,
         "sqlite": sqlite3.sqlite_version,
         "client": "http.client, one keep-alive connection per phone, requests in sequence",
-        "temp_dir_filesystem": _filesystem(tmp),
+        "temp_dir_filesystem": common.filesystem(tmp),
         "repeat": args.repeat,
         "cold_repeat": args.cold,
         "series_seconds_bound": args.series_seconds,
@@ -1082,44 +923,12 @@ def machine_facts(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "unassigned": "2% of the other workers' cases",
         },
     }
-    with contextlib.suppress(OSError, ValueError):
-        facts["loadavg_before"] = os.getloadavg()
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=False, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=False, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        facts["git_commit"] = commit + ("-dirty" if dirty else "")
-    if "postgres" in args.backends:
-        facts["postgres"] = _postgres_facts(args.postgres_url)
-    return facts
-
-
-def _filesystem(path: Path) -> str | None:
-    best, kind = "", None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/mounts").read_text().splitlines():
-            fields = line.split()
-            mount = fields[1]
-            if str(path).startswith(mount.rstrip("/") + "/") and len(mount) > len(best):
-                best, kind = mount, fields[2]
-    return kind
-
-
-def _postgres_facts(base_url: str) -> dict[str, Any]:
-    import psycopg  # noqa: PLC0415
-
-    check_loopback(base_url)
-    facts: dict[str, Any] = {}
-    with psycopg.connect(_plain(base_url)) as conn:
-        for setting in ("server_version", "shared_buffers", "work_mem", "synchronous_commit"):
-            row = conn.execute(f"SHOW {setting}").fetchone()
-            facts[setting] = row[0] if row else None
-    return facts
+    return common.machine_facts(
+        args.gunicorn_options,
+        specific,
+        args.postgres_url if "postgres" in args.backends else None,
+        ("server_version", "shared_buffers", "work_mem", "synchronous_commit"),
+    )
 
 
 TABLE = (
@@ -1180,16 +989,6 @@ def print_table(report: dict[str, Any]) -> None:
               f"{load['load_s']} s; checks {passed}/{len(checks)} ok")  # fmt: skip
 
 
-def write_report(report: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
-    path = RESULTS / f"caselist-{stamp}.json"
-    path.write_text(text)
-    (RESULTS / "caselist-latest.json").write_text(text)
-    return path
-
-
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -1207,14 +1006,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gunicorn-workers", type=int, default=GUNICORN_OPTIONS["workers"])
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("FIELDAPP_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
-        help="loopback PostgreSQL database in which a throwaway schema is made "
-        "(default $FIELDAPP_BENCH_POSTGRES_URL or %(default)s)",
-    )
+    common.add_postgres_url(parser)
     args = parser.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.backends = common.comma_list(args.backends)
     if set(args.backends) - set(BACKENDS) or not args.backends:
         parser.error(f"backends are {', '.join(BACKENDS)}")
     if args.regions < 2 or args.workers < args.regions:
@@ -1229,17 +1023,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def _terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="fieldapp-bench-caselist-") as tmp_name:
-        tmp = Path(tmp_name)
+    common.raise_on_sigterm()
+    started_at = common.utc_now()
+    with common.temp_root("caselist") as tmp:
         report: dict[str, Any] = {
             "benchmark": "caselist",
-            "started_at": started.isoformat(timespec="seconds"),
+            "started_at": started_at,
             "machine": machine_facts(args, tmp),
             "backends": {},
         }
@@ -1253,9 +1042,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted: stopped the server, removed the temporary files and schema")
             return 130
-    report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["finished_at"] = common.utc_now()
     report["ok"] = all(result["ok"] for result in report["backends"].values())
-    path = write_report(report)
+    path = common.write_report("caselist", report)
     print_table(report)
     print(f"\nresults: {path.relative_to(ROOT)} (and caselist-latest.json)")
     for backend, result in report["backends"].items():

@@ -18,32 +18,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import ipaddress
 import json
 import os
-import platform
 import re
 import secrets
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import common
+from common import ROOT, USER_AGENT, Server, percentile
+
 HERE = Path(__file__).resolve().parent
-RESULTS = ROOT / "bench" / "results"
 FORM = ROOT / "forms" / "home_visit.xlsx"
 CASE = ROOT / "tests" / "data" / "submissions" / "home_visit" / "met"
 
@@ -51,14 +46,8 @@ FIELDAPP_BACKENDS = ("sqlite", "postgres")
 ALL_BACKENDS = (*FIELDAPP_BACKENDS, "ceiling")
 GUNICORN_OPTIONS = {"workers": 4, "worker-class": "gthread", "threads": 4}
 PHOTO_BYTES = 200 * 1024
-USER_AGENT = (
-    "Dalvik/2.1.0 (Linux; U; Android 13; SM-A145F Build/TP1A.220624.014) "
-    "org.odk.collect.android/v2025.2.3"
-)
 DEVICE_ID = "collect:bench"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_RATIO = 0.5
-LOOPBACK_NAMES = {"localhost"}
 
 
 # -- the submission a phone sends --------------------------------------------------------------
@@ -262,14 +251,6 @@ def _join(threads: list[threading.Thread], deadline: float) -> None:
                 raise RuntimeError("clients did not finish in time")
 
 
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile of sorted ``values``."""
-    if not values:
-        return None
-    rank = max(1, min(len(values), round(pct / 100 * len(values) + 0.5)))
-    return values[rank - 1]
-
-
 def run_step(
     port: int,
     path: str,
@@ -356,103 +337,6 @@ def _round(value: float | None) -> float | None:
 # -- instances ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def redact(text: str) -> str:
-    return re.sub(r"/key/[^/\s\"']+", "/key/***", text)
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return redact("\n".join(text.splitlines()[-lines:]))
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a process started in its own session, and its children (the gunicorn workers)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str], workdir: Path, extra: list[str]) -> Iterator[Server]:
-    port = free_port()
-    log = workdir / "gunicorn.log"
-    options: list[str] = []
-    for key, value in GUNICORN_OPTIONS.items():
-        options += [f"--{key}", str(value)]
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        *extra,
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-        *options,
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield Server(proc, port, log)
-    finally:
-        stop_process(proc)
-
-
-def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
-    """Poll ``HEAD path`` until the server answers 204 (bounded)."""
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(
-                f"gunicorn exited with {server.proc.returncode}:\n{server.log_tail()}"
-            )
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-        try:
-            conn.request("HEAD", path, headers={"X-OpenRosa-Version": "1.0"})
-            status = conn.getresponse().status
-            if status == 204:
-                return
-            last = f"HTTP {status}"
-        except OSError as exc:
-            last = type(exc).__name__
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    raise RuntimeError(
-        f"gunicorn did not answer within {timeout:.0f} s ({last}):\n{server.log_tail()}"
-    )
-
-
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "fieldapp.cli", *args],
@@ -468,37 +352,6 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def check_loopback(url: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if host in LOOPBACK_NAMES:
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise SystemExit(f"refusing a non-loopback database host {host!r}: this benchmark is local")
-
-
-@contextlib.contextmanager
-def postgres_schema(base_url: str) -> Iterator[tuple[str, str]]:
-    """A fresh schema; yields ``(SQLAlchemy URL using it, schema)``; dropped afterwards."""
-    import psycopg  # noqa: PLC0415
-
-    check_loopback(base_url)
-    plain = re.sub(r"^postgresql\+\w+://", "postgresql://", base_url)
-    schema = f"bench_ingest_{secrets.token_hex(4)}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in plain else "?"
-    url = plain.replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{url}{separator}options=-csearch_path%3D{schema}", schema
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @dataclass
 class Instance:
     backend: str
@@ -510,8 +363,7 @@ class Instance:
 
 @contextlib.contextmanager
 def fieldapp_instance(backend: str, workdir: Path, postgres_url: str) -> Iterator[Instance]:
-    data_dir = workdir / "data"
-    data_dir.mkdir()
+    data_dir = common.make_data_dir(workdir)
     env = {
         **os.environ,
         "FIELDAPP_DATA_DIR": str(data_dir),
@@ -520,9 +372,10 @@ def fieldapp_instance(backend: str, workdir: Path, postgres_url: str) -> Iterato
     }
     env.pop("FIELDAPP_DATABASE_URL", None)
     with contextlib.ExitStack() as stack:
-        database_url = f"sqlite:///{data_dir / 'fieldapp.sqlite3'}"
+        database_url, _schema = stack.enter_context(
+            common.database(backend, data_dir, postgres_url, "bench_ingest_")
+        )
         if backend == "postgres":
-            database_url, _schema = stack.enter_context(postgres_schema(postgres_url))
             env["FIELDAPP_DATABASE_URL"] = database_url
         cli(env, "db", "upgrade")
         cli(env, "forms", "publish", str(FORM))
@@ -531,8 +384,10 @@ def fieldapp_instance(backend: str, workdir: Path, postgres_url: str) -> Iterato
         collect_url = cli(env, "devices", "create", "--user", "bench", "--site", "http://bench")
         token = collect_url.strip().rsplit("/collect/key/", 1)[1]
         path = f"/collect/key/{token}/submission"
-        server = stack.enter_context(gunicorn("fieldapp:create_app()", env, workdir, []))
-        wait_ready(server, path)
+        server = stack.enter_context(
+            common.gunicorn("fieldapp:create_app()", env, workdir, GUNICORN_OPTIONS)
+        )
+        common.wait_ready(server, path)
         yield Instance(backend, server, path, data_dir, database_url)
 
 
@@ -541,8 +396,8 @@ def ceiling_instance(workdir: Path) -> Iterator[Instance]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     path = f"/collect/key/{secrets.token_urlsafe(48)}/submission"
     extra = ["--pythonpath", str(HERE)]
-    with gunicorn("ceiling:create_app()", env, workdir, extra) as server:
-        wait_ready(server, path)
+    with common.gunicorn("ceiling:create_app()", env, workdir, GUNICORN_OPTIONS, extra) as server:
+        common.wait_ready(server, path)
         yield Instance("ceiling", server, path)
 
 
@@ -557,15 +412,14 @@ def stored_submissions(instance: Instance) -> tuple[set[str], int]:
     )
     if instance.backend == "sqlite":
         assert instance.data_dir is not None
-        with contextlib.closing(sqlite3.connect(instance.data_dir / "fieldapp.sqlite3")) as conn:
+        with contextlib.closing(sqlite3.connect(instance.data_dir / common.SQLITE_FILE)) as conn:
             ids = {row[0] for row in conn.execute(query_ids)}
             photos = conn.execute(query_photos).fetchone()[0]
         return ids, int(photos)
     import psycopg  # noqa: PLC0415
 
     assert instance.database_url is not None
-    url = instance.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(common.plain_url(instance.database_url)) as conn:
         ids = {row[0] for row in conn.execute(query_ids)}
         row = conn.execute(query_photos).fetchone()
         assert row is not None
@@ -576,15 +430,7 @@ def stored_submissions(instance: Instance) -> tuple[set[str], int]:
 
 
 def machine_facts(args: argparse.Namespace, payload: Payload, tmp: Path) -> dict[str, Any]:
-    import gunicorn as gunicorn_module  # noqa: PLC0415
-
-    facts: dict[str, Any] = {
-        "nproc": os.cpu_count(),
-        "nproc_available": len(os.sched_getaffinity(0)),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "gunicorn": gunicorn_module.__version__,
-        "gunicorn_options": GUNICORN_OPTIONS,
+    specific = {
         "sqlite": sqlite3.sqlite_version,
         "photo_bytes": payload.photo_size,
         "photo_name": payload.photo_name,
@@ -593,53 +439,14 @@ def machine_facts(args: argparse.Namespace, payload: Payload, tmp: Path) -> dict
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "client": "http.client, one thread and one keep-alive connection per client",
-        "temp_dir_filesystem": _filesystem(tmp),
+        "temp_dir_filesystem": common.filesystem(tmp),
     }
-    with contextlib.suppress(OSError, ValueError):
-        facts["loadavg_before"] = os.getloadavg()
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        ).stdout.strip()
-        facts["git_commit"] = commit + ("-dirty" if dirty else "")
-    if "postgres" in args.backends:
-        facts["postgres"] = _postgres_facts(args.postgres_url)
-    return facts
-
-
-def _filesystem(path: Path) -> str | None:
-    best, kind = "", None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/mounts").read_text().splitlines():
-            fields = line.split()
-            mount = fields[1]
-            if str(path).startswith(mount.rstrip("/") + "/") and len(mount) > len(best):
-                best, kind = mount, fields[2]
-    return kind
-
-
-def _postgres_facts(base_url: str) -> dict[str, Any]:
-    import psycopg  # noqa: PLC0415
-
-    check_loopback(base_url)
-    plain = re.sub(r"^postgresql\+\w+://", "postgresql://", base_url)
-    facts: dict[str, Any] = {}
-    with psycopg.connect(plain) as conn:
-        for setting in ("server_version", "fsync", "synchronous_commit", "max_connections"):
-            row = conn.execute(f"SHOW {setting}").fetchone()
-            facts[setting] = row[0] if row else None
-    return facts
+    return common.machine_facts(
+        GUNICORN_OPTIONS,
+        specific,
+        args.postgres_url if "postgres" in args.backends else None,
+        ("server_version", "fsync", "synchronous_commit", "max_connections"),
+    )
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -695,16 +502,6 @@ def target(backends: dict[str, Any], ratio_table: dict[str, Any]) -> dict[str, A
     }
 
 
-def write_report(report: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    path = RESULTS / f"ingest-{stamp}.json"
-    path.write_text(text)
-    (RESULTS / "ingest-latest.json").write_text(text)
-    return path
-
-
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -717,15 +514,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-requests", type=int, default=100_000, help="per client and step (a bound)"
     )
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("FIELDAPP_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
-        help="loopback PostgreSQL database in which a throwaway schema is made "
-        "(default $FIELDAPP_BENCH_POSTGRES_URL or %(default)s)",
-    )
+    common.add_postgres_url(parser)
     args = parser.parse_args(argv)
-    args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.clients = [int(c) for c in common.comma_list(args.clients)]
+    args.backends = common.comma_list(args.backends)
     unknown = set(args.backends) - set(ALL_BACKENDS)
     if unknown or not args.backends:
         parser.error(f"backends are {', '.join(ALL_BACKENDS)}")
@@ -788,18 +580,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     payload = Payload()
     stop = threading.Event()
-
-    def _terminate(signum: int, frame: Any) -> None:
-        stop.set()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="fieldapp-bench-ingest-") as tmp_name:
-        tmp = Path(tmp_name)
+    common.raise_on_sigterm(stop.set)
+    started_at = common.utc_now()
+    with common.temp_root("ingest") as tmp:
         report: dict[str, Any] = {
             "benchmark": "ingest",
-            "started_at": started.isoformat(timespec="seconds"),
+            "started_at": started_at,
             "machine": machine_facts(args, payload, tmp),
             "backends": {},
         }
@@ -810,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
             stop.set()
             print("\ninterrupted: stopped the servers and removed the temporary files")
             return 130
-    report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["finished_at"] = common.utc_now()
     report["ratios"] = ratios(report["backends"])
     report["target"] = target(report["backends"], report["ratios"])
     fieldapp_errors = {
@@ -823,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         if not result.get("verification", {"ok": True})["ok"]
     ]
     report["errors"] = fieldapp_errors
-    path = write_report(report)
+    path = common.write_report("ingest", report)
     print_table(report)
     print(f"\nresults: {path.relative_to(ROOT)} (and ingest-latest.json)")
     failed = False
