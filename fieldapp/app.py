@@ -50,6 +50,7 @@ def _configure_web(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from fieldapp.auth import views as auth_views  # noqa: PLC0415
+    from fieldapp.cases import pages as case_pages  # noqa: PLC0415
     from fieldapp.cases import views as cases_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
@@ -64,5 +65,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(forms_views.api)
     app.register_blueprint(submissions_views.api)
     app.register_blueprint(cases_views.api)
+    app.register_blueprint(case_pages.bp)
     app.register_blueprint(api.bp)
     openrosa_views.register(app)
