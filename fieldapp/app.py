@@ -54,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.cases import views as cases_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
+    from fieldapp.review import views as review_views  # noqa: PLC0415
     from fieldapp.submissions import views as submissions_views  # noqa: PLC0415
     from fieldapp.web import api, pages  # noqa: PLC0415
 
@@ -66,5 +67,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(submissions_views.api)
     app.register_blueprint(cases_views.api)
     app.register_blueprint(case_pages.bp)
+    app.register_blueprint(review_views.bp)
     app.register_blueprint(api.bp)
     openrosa_views.register(app)

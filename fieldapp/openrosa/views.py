@@ -271,11 +271,14 @@ def attachment(form_id: str, name: str) -> Response:
         raise NotFound(f"{name} has not been uploaded yet.", code="form.attachment_missing")
     blob = db.session.get(Blob, found.blob_sha256)
     assert blob is not None
-    return _conditional(
+    response = _conditional(
         _store().read(found.blob_sha256),
         found.content_type or "application/octet-stream",
         etag=blob.md5,
     )
+    # media are for Collect, not browsers: never let an uploaded file run as a page here
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.get("/datasets/<dataset>/integrity")

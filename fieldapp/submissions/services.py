@@ -374,6 +374,15 @@ def _scope(query: Select[Any], actor: User) -> Select[Any]:
     return query.where(false())
 
 
+def scope_submissions(query: Select[Any], actor: User) -> Select[Any]:
+    """Restrict a query over :class:`Submission` to the rows ``actor`` may see.
+
+    For views that compose their own filters and ordering (the review queue) without
+    repeating the region rules.
+    """
+    return _scope(query, actor)
+
+
 def visible_submission(instance_id: str, *, actor: User) -> Submission:
     """The submission with this (first) instanceID, if the actor may see it.
 

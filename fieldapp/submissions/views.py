@@ -15,6 +15,7 @@ from fieldapp.errors import Invalid, NotFound
 from fieldapp.review import services as review
 from fieldapp.submissions import services
 from fieldapp.submissions.models import ReviewState, Submission
+from fieldapp.web.files import file_response
 from fieldapp.web.permissions import current_actor, require
 
 api = Blueprint("submissions_api", __name__, url_prefix="/api/v1/submissions")
@@ -130,11 +131,7 @@ def api_attachment(instance_id: str, name: str) -> Response:
             region_id=submission.region_id,
             name=name,
         )
-    return Response(
-        store.read(found.blob_sha256),
-        mimetype=found.content_type or "application/octet-stream",
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
-    )
+    return file_response(store.read(found.blob_sha256), name, found.content_type)
 
 
 @api.get("/<path:instance_id>")

@@ -603,3 +603,23 @@ def test_integrity_url_tells_phones_which_cases_to_drop(phone, worker, make_regi
     assert response.status_code == 200
     states = {e.get("id"): e.findtext("deleted") for e in xml_of(response).iter("entity")}
     assert states == {kept.uuid: "false", moved.uuid: "true", unknown: "true"}
+
+
+def test_uploaded_files_cannot_run_as_pages(phone, api_token):
+    """An attachment claiming to be HTML is served as a download, never inline."""
+    publish_md(WITH_FILES)
+    xml = instance_xml("withfiles", body="<photo>evil.jpg</photo>", instance_id="uuid:evil")
+    assert phone.submit(xml, [("evil.jpg", b"<script>alert(1)</script>")]).status_code == 201
+    from fieldapp.submissions.models import SubmissionAttachment
+
+    row = db.session.scalars(select(SubmissionAttachment)).one()
+    row.content_type = "text/html"  # whatever the phone claimed
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {api_token('admin')}"}
+    response = phone.client.get(
+        "/api/v1/submissions/uuid:evil/attachments/evil.jpg", headers=headers
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/octet-stream"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in response.headers["Content-Security-Policy"]

@@ -1,0 +1,544 @@
+"""The review workspace in the browser: the coordinators' queue and one submission's page.
+
+``/review`` lists the submissions of the actor's regions (administrators: all), urgent first and
+then oldest first, with keyset pagination, filters, counts per review state and bulk approval.
+``/submissions/<instance_id>`` shows one submission in the language the reader picks, the case
+changes it proposes with a take/leave choice per property, and the decision and comment forms.
+Every view of a submission page is audited; every decision goes through
+:mod:`fieldapp.review.services`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import Select, and_, func, or_, select
+from werkzeug.wrappers import Response
+
+from fieldapp.audit.services import record
+from fieldapp.auth.models import Region, Role, User
+from fieldapp.cases.services import case_changes
+from fieldapp.db import db, unit_of_work
+from fieldapp.errors import BadRequest, DomainError, NotFound
+from fieldapp.forms.models import Form, FormState
+from fieldapp.forms.xform import Field, fields_from_json
+from fieldapp.review import services as review
+from fieldapp.submissions import services as submissions
+from fieldapp.submissions.models import ReviewState, Submission, SubmissionVersion
+from fieldapp.submissions.parsing import DisplayItem, describe
+from fieldapp.web.permissions import current_actor, require
+
+bp = Blueprint("review", __name__)
+
+REVIEWERS = (Role.ADMIN, Role.COORDINATOR)
+PAGE_SIZE = 50
+#: most submissions one bulk approval handles (a page is 50)
+BULK_LIMIT = 200
+STATES = tuple(s.value for s in ReviewState)
+#: what the queue shows without a state filter: submissions waiting for a decision
+TO_REVIEW = (ReviewState.RECEIVED.value, ReviewState.EDITED.value)
+#: the ``state`` argument that lifts the default
+ALL_STATES = "all"
+#: case work an approval applies; only its properties get a take/leave box
+TAKEABLE = frozenset({"pending", "rejected"})
+_LANG_CODE = re.compile(r"\(([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)\)\s*$")
+
+
+# -- the queue -------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueFilters:
+    """The queue's query arguments, checked; ``errors`` says what was ignored and why."""
+
+    form: str = ""
+    worker: str = ""
+    state: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    urgent: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
+        filters = cls(
+            form=(args.get("form") or "").strip()[:255],
+            worker=(args.get("worker") or "").strip()[:64],
+            urgent=(args.get("urgent") or "").lower() in ("1", "yes", "true", "on"),
+        )
+        state = (args.get("state") or "").strip()
+        if state and state not in (*STATES, ALL_STATES):
+            filters.errors.append(
+                f"There is no review state {state!r}; showing what waits for a decision."
+            )
+        else:
+            filters.state = state
+        for arg, attr, name in (("from", "date_from", "From"), ("to", "date_to", "To")):
+            raw = (args.get(arg) or "").strip()
+            if not raw:
+                continue
+            try:
+                setattr(filters, attr, date.fromisoformat(raw))
+            except ValueError:
+                filters.errors.append(f"{name} must be a date (YYYY-MM-DD); it was ignored.")
+        return filters
+
+    def args(self, *, state: str | None = None) -> dict[str, str]:
+        """The filters as query arguments (``state`` overrides the current state)."""
+        out = {
+            "form": self.form,
+            "worker": self.worker,
+            "state": self.state if state is None else state,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "urgent": "1" if self.urgent else "",
+        }
+        return {k: v for k, v in out.items() if v}
+
+    def conditions(self) -> list[Any]:
+        """Where-clauses of every filter but the review state."""
+        conds: list[Any] = []
+        if self.form:
+            conds.append(Submission.form_pk.in_(select(Form.id).where(Form.form_id == self.form)))
+        if self.worker:
+            conds.append(
+                Submission.submitted_by_id.in_(select(User.id).where(User.username == self.worker))
+            )
+        if self.date_from:
+            conds.append(Submission.received_at >= datetime.combine(self.date_from, time(), UTC))
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
+            conds.append(Submission.received_at < end)
+        if self.urgent:
+            conds.append(Submission.urgent.is_(True))
+        return conds
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    instance_id: str
+    form_title: str
+    instance_name: str | None
+    worker: str | None
+    region: str
+    received_at: datetime
+    state: str
+    urgent: bool
+
+
+def _after(cursor: str) -> Any:
+    """The keyset condition for rows after ``cursor`` (urgent first, then oldest first)."""
+    urgent, at, ident = submissions.decode_cursor(cursor, 3)
+    try:
+        at_value, id_value = datetime.fromisoformat(at), int(ident)
+    except ValueError:
+        at_value = None
+    if at_value is None or at_value.tzinfo is None or urgent not in ("0", "1"):
+        raise BadRequest(
+            "The page link is not valid; start from the first page.", code="cursor.invalid"
+        )
+    later = or_(
+        Submission.received_at > at_value,
+        and_(Submission.received_at == at_value, Submission.id > id_value),
+    )
+    if urgent == "1":
+        return or_(Submission.urgent.is_(False), and_(Submission.urgent.is_(True), later))
+    return and_(Submission.urgent.is_(False), later)
+
+
+def queue_page(
+    actor: User, filters: QueueFilters, cursor: str | None, limit: int = PAGE_SIZE
+) -> tuple[list[QueueRow], str | None]:
+    """One page of the queue and the cursor of the next page (None on the last)."""
+    query: Select[Any] = (
+        select(
+            Submission.id,
+            Submission.instance_id,
+            Submission.received_at,
+            Submission.review_state,
+            Submission.urgent,
+            Form.title,
+            SubmissionVersion.instance_name,
+            User.username,
+            Region.name,
+        )
+        .join(Form, Form.id == Submission.form_pk)
+        .join(Region, Region.id == Submission.region_id)
+        .outerjoin(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
+        .outerjoin(User, User.id == Submission.submitted_by_id)
+        .where(*filters.conditions())
+    )
+    query = submissions.scope_submissions(query, actor)
+    if not filters.state:
+        query = query.where(Submission.review_state.in_(TO_REVIEW))
+    elif filters.state != ALL_STATES:
+        query = query.where(Submission.review_state == filters.state)
+    if cursor:
+        query = query.where(_after(cursor))
+    rows = db.session.execute(
+        query.order_by(
+            Submission.urgent.desc(), Submission.received_at.asc(), Submission.id.asc()
+        ).limit(limit + 1)
+    ).all()
+    page = [
+        QueueRow(
+            instance_id=r.instance_id,
+            form_title=r.title,
+            instance_name=r.instance_name,
+            worker=r.username,
+            region=r.name,
+            received_at=r.received_at,
+            state=r.review_state,
+            urgent=r.urgent,
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = submissions.encode_cursor(
+            "1" if last.urgent else "0", last.received_at.isoformat(), last.id
+        )
+    return page, next_cursor
+
+
+def state_counts(actor: User, filters: QueueFilters) -> dict[str, int]:
+    """How many submissions are in each review state, under every filter but the state."""
+    query = submissions.scope_submissions(
+        select(Submission.review_state, func.count(Submission.id))
+        .where(*filters.conditions())
+        .group_by(Submission.review_state),
+        actor,
+    )
+    found = {str(state): int(count) for state, count in db.session.execute(query).all()}
+    return {state: found.get(state, 0) for state in STATES}
+
+
+@bp.get("/review")
+@require(*REVIEWERS)
+def queue() -> Any:
+    """The coordinator's queue: their regions' submissions, urgent first, then oldest first."""
+    actor = current_actor()
+    filters = QueueFilters.from_args(request.args)
+    cursor = request.args.get("cursor") or None
+    rows, next_cursor = queue_page(actor, filters, cursor, limit=PAGE_SIZE)
+    forms = db.session.execute(
+        select(Form.form_id, Form.title)
+        .where(Form.state != FormState.DRAFT.value)
+        .order_by(Form.title, Form.form_id)
+    ).all()
+    return render_template(
+        "review/queue.html",
+        rows=rows,
+        next_cursor=next_cursor,
+        cursor=cursor,
+        filters=filters,
+        counts=state_counts(actor, filters),
+        states=STATES,
+        forms=forms,
+    )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    instance_id: str
+    reason: str
+
+
+def _bulk_skip_reason(submission: Submission) -> str | None:
+    """Why bulk approval leaves this submission for a one-by-one look, if it does."""
+    if submission.review_state == ReviewState.APPROVED:
+        return "already approved"
+    changes = case_changes(submission)
+    conflicts = sorted({str(c["property"]) for c in changes if c["conflict"]})
+    if conflicts:
+        return "conflicts with later case changes: " + ", ".join(conflicts)
+    if any(c["error"] for c in changes):
+        return "a case change could not be applied; open it to see why"
+    return None
+
+
+@bp.post("/review/bulk-approve")
+@require(*REVIEWERS)
+def bulk_approve() -> Any:
+    """Approve the selected submissions that have no conflicts and no case-change errors."""
+    actor = current_actor()
+    wanted = list(dict.fromkeys(i for i in request.form.getlist("instance_id") if i))
+    if not wanted:
+        flash("Select the submissions to approve first.", "error")
+        return redirect(url_for("review.queue"))
+    if len(wanted) > BULK_LIMIT:
+        raise BadRequest(
+            f"Approve at most {BULK_LIMIT} submissions at once.", code="review.bulk_too_many"
+        )
+    approved: list[str] = []
+    skipped: list[Skipped] = []
+    with unit_of_work():
+        for instance_id in wanted:
+            try:
+                submission = submissions.visible_submission(instance_id, actor=actor)
+            except NotFound:
+                skipped.append(Skipped(instance_id, "not found"))
+                continue
+            reason = _bulk_skip_reason(submission)
+            if reason is not None:
+                skipped.append(Skipped(instance_id, reason))
+                continue
+            try:
+                with db.session.begin_nested():
+                    review.review_submission(submission, state="approved", actor=actor)
+            except DomainError as exc:
+                skipped.append(Skipped(instance_id, exc.message))
+                continue
+            approved.append(instance_id)
+    return render_template("review/bulk.html", approved=approved, skipped=skipped)
+
+
+# -- one submission --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Language:
+    """One of the form's languages: ``key`` goes in ``?lang=``, ``name`` to :func:`describe`."""
+
+    key: str
+    name: str
+    code: str | None
+
+
+def _languages(names: Iterable[str]) -> list[Language]:
+    out = []
+    for name in names:
+        match = _LANG_CODE.search(name)
+        code = match.group(1).lower() if match else None
+        out.append(Language(key=code or name, name=name, code=code))
+    return out
+
+
+def _pick_language(
+    languages: Sequence[Language], wanted: str | None, default: str | None
+) -> Language | None:
+    for choice in (wanted, default):
+        if choice:
+            for lang in languages:
+                if choice in (lang.key, lang.name):
+                    return lang
+    return languages[0] if languages else None
+
+
+def _field_index(fields: Iterable[Field]) -> dict[str, Field]:
+    index: dict[str, Field] = {}
+    for f in fields:
+        index[f.path] = f
+        index.update(_field_index(f.children))
+    return index
+
+
+def _text(value: Any) -> str:
+    """A case property value as text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _change_rows(submission: Submission) -> list[dict[str, Any]]:
+    """Case changes with display text and the key of their take/leave box (if they have one)."""
+    rows = []
+    for change in case_changes(submission):
+        prop = change["property"]
+        takeable = (
+            prop is not None
+            and change["state"] in TAKEABLE
+            and not (change["action"] == "create" and prop == "label")
+        )
+        rows.append(
+            change
+            | {
+                "current_text": _text(change["current"]),
+                "proposed_text": _text(change["proposed"]),
+                "take_key": f"{change['case_id']}:{prop}" if takeable else None,
+            }
+        )
+    return rows
+
+
+def _take_choices(submission: Submission, ticked: set[str]) -> dict[str, bool]:
+    """``take`` for the review service: a property is left when any of its boxes is unticked."""
+    take: dict[str, bool] = {}
+    for row in _change_rows(submission):
+        key = row["take_key"]
+        if key is not None:
+            prop = str(row["property"])
+            take[prop] = take.get(prop, True) and key in ticked
+    return take
+
+
+def _files(submission: Submission, version: SubmissionVersion) -> dict[str, dict[str, Any]]:
+    """Attachments of the current version by file name, with their URL and whether an image."""
+    out = {}
+    for a in version.attachments:
+        out[a.name] = {
+            "received": a.blob_sha256 is not None,
+            "url": url_for(
+                "submissions_api.api_attachment", instance_id=submission.instance_id, name=a.name
+            ),
+            "image": (a.content_type or "").startswith("image/"),
+        }
+    return out
+
+
+def _username(user_id: int | None) -> str | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.username if user else None
+
+
+def _answers(
+    version: SubmissionVersion, language: Language | None
+) -> tuple[tuple[DisplayItem, ...], dict[str, str]]:
+    """The answers laid out for reading, and the media type of each upload question."""
+    form_version = version.form_version
+    fields = fields_from_json(form_version.fields or [])
+    items = describe(
+        version.data or {},
+        fields,
+        language.name if language else None,
+        default_language=form_version.default_language,
+    )
+    media = {
+        path: f.mediatype or ""
+        for path, f in _field_index(fields).items()
+        if f.kind == "upload" or f.data_type == "binary"
+    }
+    return items, media
+
+
+@bp.get("/submissions/<path:instance_id>")
+@require(*REVIEWERS)
+def submission_page(instance_id: str) -> Any:
+    """One submission, read in the chosen language, with its case changes and decisions."""
+    actor = current_actor()
+    submission = submissions.visible_submission(instance_id, actor=actor)
+    version = submission.current_version
+    assert version is not None
+    form_version = version.form_version
+    languages = _languages(form_version.languages or [])
+    language = _pick_language(languages, request.args.get("lang"), form_version.default_language)
+    items, media = _answers(version, language)
+    history = [
+        {
+            "at": a.at,
+            "by": _username(a.actor_id),
+            "from": a.from_state,
+            "to": a.to_state,
+            "note": a.note,
+            "comment": a.from_state == a.to_state and not a.take,
+            "left": sorted(k for k, v in (a.take or {}).items() if not v),
+        }
+        for a in review.history(submission)
+    ]
+    html = render_template(
+        "submissions/detail.html",
+        submission=submission,
+        version=version,
+        form_version=form_version,
+        worker=_username(submission.submitted_by_id),
+        sender=_username(version.submitter_id),
+        languages=languages,
+        language=language,
+        items=items,
+        media=media,
+        files=_files(submission, version),
+        changes=_change_rows(submission),
+        history=history,
+        earlier=[v for v in submission.versions if v.id != version.id],
+        may_decide=submission.review_state != ReviewState.APPROVED,
+        states=ReviewState,
+    )
+    with unit_of_work():
+        record(
+            "submission.viewed",
+            actor=actor,
+            subject_type="submission",
+            subject_id=submission.instance_id,
+            region_id=submission.region_id,
+            page="web",
+        )
+    return html
+
+
+def _back(submission: Submission) -> Response:
+    lang = (request.form.get("lang") or "").strip()[:100] or None
+    return redirect(
+        url_for("review.submission_page", instance_id=submission.instance_id, lang=lang)
+    )
+
+
+_DONE = {
+    "approved": "Approved.",
+    "has_issues": "Sent back to the worker with your note.",
+    "rejected": "Rejected.",
+}
+
+
+@bp.post("/submissions/<path:instance_id>/review")
+@require(*REVIEWERS)
+def decide(instance_id: str) -> Any:
+    """Approve (with the take/leave choices), send back (has issues) or reject."""
+    actor = current_actor()
+    submission = submissions.visible_submission(instance_id, actor=actor)
+    state = request.form.get("state", "")
+    note = request.form.get("note", "")
+    seen = request.form.get("seen_version")
+    version = submission.current_version
+    if seen and version is not None and seen != version.instance_id:
+        flash(
+            "The worker sent a corrected version after you opened this page; nothing was "
+            "decided. Read the new version below and decide again.",
+            "error",
+        )
+        return _back(submission)
+    take = (
+        _take_choices(submission, set(request.form.getlist("take")))
+        if state == ReviewState.APPROVED
+        else None
+    )
+    try:
+        with unit_of_work():
+            applied = review.review_submission(
+                submission, state=state, actor=actor, note=note, take=take
+            )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _back(submission)
+    message = _DONE.get(state, "Done.")
+    if applied:
+        message += f" {len(applied)} case version(s) written."
+    flash(message)
+    return _back(submission)
+
+
+@bp.post("/submissions/<path:instance_id>/comment")
+@require(*REVIEWERS)
+def add_comment(instance_id: str) -> Any:
+    """A comment on the submission; its state does not change."""
+    actor = current_actor()
+    submission = submissions.visible_submission(instance_id, actor=actor)
+    try:
+        with unit_of_work():
+            review.comment(submission, actor=actor, note=request.form.get("note", ""))
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _back(submission)
+    flash("Comment added.")
+    return _back(submission)
