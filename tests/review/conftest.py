@@ -3,31 +3,17 @@ people in two regions, and browsers logged in as them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 
-from fieldapp.auth import services as auth_services
 from fieldapp.auth.models import User
+
+# the same autouse fixtures as the case tests (the helpers' app, cheap password hashes)
+from tests.cases.conftest import _cheap_password_hashes, _helpers_app  # noqa: F401
 from tests.cases.support import Programme, publish
 from tests.conftest import Browser
-from tests.openrosa import helpers
-
-
-@pytest.fixture(autouse=True)
-def _helpers_app(app: Flask) -> Iterator[None]:
-    helpers.APP = app
-    yield
-    helpers.APP = None
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        auth_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
 
 
 @pytest.fixture
