@@ -411,3 +411,9 @@ def test_openapi_lists_every_api_route(app, client):
             path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
             path = path.replace("{case_id}", "{id}").replace("{device_id}", "{id}")
             assert path in documented, f"{rule.rule} is not in openapi.json"
+
+
+def test_anonymous_api_writes_get_401_not_a_csrf_error(client):
+    response = client.post("/api/v1/regions", json={"code": "east", "name": "East"})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "auth.required"

@@ -52,6 +52,10 @@ def _check_csrf() -> None:
         return
     if request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
         return
+    if not current_user.is_authenticated and request.endpoint != "auth.login":
+        # nobody's session to forge: the view's own gate answers (401 JSON, or the login page);
+        # the login form itself keeps its token (login CSRF)
+        return
     expected = session.get(CSRF_SESSION_KEY)
     given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
     if not expected or not given or not hmac.compare_digest(str(expected), str(given)):

@@ -1,0 +1,277 @@
+"""Every route of the app, for every role and two regions, against an explicit table.
+
+The routes are read from the URL map, so a new route fails this test until it is added to
+``ALLOWED`` with the people who may use it. "Allowed" means the request got past the gate (any
+answer but 401, 403, 404 or a redirect to the login page: a 409 or 422 for the deliberately
+harmless bodies sent here is fine); "denied" means exactly that kind of answer. Objects belong to
+region *north*; the coordinator of *south* must be refused them like a stranger.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from fieldapp.auth import devices
+from fieldapp.auth import services as auth
+from fieldapp.db import db
+from tests.cases.conftest import _cheap_password_hashes, _helpers_app  # noqa: F401
+from tests.cases.support import (
+    SEED1_ADULT,
+    SEED1_HOUSEHOLD,
+    SEED1_INSTANCE,
+    publish,
+    registration,
+)
+from tests.conftest import TEST_PASSWORD, Browser
+from tests.openrosa.helpers import Collect
+
+PEOPLE = ("anonymous", "admin", "designer", "coord_n", "coord_s", "worker_n")
+EVERYONE = set(PEOPLE)
+SIGNED_IN = EVERYONE - {"anonymous"}
+ADMIN = {"admin"}
+DESIGNERS = {"admin", "designer"}
+COORDS = {"admin", "coord_n", "coord_s"}
+NORTH_COORDS = {"admin", "coord_n"}
+NORTH_READERS = {"admin", "coord_n", "worker_n"}
+COLLECTORS = {"coord_n", "coord_s", "worker_n"}
+
+#: endpoint -> who may use it (objects in the URL belong to region north)
+ALLOWED: dict[str, set[str]] = {
+    "pages.home": SIGNED_IN,
+    "auth.login": EVERYONE,
+    "auth.logout": EVERYONE,
+    "api.openapi": EVERYONE,
+    "admin.users": ADMIN,
+    "admin.create_user": ADMIN,
+    "admin.user": ADMIN,
+    "admin.regions": ADMIN,
+    "admin.devices_page": COORDS,
+    "admin.revoke_device": NORTH_COORDS,
+    "auth_api.api_users": ADMIN,
+    "auth_api.api_create_user": ADMIN,
+    "auth_api.api_update_user": ADMIN,
+    "auth_api.api_regions": COORDS | {"designer"},
+    "auth_api.api_create_region": ADMIN,
+    "auth_api.api_devices": COORDS,
+    "auth_api.api_create_device": NORTH_COORDS,
+    "auth_api.api_revoke_device": NORTH_COORDS,
+    "forms.catalogue": DESIGNERS,
+    "forms.upload": DESIGNERS,
+    "forms.detail": DESIGNERS,
+    "forms.publish": DESIGNERS,
+    "forms.change_state": DESIGNERS,
+    "forms.discard": DESIGNERS,
+    "forms.attach": DESIGNERS,
+    "forms.xform": DESIGNERS,
+    "forms.source": DESIGNERS,
+    "forms_api.api_list": DESIGNERS | {"coord_n", "coord_s"},
+    "forms_api.api_detail": DESIGNERS | {"coord_n", "coord_s"},
+    "forms_api.api_upload": DESIGNERS,
+    "forms_api.api_publish": DESIGNERS,
+    "forms_api.api_state": DESIGNERS,
+    "forms_api.api_discard": DESIGNERS,
+    "forms_api.api_attach": DESIGNERS,
+    "forms_api.api_xform": DESIGNERS,
+    "submissions_api.api_list": COORDS | {"worker_n"},
+    "submissions_api.api_detail": NORTH_READERS,
+    "submissions_api.api_attachment": NORTH_READERS,
+    "submissions_api.api_review": NORTH_COORDS,
+    "review.queue": COORDS,
+    "review.bulk_approve": COORDS,
+    "review.submission_page": NORTH_COORDS,
+    "review.decide": NORTH_COORDS,
+    "review.add_comment": NORTH_COORDS,
+    "cases_api.api_cases": COORDS | {"worker_n"},
+    "cases_api.api_case": NORTH_READERS,
+    "cases_api.api_links": NORTH_READERS,
+    "cases_api.api_assign": NORTH_COORDS,
+    "cases_api.api_transfer": NORTH_COORDS,
+    "cases_api.api_close": NORTH_COORDS,
+    "cases_api.api_reopen": NORTH_COORDS,
+    "cases_api.api_resolve": NORTH_COORDS,
+    "cases_api.api_link": NORTH_COORDS,
+    "cases_api.api_merge": NORTH_COORDS,
+    "cases_api.api_case_lists": COORDS | {"designer"},
+    "cases_api.api_update_case_list": DESIGNERS,
+    "cases_api.api_duplicates": COORDS,
+    "case_pages.case_list": COORDS,
+    "case_pages.case_page": NORTH_COORDS,
+    "case_pages.act": NORTH_COORDS,
+    # OpenRosa with a password: every account may ask; only people who collect get forms
+    "openrosa.form_list": SIGNED_IN,
+    "openrosa.submission": SIGNED_IN,  # HEAD/GET: 204 for any account
+    "openrosa.integrity": SIGNED_IN,
+    "openrosa.form_download": COLLECTORS,
+    "openrosa.manifest": COLLECTORS,
+    "openrosa.attachment": COLLECTORS,
+}
+#: OpenRosa with a device token: the worker's phone, not a person's session (tested apart)
+DEVICE_ENDPOINTS = {
+    "openrosa_key.form_list",
+    "openrosa_key.form_download",
+    "openrosa_key.manifest",
+    "openrosa_key.attachment",
+    "openrosa_key.integrity",
+    "openrosa_key.submission",
+}
+
+#: harmless bodies: they pass validation only where nothing irreversible happens
+BODIES: dict[str, dict[str, Any]] = {
+    "cases_api.api_assign": {"user": "worker_n"},
+    "cases_api.api_transfer": {"region": "north"},  # same region: refused after the gate
+    "cases_api.api_close": {"reason": ""},
+    "cases_api.api_link": {"to": SEED1_ADULT, "relation": "nonsense"},
+    "cases_api.api_merge": {"other": SEED1_ADULT, "choose": "not a mapping"},
+    "cases_api.api_update_case_list": {"cadence_days": 30},
+    "submissions_api.api_review": {"state": "nonsense"},
+    "forms_api.api_state": {"state": "nonsense"},
+    "auth_api.api_create_device": {"user": "worker_n"},
+    "auth_api.api_update_user": {},
+    "case_pages.act": {"action": "nonsense"},
+    "review.decide": {"state": "nonsense"},
+    "review.add_comment": {"note": ""},
+    "admin.user": {"action": "nonsense"},
+}
+
+
+@pytest.fixture
+def world(app: Flask, make_user, make_region) -> dict[str, Any]:
+    publish("family_registration", "home_visit")
+    people = {
+        "admin": make_user("admin", username="admin_x"),
+        "designer": make_user("designer", username="designer_x"),
+        "coord_n": make_user("coordinator", username="coord_n", regions=["north"]),
+        "coord_s": make_user("coordinator", username="coord_s", regions=["south"]),
+        "worker_n": make_user("field_worker", username="worker_n", regions=["north"]),
+    }
+    token, _ = devices.create_device(people["worker_n"], actor=None)
+    _, spare_device = devices.create_device(people["worker_n"], actor=None)
+    tokens = {name: auth.issue_api_token(user, actor=None)[0] for name, user in people.items()}
+    db.session.commit()
+    phone = Collect(app, f"/collect/key/{token}")
+    xml, files = registration("seed1")
+    assert phone.submit(xml, files).status_code == 201
+    admin = auth.get_user_by_username("admin_x")
+    from fieldapp.review.services import review_submission
+    from fieldapp.submissions.services import visible_submission
+
+    review_submission(
+        visible_submission(SEED1_INSTANCE, actor=admin), state="approved", actor=admin
+    )
+    db.session.commit()
+    attachment = next(name for name, _ in files)
+    return {
+        "people": {k: v.id for k, v in people.items()},
+        "tokens": tokens,
+        "device_token": token,
+        "values": {
+            "form_id": "family_registration",
+            "version": "2026112101",
+            "instance_id": SEED1_INSTANCE,
+            "case_id": SEED1_HOUSEHOLD,
+            "name": attachment,
+            "user_id": people["worker_n"].id,
+            "username": "worker_n",
+            "device_id": spare_device.id,
+            "dataset": "households",
+        },
+    }
+
+
+def _url(app: Flask, rule: Any, values: dict[str, Any]) -> str:
+    args = {arg: values[arg] for arg in rule.arguments}
+    blueprint, _, view = rule.endpoint.partition(".")
+    if blueprint.startswith("openrosa") and view in ("attachment", "manifest", "form_download"):
+        args["form_id"] = "home_visit"  # a form with a file: the worker's case list
+        if "name" in args:
+            args["name"] = "households.csv"
+    if blueprint == "cases_api" and "name" in args:
+        args["name"] = "households"
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **args)
+
+
+def _denied(response: Any) -> bool:
+    if response.status_code in (401, 403, 404):
+        return True
+    return response.status_code == 302 and "/login" in response.headers.get("Location", "")
+
+
+def _request(
+    app: Flask, world: dict[str, Any], who: str, method: str, url: str, endpoint: str
+) -> Any:
+    body = BODIES.get(endpoint, {})
+    if endpoint.startswith("openrosa."):
+        client = app.test_client()
+        headers = {"X-OpenRosa-Version": "1.0"}
+        if who != "anonymous":
+            basic = base64.b64encode(f"{_username(who)}:{TEST_PASSWORD}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        return client.open(url, method=method, headers=headers)
+    if url.startswith("/api/"):
+        headers = {} if who == "anonymous" else {"Authorization": f"Bearer {world['tokens'][who]}"}
+        return app.test_client().open(url, method=method, headers=headers, json=body)
+    browser = Browser(app.test_client())
+    if who != "anonymous":
+        assert browser.login(_username(who)).status_code == 302
+    if method == "GET":
+        return browser.get(url)
+    return browser.post(url, dict(body))
+
+
+def _username(who: str) -> str:
+    return {"admin": "admin_x", "designer": "designer_x"}.get(who, who)
+
+
+def test_every_route_is_in_the_table(app: Flask):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    assert endpoints - set(ALLOWED) - DEVICE_ENDPOINTS == set(), "add new routes to ALLOWED"
+    assert set(ALLOWED) - endpoints == set(), "the table names routes that no longer exist"
+
+
+def test_every_route_for_every_person(app: Flask, world):
+    failures = []
+    rules = sorted(
+        (r for r in app.url_map.iter_rules() if r.endpoint in ALLOWED), key=lambda r: r.rule
+    )
+    for rule in rules:
+        url = _url(app, rule, world["values"])
+        for method in sorted(m for m in rule.methods if m not in ("HEAD", "OPTIONS")):
+            if rule.endpoint == "openrosa.submission" and method == "POST":
+                continue  # submissions by role are covered in tests/openrosa
+            if rule.endpoint == "auth.logout":
+                continue  # ends the session the other checks use; public by design
+            for who in PEOPLE:
+                response = _request(app, world, who, method, url, rule.endpoint)
+                allowed = who in ALLOWED[rule.endpoint]
+                if allowed == _denied(response):
+                    failures.append(
+                        f"{method} {url} as {who}: {response.status_code} "
+                        f"({'should pass' if allowed else 'should be refused'})"
+                    )
+    assert failures == [], "\n".join(failures)
+
+
+def test_device_routes_need_a_live_device_token(app: Flask, world):
+    values = world["values"]
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in DEVICE_ENDPOINTS:
+            continue
+        for token, allowed in ((world["device_token"], True), ("A" * 64, False)):
+            url = _url(app, rule, values | {"token": token})
+            response = app.test_client().get(url, headers={"X-OpenRosa-Version": "1.0"})
+            assert _denied(response) != allowed, (rule.rule, token[:4], response.status_code)
+
+
+def test_anonymous_api_answers_are_json(app: Flask):
+    response = app.test_client().get("/api/v1/cases")
+    assert response.status_code == 401
+    assert response.is_json
+    assert re.match(r"auth\.", response.json["error"]["code"])
