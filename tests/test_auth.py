@@ -417,3 +417,21 @@ def test_anonymous_api_writes_get_401_not_a_csrf_error(client):
     response = client.post("/api/v1/regions", json={"code": "east", "name": "East"})
     assert response.status_code == 401
     assert response.json["error"]["code"] == "auth.required"
+
+
+def test_admin_browses_and_filters_the_audit_log(login_as, make_user, browser):
+    admin = login_as("admin")
+    target_id = make_user("designer", username="auditee").id
+    for _ in range(2):
+        assert browser.login("auditee", "wrong").status_code == 401
+    page = admin.get("/admin/audit?action=auth.login_failed").data.decode()
+    assert "auth.login_failed" in page
+    assert "user.created" not in page
+    by_record = admin.get(f"/admin/audit?subject={target_id}").data.decode()
+    assert "auth.login_failed" in by_record
+    bad = admin.get("/admin/audit?from=yesterday").data.decode()
+    assert "is not a date" in bad
+
+
+def test_audit_log_is_for_admins_only(login_as):
+    assert login_as("coordinator").get("/admin/audit").status_code == 404

@@ -50,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "admin.create_user": ADMIN,
     "admin.user": ADMIN,
     "admin.regions": ADMIN,
+    "admin.audit": ADMIN,
     "admin.devices_page": COORDS,
     "admin.revoke_device": NORTH_COORDS,
     "auth_api.api_users": ADMIN,

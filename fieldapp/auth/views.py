@@ -412,3 +412,64 @@ def api_revoke_device(device_id: int) -> Any:
             devices.get_device(device_id, actor=current_actor()), actor=current_actor()
         )
     return "", 204
+
+
+# -- audit log -------------------------------------------------------------------------------
+
+AUDIT_PAGE = 100
+
+
+@admin_bp.get("/audit")
+@require(Role.ADMIN)
+def audit() -> Any:
+    """The audit log, newest first: filter by action, person, record, region and dates."""
+    from datetime import date  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from fieldapp.audit.models import AuditEvent  # noqa: PLC0415
+    from fieldapp.auth.models import Region  # noqa: PLC0415
+
+    args = request.args
+    query = select(AuditEvent)
+    problems = []
+    if args.get("action"):
+        query = query.where(AuditEvent.action.startswith(args["action"].strip()))
+    if args.get("user"):
+        person = services.get_user_by_username(args["user"])
+        query = query.where(AuditEvent.actor_id == (person.id if person else -1))
+    if args.get("subject"):
+        query = query.where(AuditEvent.subject_id == args["subject"].strip())
+    if args.get("region"):
+        region = services.get_region(args["region"])
+        query = query.where(AuditEvent.region_id == (region.id if region else -1))
+    for key, op in (("from", "ge"), ("to", "le")):
+        if args.get(key):
+            try:
+                day = date.fromisoformat(args[key])
+            except ValueError:
+                problems.append(f"'{args[key]}' is not a date (YYYY-MM-DD).")
+                continue
+            from datetime import UTC, datetime, time, timedelta  # noqa: PLC0415
+
+            start = datetime.combine(day, time.min, tzinfo=UTC)
+            query = query.where(
+                AuditEvent.at >= start if op == "ge" else AuditEvent.at < start + timedelta(days=1)
+            )
+    before = args.get("before", "")
+    if before.isdigit():
+        query = query.where(AuditEvent.id < int(before))
+    rows = db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)).all()
+    page = list(rows[:AUDIT_PAGE])
+    users = {u.id: u for u in services.list_users()}
+    regions = {r.id: r for r in db.session.scalars(select(Region))}
+    next_before = page[-1].id if len(rows) > AUDIT_PAGE else None
+    return render_template(
+        "admin/audit.html",
+        events=page,
+        users=users,
+        regions=regions,
+        args=args,
+        problems=problems,
+        next_before=next_before,
+    )
