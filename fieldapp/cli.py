@@ -194,6 +194,7 @@ def forms() -> None:
 def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
     """Publish each XLSForm; return how many failed. Each file is its own unit of work."""
     from fieldapp.forms import services  # noqa: PLC0415
+    from fieldapp.web.files import blob_store  # noqa: PLC0415
 
     app = current_app
     policy = services.ValidationPolicy(
@@ -207,7 +208,7 @@ def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
                     path.read_bytes(),
                     filename=path.name,
                     actor=None,
-                    store=app.extensions["fieldapp.blobs"],
+                    store=blob_store(),
                     policy=policy,
                     max_bytes=int(app.config["XLSFORM_MAX_BYTES"]),
                     skip_unchanged=skip_unchanged,

@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -51,6 +52,14 @@ class LoginPolicy:
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoginPolicy:
+        """The policy of ``LOGIN_MAX_FAILURES`` and ``LOGIN_LOCKOUT_MINUTES``."""
+        return cls(
+            max_failures=int(config["LOGIN_MAX_FAILURES"]),
+            lockout=timedelta(minutes=int(config["LOGIN_LOCKOUT_MINUTES"])),
+        )
 
 
 # -- passwords ------------------------------------------------------------------------------
@@ -162,6 +171,12 @@ def get_user(user_id: int) -> User:
     if user is None:
         raise NotFound("No such user.", code="user.not_found")
     return user
+
+
+def username_of(user_id: int | None) -> str | None:
+    """The login name of a user id (None for None or a deleted user)."""
+    user = db.session.get(User, user_id) if user_id else None
+    return user.username if user else None
 
 
 def list_users() -> Sequence[User]:

@@ -26,7 +26,7 @@ from fieldapp.auth.schemas import (
     UserOutSchema,
     UserUpdateSchema,
 )
-from fieldapp.db import db, unit_of_work
+from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import DomainError, NotFound
 from fieldapp.web.args import load
 from fieldapp.web.permissions import current_actor, require
@@ -41,15 +41,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("pages.home")
-
-
-def _policy() -> services.LoginPolicy:
-    from datetime import timedelta  # noqa: PLC0415
-
-    return services.LoginPolicy(
-        max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
-        lockout=timedelta(minutes=int(current_app.config["LOGIN_LOCKOUT_MINUTES"])),
-    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -72,7 +63,11 @@ def login() -> Any:
         },
     )
     try:
-        user = services.authenticate(data["username"], data["password"], policy=_policy())
+        user = services.authenticate(
+            data["username"],
+            data["password"],
+            policy=services.LoginPolicy.from_config(current_app.config),
+        )
     except (services.LoginFailed, services.AccountLocked) as exc:
         db.session.commit()  # keep the failure count, the lockout and their audit entries
         return render_template(
@@ -108,14 +103,8 @@ def users() -> Any:
         users=services.list_users(),
         regions=services.list_regions(),
         roles=[Role(r) for r in ROLE_VALUES],
-        now=_now(),
+        now=utcnow(),
     )
-
-
-def _now() -> Any:
-    from fieldapp.db import utcnow  # noqa: PLC0415
-
-    return utcnow()
 
 
 @admin_bp.post("/users")
@@ -194,7 +183,7 @@ def user(user_id: int) -> Any:
         regions=services.list_regions(),
         roles=[Role(r) for r in ROLE_VALUES],
         new_token=new_token,
-        now=_now(),
+        now=utcnow(),
     )
 
 

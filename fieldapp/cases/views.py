@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
+from fieldapp.auth.services import get_user_by_username, username_of
 from fieldapp.cases import care, services
 from fieldapp.cases.models import Case, CaseList, CaseStatus
 from fieldapp.db import db, unit_of_work, utcnow
@@ -19,11 +20,6 @@ from fieldapp.web.permissions import current_actor, require
 
 api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 READERS = (Role.ADMIN, Role.COORDINATOR, Role.FIELD_WORKER)
-
-
-def _username(user_id: int | None) -> str | None:
-    user = db.session.get(User, user_id) if user_id else None
-    return user.username if user else None
 
 
 def case_json(case: Case) -> dict[str, Any]:
@@ -37,7 +33,7 @@ def case_json(case: Case) -> dict[str, Any]:
         "properties": case.properties,
         "version": case.version,
         "region": region.code if region else None,
-        "assigned_to": _username(case.assigned_to_id),
+        "assigned_to": username_of(case.assigned_to_id),
         "next_due": case.next_due.isoformat() if case.next_due else None,
         "overdue": case.overdue(today),
         "status": case.status,
@@ -106,7 +102,7 @@ def api_case(case_id: str) -> Any:
                 "version": v.version,
                 "created_at": v.created_at.isoformat(),
                 "submission": submission.instance_id if submission else None,
-                "approved_by": _username(v.approved_by_id),
+                "approved_by": username_of(v.approved_by_id),
                 "changes": v.changes,
                 "conflict": v.conflict,
                 "conflicting_properties": v.conflicting_properties,
@@ -183,7 +179,6 @@ MANAGERS = (Role.ADMIN, Role.COORDINATOR)
 
 
 def _user_or_404(username: str | None) -> User | None:
-    from fieldapp.auth.services import get_user_by_username  # noqa: PLC0415
     from fieldapp.errors import NotFound  # noqa: PLC0415
 
     if not username:

@@ -17,23 +17,17 @@ from flask import (
 from werkzeug.datastructures import FileStorage
 
 from fieldapp.auth.models import Role
-from fieldapp.blobs import BlobStore
 from fieldapp.db import unit_of_work
 from fieldapp.errors import BadRequest, DomainError, NotFound, PayloadTooLarge
 from fieldapp.forms import services
 from fieldapp.forms.models import Form, FormVersion
+from fieldapp.web.files import blob_store
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
 api = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
 
 DESIGNERS = (Role.DESIGNER, Role.ADMIN)
-
-
-def _store() -> BlobStore:
-    store = current_app.extensions["fieldapp.blobs"]
-    assert isinstance(store, BlobStore)
-    return store
 
 
 def _policy() -> services.ValidationPolicy:
@@ -67,7 +61,7 @@ def _upload_xlsform() -> FormVersion:
             data,
             filename=upload.filename or "",
             actor=current_actor(),
-            store=_store(),
+            store=blob_store(),
             max_bytes=limit,
         )
     return version
@@ -84,7 +78,7 @@ def _attach(form: Form) -> None:
             name,
             data,
             actor=current_actor(),
-            store=_store(),
+            store=blob_store(),
             content_type=upload.mimetype or None,
             max_bytes=limit,
         )
@@ -216,7 +210,7 @@ def source(form_id: str, version: str) -> Response:
     """The XLSForm file as uploaded."""
     found = _version(services.get_form(form_id), version)
     return Response(
-        _store().read(found.source_sha256),
+        blob_store().read(found.source_sha256),
         mimetype="application/octet-stream",
         headers={
             "Content-Disposition": f'attachment; filename="{form_id}-{version}{found.source_type}"'

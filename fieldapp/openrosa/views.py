@@ -16,7 +16,6 @@ the decisions are in ``forms.services`` and ``submissions.services``.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
@@ -26,7 +25,7 @@ from werkzeug.http import http_date
 from fieldapp.auth import devices
 from fieldapp.auth import services as auth
 from fieldapp.auth.models import User
-from fieldapp.blobs import Blob, BlobStore
+from fieldapp.blobs import Blob
 from fieldapp.cases.services import get_case_list
 from fieldapp.db import db, unit_of_work
 from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -41,6 +40,7 @@ from fieldapp.openrosa.responses import (
     message_xml,
 )
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
+from fieldapp.web.files import blob_store
 
 bp = Blueprint("openrosa", __name__)
 
@@ -94,10 +94,7 @@ def _authenticate() -> User:
     credentials = request.authorization
     if credentials is None or credentials.type != "basic" or not credentials.username:
         raise Unauthorized("Enter your fieldapp username and password.")
-    policy = auth.LoginPolicy(
-        max_failures=int(current_app.config["LOGIN_MAX_FAILURES"]),
-        lockout=timedelta(minutes=int(current_app.config["LOGIN_LOCKOUT_MINUTES"])),
-    )
+    policy = auth.LoginPolicy.from_config(current_app.config)
     try:
         return auth.authenticate(credentials.username, credentials.password or "", policy=policy)
     except auth.AccountLocked as exc:
@@ -141,12 +138,6 @@ def _conditional(body: str | bytes, content_type: str, etag: str | None = None) 
     response.set_etag(etag)
     response.make_conditional(request)
     return response
-
-
-def _store() -> BlobStore:
-    store = current_app.extensions["fieldapp.blobs"]
-    assert isinstance(store, BlobStore)
-    return store
 
 
 def _actor() -> User:
@@ -272,7 +263,7 @@ def attachment(form_id: str, name: str) -> Response:
     blob = db.session.get(Blob, found.blob_sha256)
     assert blob is not None
     response = _conditional(
-        _store().read(found.blob_sha256),
+        blob_store().read(found.blob_sha256),
         found.content_type or "application/octet-stream",
         etag=blob.md5,
     )
@@ -339,7 +330,7 @@ def submission() -> Response:
                     xml=xml,
                     uploads=uploads,
                     actor=_actor(),
-                    store=_store(),
+                    store=blob_store(),
                     device=g.get("device"),
                     device_id=request.args.get("deviceID"),
                     user_agent=user_agent,

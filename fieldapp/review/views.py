@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
+from fieldapp.auth.services import username_of
 from fieldapp.cases.services import case_changes
 from fieldapp.db import db, unit_of_work
 from fieldapp.errors import BadRequest, DomainError, NotFound
@@ -398,11 +399,6 @@ def _files(submission: Submission, version: SubmissionVersion) -> dict[str, dict
     return out
 
 
-def _username(user_id: int | None) -> str | None:
-    user = db.session.get(User, user_id) if user_id else None
-    return user.username if user else None
-
-
 def _answers(
     version: SubmissionVersion, language: Language | None
 ) -> tuple[tuple[DisplayItem, ...], dict[str, str]]:
@@ -438,7 +434,7 @@ def submission_page(instance_id: str) -> Any:
     history = [
         {
             "at": a.at,
-            "by": _username(a.actor_id),
+            "by": username_of(a.actor_id),
             "from": a.from_state,
             "to": a.to_state,
             "note": a.note,
@@ -452,8 +448,8 @@ def submission_page(instance_id: str) -> Any:
         submission=submission,
         version=version,
         form_version=form_version,
-        worker=_username(submission.submitted_by_id),
-        sender=_username(version.submitter_id),
+        worker=username_of(submission.submitted_by_id),
+        sender=username_of(version.submitter_id),
         languages=languages,
         language=language,
         items=items,

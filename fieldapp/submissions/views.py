@@ -4,27 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from fieldapp.audit.services import record
-from fieldapp.auth.models import Role, User
-from fieldapp.blobs import BlobStore
+from fieldapp.auth.models import Role
+from fieldapp.auth.services import username_of
 from fieldapp.cases.services import case_changes
 from fieldapp.db import db, unit_of_work
 from fieldapp.errors import Invalid, NotFound
 from fieldapp.review import services as review
 from fieldapp.submissions import services
 from fieldapp.submissions.models import ReviewState, Submission
-from fieldapp.web.files import file_response
+from fieldapp.web.files import blob_store, file_response
 from fieldapp.web.permissions import current_actor, require
 
 api = Blueprint("submissions_api", __name__, url_prefix="/api/v1/submissions")
 READERS = (Role.ADMIN, Role.COORDINATOR, Role.FIELD_WORKER)
-
-
-def _username(user_id: int | None) -> str | None:
-    user = db.session.get(User, user_id) if user_id else None
-    return user.username if user else None
 
 
 def summary(submission: Submission) -> dict[str, Any]:
@@ -34,7 +29,7 @@ def summary(submission: Submission) -> dict[str, Any]:
         "instance_id": submission.instance_id,
         "form_id": submission.form.form_id,
         "version": version.form_version.version if version else None,
-        "submitted_by": _username(submission.submitted_by_id),
+        "submitted_by": username_of(submission.submitted_by_id),
         "region": _region_code(submission.region_id),
         "review_state": submission.review_state,
         "urgent": submission.urgent,
@@ -75,7 +70,7 @@ def detail(submission: Submission) -> dict[str, Any]:
                 "from": a.from_state,
                 "to": a.to_state,
                 "note": a.note,
-                "by": _username(a.actor_id),
+                "by": username_of(a.actor_id),
                 "at": a.at.isoformat(),
                 "take": a.take,
             }
@@ -120,8 +115,7 @@ def api_attachment(instance_id: str, name: str) -> Response:
     found = next((a for a in version.attachments if a.name == name and a.blob_sha256), None)
     if found is None or found.blob_sha256 is None:
         raise NotFound("No such attachment.", code="submission.attachment_not_found")
-    store = current_app.extensions["fieldapp.blobs"]
-    assert isinstance(store, BlobStore)
+    store = blob_store()
     with unit_of_work():
         record(
             "submission.attachment_viewed",

@@ -7,7 +7,17 @@ the file name is put in ``Content-Disposition`` with proper quoting.
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
+
+from fieldapp.blobs import BlobStore
+
+
+def blob_store() -> BlobStore:
+    """The current app's file store (made by the app factory)."""
+    store = current_app.extensions["fieldapp.blobs"]
+    assert isinstance(store, BlobStore)
+    return store
+
 
 #: types a browser renders without running anything (no SVG: it can carry script)
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
