@@ -107,25 +107,30 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def known_token(dataset: str, *, actor: User, today: date | None = None) -> str | None:
-    """The MD5 of ``dataset``'s CSV for ``actor`` if this process built it in its current state."""
-    key = state_key(dataset, actor=actor, today=today)
+def known_token(key: str) -> str | None:
+    """The MD5 of the CSV this process built for this state key, if any."""
     with _md5_lock:
         return _md5_by_state.get(key)
 
 
 def list_token(dataset: str, *, actor: User, today: date | None = None) -> str:
     """The MD5 of ``dataset``'s CSV for ``actor``, built only when its state key is new."""
-    known = known_token(dataset, actor=actor, today=today)
+    key = state_key(dataset, actor=actor, today=today)
+    known = known_token(key)
     if known is not None:
         return known
-    return build_case_list(dataset, actor=actor, today=today).token
+    return build_case_list(dataset, actor=actor, today=today, key=key).token
 
 
-def build_case_list(dataset: str, *, actor: User, today: date | None = None) -> CaseListFile:
-    """The CSV of ``dataset`` for ``actor``'s phone."""
+def build_case_list(
+    dataset: str, *, actor: User, today: date | None = None, key: str | None = None
+) -> CaseListFile:
+    """The CSV of ``dataset`` for ``actor``'s phone.
+
+    :param key: its state key, when the caller has just computed it.
+    """
     today = today or utcnow().date()
-    key = state_key(dataset, actor=actor, today=today)
+    key = key or state_key(dataset, actor=actor, today=today)
     case_list = db.session.scalars(select(CaseList).where(CaseList.name == dataset)).one_or_none()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -139,6 +139,13 @@ def record_case_work(
         db.session.flush()
         return []
     works: list[CaseWork] = []
+    lists: dict[str, CaseList | None] = {}
+
+    def _case_list_of(name: str) -> CaseList | None:
+        if name not in lists:
+            lists[name] = get_case_list(name)
+        return lists[name]
+
     for block in entity_blocks(version.data, entities):
         if not block.create and not block.update:
             continue  # e.g. a registration without consent: create="0"
@@ -159,14 +166,14 @@ def record_case_work(
             work.state = WorkState.ERROR.value
             # no value in the message: it goes to the audit log too (the row keeps the id)
             work.error = "The case id is not a valid UUID."
-        elif get_case_list(block.dataset) is None:
+        elif _case_list_of(block.dataset) is None:
             work.state = WorkState.ERROR.value
             work.error = f"There is no case list {block.dataset!r}."
         db.session.add(work)
         works.append(work)
     db.session.flush()
     for work in works:
-        case_list = get_case_list(work.dataset)
+        case_list = _case_list_of(work.dataset)
         if work.state == WorkState.PENDING and case_list and not case_list.approval_required:
             apply_work(work, submission, approved_by=None, take=None)
     if any(w.state == WorkState.ERROR for w in works):

@@ -247,14 +247,19 @@ def attachment(form_id: str, name: str) -> Response:
     if found is None:
         raise NotFound(f"The form has no file {name!r}.", code="form.attachment_not_found")
     if found.dataset is not None:
-        from fieldapp.cases.caselists import build_case_list, known_token  # noqa: PLC0415
+        from fieldapp.cases.caselists import (  # noqa: PLC0415
+            build_case_list,
+            known_token,
+            state_key,
+        )
 
         # a phone that has the current list gets 304 without it being built; otherwise it is
         # built once (and _conditional still answers 304 if the phone had it after all)
-        token = known_token(found.dataset, actor=_actor())
+        key = state_key(found.dataset, actor=_actor())
+        token = known_token(key)
         if token is not None and request.if_none_match.contains(token):
             return Response(status=304, headers={"ETag": f'"{token}"'})
-        built = build_case_list(found.dataset, actor=_actor())
+        built = build_case_list(found.dataset, actor=_actor(), key=key)
         response = _conditional(built.content, "text/csv; charset=utf-8", etag=built.token)
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
