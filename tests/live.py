@@ -128,8 +128,7 @@ class LiveServer:
             self.proc = None
 
     def engine(self):  # type: ignore[no-untyped-def]
-        if self.schema:
-            return make_engine(self.database_url)
+        """An engine on the server's own database (its schema is in the URL)."""
         return make_engine(self.database_url)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from fieldapp.audit.services import record
-from fieldapp.auth.models import ROLE_VALUES, ApiToken, Region, Role, User
+from fieldapp.auth.models import ROLE_VALUES, ApiToken, Region, Role, User, user_regions
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
@@ -399,8 +399,6 @@ def rename_region(region: Region, name: str, *, actor: User) -> None:
 
 def region_user_counts() -> dict[int, int]:
     """How many users each region has."""
-    from fieldapp.auth.models import user_regions  # noqa: PLC0415
-
     rows = db.session.execute(
         select(user_regions.c.region_id, func.count()).group_by(user_regions.c.region_id)
     ).all()
