@@ -87,6 +87,7 @@ ALLOWED: dict[str, set[str]] = {
     "review.submission_page": NORTH_COORDS,
     "review.decide": NORTH_COORDS,
     "review.add_comment": NORTH_COORDS,
+    "dashboard.region_dashboard": COORDS,
     "cases_api.api_cases": COORDS | {"worker_n"},
     "cases_api.api_case": NORTH_READERS,
     "cases_api.api_links": NORTH_READERS,

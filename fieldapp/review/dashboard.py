@@ -1,0 +1,217 @@
+"""The coordinators' dashboard: how one region stands, in counts.
+
+For one region at a time: submissions waiting for a decision (new, corrected, urgent) and sent
+back to workers; open cases whose follow-up is overdue, per assigned worker; submissions received
+per week over the last weeks. A coordinator sees only their own regions, an administrator any.
+
+Only counts leave this module: no case, person or answer is named, so looking at the dashboard is
+not written to the audit log (the case and submission pages it links to are). Workers are staff,
+and their overdue counts are about their caseload, not about the people in it.
+
+Weeks are ISO weeks (Monday to Sunday) in UTC, the time zone every page shows; the counts per
+week are one indexed range query over ``(region_id, received_at)`` with one ``CASE`` sum per
+week, the same SQL on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+
+from fieldapp.auth.models import Region, Role, User
+from fieldapp.cases.models import Case, CaseStatus
+from fieldapp.db import db
+from fieldapp.errors import NotFound
+from fieldapp.submissions.models import ReviewState, Submission
+from fieldapp.submissions.services import scope_submissions
+
+#: how many weeks the per-week chart covers by default (the current week included)
+WEEKS = 12
+#: states that wait for a coordinator's decision
+WAITING = (ReviewState.RECEIVED.value, ReviewState.EDITED.value)
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """Submissions of the region by where they stand in review."""
+
+    received: int
+    edited: int
+    #: urgent ones among those waiting for a decision (received or edited)
+    urgent: int
+    has_issues: int
+
+
+@dataclass(frozen=True)
+class WorkerOverdue:
+    """Open cases of the region assigned to one worker whose next follow-up date has passed."""
+
+    #: the worker's username (``None``: cases nobody is assigned to)
+    username: str | None
+    #: how the worker is shown (display name, else username)
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    """Submissions received in the week starting on ``start`` (a Monday)."""
+
+    start: date
+    count: int
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=6)
+
+
+@dataclass(frozen=True)
+class RegionDashboard:
+    region: Region
+    today: date
+    counts: ReviewCounts
+    overdue: tuple[WorkerOverdue, ...]
+    weeks: tuple[WeekCount, ...]
+
+    @property
+    def overdue_total(self) -> int:
+        return sum(w.count for w in self.overdue)
+
+
+def dashboard_regions(actor: User) -> list[Region]:
+    """The regions whose dashboard ``actor`` may see, by name."""
+    if actor.sees_all_regions:
+        regions = list(db.session.scalars(select(Region)))
+    elif actor.has_role(Role.COORDINATOR):
+        regions = list(actor.regions)
+    else:
+        regions = []
+    return sorted(regions, key=lambda r: (r.name.lower(), r.code))
+
+
+def choose_region(actor: User, code: str | None) -> Region | None:
+    """The region ``code`` if ``actor`` may see it; without a code, the first of theirs.
+
+    :return: ``None`` when the actor has no region at all.
+    :raises NotFound: ``code`` is not one of the actor's regions (or does not exist).
+    """
+    regions = dashboard_regions(actor)
+    if not code:
+        return regions[0] if regions else None
+    for region in regions:
+        if region.code == code:
+            return region
+    raise NotFound("No such region.", code="region.not_found")
+
+
+def _may_see(actor: User, region: Region) -> bool:
+    return actor.sees_all_regions or (
+        actor.has_role(Role.COORDINATOR) and region.id in actor.region_ids
+    )
+
+
+def review_counts(actor: User, region: Region) -> ReviewCounts:
+    """New, corrected, urgent and sent-back submissions of ``region``."""
+    query = scope_submissions(
+        select(Submission.review_state, Submission.urgent, func.count(Submission.id))
+        .where(Submission.region_id == region.id)
+        .where(Submission.review_state.in_((*WAITING, ReviewState.HAS_ISSUES.value)))
+        .group_by(Submission.review_state, Submission.urgent),
+        actor,
+    )
+    by_state: dict[str, int] = {}
+    urgent = 0
+    for state, is_urgent, count in db.session.execute(query).all():
+        by_state[state] = by_state.get(state, 0) + int(count)
+        if is_urgent and state in WAITING:
+            urgent += int(count)
+    return ReviewCounts(
+        received=by_state.get(ReviewState.RECEIVED.value, 0),
+        edited=by_state.get(ReviewState.EDITED.value, 0),
+        urgent=urgent,
+        has_issues=by_state.get(ReviewState.HAS_ISSUES.value, 0),
+    )
+
+
+def overdue_by_worker(region: Region, today: date) -> list[WorkerOverdue]:
+    """Open cases of ``region`` due before ``today``, per assigned worker, most first."""
+    rows = db.session.execute(
+        select(Case.assigned_to_id, User.username, User.display_name, func.count(Case.id))
+        .outerjoin(User, User.id == Case.assigned_to_id)
+        .where(
+            Case.region_id == region.id,
+            Case.status == CaseStatus.OPEN.value,
+            Case.next_due < today,
+        )
+        .group_by(Case.assigned_to_id, User.username, User.display_name)
+    ).all()
+    out = [
+        WorkerOverdue(
+            username=username,
+            name=(display_name or username) if username else "nobody (unassigned)",
+            count=int(count),
+        )
+        for _, username, display_name, count in rows
+    ]
+    return sorted(out, key=lambda w: (-w.count, w.username is None, w.name.lower()))
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def submissions_per_week(
+    actor: User, region: Region, today: date, weeks: int = WEEKS
+) -> list[WeekCount]:
+    """Submissions of ``region`` received in each of the last ``weeks`` weeks, oldest first."""
+    starts = [week_start(today) - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    bounds = [datetime.combine(s, time(), UTC) for s in [*starts, starts[-1] + timedelta(weeks=1)]]
+    sums: list[Any] = [
+        func.sum(
+            case(
+                (and_(Submission.received_at >= lo, Submission.received_at < hi), 1),
+                else_=0,
+            )
+        )
+        for lo, hi in pairwise(bounds)
+    ]
+    query = scope_submissions(
+        select(*sums).where(
+            Submission.region_id == region.id,
+            Submission.received_at >= bounds[0],
+            Submission.received_at < bounds[-1],
+        ),
+        actor,
+    )
+    row = db.session.execute(query).one()
+    return [WeekCount(start, int(count or 0)) for start, count in zip(starts, row, strict=True)]
+
+
+def region_dashboard(
+    actor: User, region: Region, *, today: date, weeks: int = WEEKS
+) -> RegionDashboard:
+    """Everything the dashboard shows for one region.
+
+    :param today: the day overdue is measured against, and whose week is the last one shown.
+    :raises NotFound: the actor may not see ``region``.
+    """
+    if not _may_see(actor, region):
+        raise NotFound("No such region.", code="region.not_found")
+    return RegionDashboard(
+        region=region,
+        today=today,
+        counts=review_counts(actor, region),
+        overdue=tuple(overdue_by_worker(region, today)),
+        weeks=tuple(submissions_per_week(actor, region, today, weeks)),
+    )
+
+
+def week_labels(weeks: Sequence[WeekCount]) -> list[tuple[str, int]]:
+    """``(label, count)`` per week for a chart: the Monday as ``9 Nov``."""
+    return [(f"{w.start.day} {w.start:%b}", w.count) for w in weeks]
