@@ -15,11 +15,12 @@ from fieldapp.audit.models import AuditEvent
 from fieldapp.audit.services import record
 from fieldapp.auth import services as auth
 from fieldapp.auth.models import Region, Role, User
-from fieldapp.cases import care, services
+from fieldapp.cases import care, services, wellbeing
 from fieldapp.cases.models import Case, CaseList, CaseStatus
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import DomainError
 from fieldapp.submissions.models import Submission
+from fieldapp.web import charts
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("case_pages", __name__, url_prefix="/cases")
@@ -86,6 +87,39 @@ def case_list() -> Any:
     )
 
 
+def _wellbeing_charts(case: Case) -> dict[str, Any]:
+    """The case's screening totals as two line charts (PHQ and GAD-7; WHO-5) and a table."""
+    found = wellbeing.screenings(case)
+
+    def series(name: str, label: str, css: str) -> tuple[str, str, list[Any]]:
+        return label, css, [(s.on, s.scores[name]) for s in found if name in s.scores]
+
+    phq = wellbeing.phq_name(case)
+    scores = [
+        line
+        for line in (
+            series(wellbeing.PHQ, f"{phq} total", "series-phq"),
+            series(wellbeing.GAD, "GAD-7 total", "series-gad"),
+        )
+        if line[2]
+    ]
+    who = series(wellbeing.WHO5, "WHO-5 (%)", "series-who")
+    return {
+        "screenings": found,
+        "phq": phq,
+        "scores": charts.line_chart(
+            scores, top_value=wellbeing.MAXIMUM[wellbeing.PHQ], guides=[("10: moderate", 10)]
+        )
+        if scores
+        else None,
+        "who": charts.line_chart(
+            [who], top_value=wellbeing.MAXIMUM[wellbeing.WHO5], guides=[("50%: poor", 50)]
+        )
+        if who[2]
+        else None,
+    }
+
+
 @bp.get("/<case_id>")
 @require(Role.ADMIN, Role.COORDINATOR)
 def case_page(case_id: str) -> Any:
@@ -134,6 +168,7 @@ def case_page(case_id: str) -> Any:
         regions=regions,
         region=region,
         today=utcnow().date(),
+        wellbeing=_wellbeing_charts(case),
     )
 
 
