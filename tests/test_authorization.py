@@ -111,6 +111,19 @@ ALLOWED: dict[str, set[str]] = {
     "openrosa.form_download": COLLECTORS,
     "openrosa.manifest": COLLECTORS,
     "openrosa.attachment": COLLECTORS,
+    # web forms: the worker's pages; their OpenRosa copy under /fill/collect goes by the session
+    "fill.index": {"worker_n"},
+    "fill.fill": {"worker_n"},
+    # only the worker's own submission, only when sent back (tests/fill): nobody here
+    "fill.submission_xml": set(),
+    "fill.submission_attachment": set(),
+    "fill.service_worker": EVERYONE,
+    "openrosa_web.form_list": SIGNED_IN,
+    "openrosa_web.submission": SIGNED_IN,
+    "openrosa_web.integrity": SIGNED_IN,
+    "openrosa_web.form_download": COLLECTORS,
+    "openrosa_web.manifest": COLLECTORS,
+    "openrosa_web.attachment": COLLECTORS,
 }
 #: OpenRosa with a device token: the worker's phone, not a person's session (tested apart)
 DEVICE_ENDPOINTS = {
@@ -217,6 +230,11 @@ def _request(
             basic = base64.b64encode(f"{_username(who)}:{TEST_PASSWORD}".encode()).decode()
             headers["Authorization"] = f"Basic {basic}"
         return client.open(url, method=method, headers=headers)
+    if endpoint.startswith("openrosa_web."):
+        browser = Browser(app.test_client())
+        if who != "anonymous":
+            assert browser.login(_username(who)).status_code == 302
+        return browser.client.open(url, method=method, headers={"X-OpenRosa-Version": "1.0"})
     if url.startswith("/api/"):
         headers = {} if who == "anonymous" else {"Authorization": f"Bearer {world['tokens'][who]}"}
         return app.test_client().open(url, method=method, headers=headers, json=body)
@@ -246,7 +264,9 @@ def test_every_route_for_every_person(app: Flask, world):
     for rule in rules:
         url = _url(app, rule, world["values"])
         for method in sorted(m for m in rule.methods if m not in ("HEAD", "OPTIONS")):
-            if rule.endpoint == "openrosa.submission" and method == "POST":
+            if rule.endpoint in ("openrosa.submission", "openrosa_web.submission") and (
+                method == "POST"
+            ):
                 continue  # submissions by role are covered in tests/openrosa
             if rule.endpoint == "auth.logout":
                 continue  # ends the session the other checks use; public by design

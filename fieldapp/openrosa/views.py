@@ -50,9 +50,14 @@ XML = "text/xml; charset=utf-8"
 
 
 def register(app: Flask) -> None:
-    """Mount the blueprint under both prefixes."""
+    """Mount the blueprint under its three prefixes.
+
+    ``/fill/collect`` is for the web form page (``fieldapp.fill``): the logged-in web session
+    is the credential, so it keeps the CSRF check (the page sends ``X-CSRF-Token``).
+    """
     app.register_blueprint(bp, url_prefix="/collect", name="openrosa")
     app.register_blueprint(bp, url_prefix="/collect/key/<token>", name="openrosa_key")
+    app.register_blueprint(bp, url_prefix="/fill/collect", name="openrosa_web")
     from fieldapp.web.security import CSRF_EXEMPT_BLUEPRINTS  # noqa: PLC0415
 
     CSRF_EXEMPT_BLUEPRINTS.update({"openrosa", "openrosa_key"})
@@ -74,6 +79,18 @@ def _push_token(endpoint: str, values: dict[str, Any]) -> None:
 
 
 def _authenticate() -> User:
+    if request.blueprint == "openrosa_web":
+        # the web form page: its session, never a password prompt (no Basic challenge)
+        from flask_login import current_user  # noqa: PLC0415
+
+        from fieldapp.web.permissions import current_actor  # noqa: PLC0415
+
+        if not current_user.is_authenticated:
+            raise Unauthorized(
+                "Your session has ended. Log in again; nothing waiting on this device is lost.",
+                code="auth.session_required",
+            )
+        return current_actor()
     token = g.get("device_token")
     if token is not None:
         if not devices.TOKEN_RE.match(token):

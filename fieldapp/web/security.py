@@ -120,16 +120,29 @@ def _unauthorized() -> Any:
     return redirect(url_for("auth.login", next=request.full_path))
 
 
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+#: the web form pages (``/fill``) run ODK Web Forms: its XPath engine is WebAssembly
+#: ('wasm-unsafe-eval', compiled from a data: URL), and it adds its stylesheet and fonts at run
+#: time ('unsafe-inline' styles, data: fonts). Still no inline or eval'd script.
+FILL_PREFIX = "/fill"
+FILL_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
+    "style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
+    "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' data: blob:; worker-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-    )
+    fill = request.path == FILL_PREFIX or request.path.startswith(FILL_PREFIX + "/")
+    headers.setdefault("Content-Security-Policy", FILL_CSP if fill else CSP)
     if current_user and current_user.is_authenticated:
         headers.setdefault("Cache-Control", "no-store")
     return response

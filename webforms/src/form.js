@@ -1,0 +1,279 @@
+// One form in ODK Web Forms: load the XForm and its files through /fill/collect, resume a
+// draft kept on this device, keep saving the draft while the worker types, and on "Send" put
+// the submission in the outbox (IndexedDB) before anything else, then send it.
+
+import { OdkWebForm, POST_SUBMIT__NEW_INSTANCE, webFormsPlugin } from '@getodk/web-forms';
+import { createApp, h } from 'vue';
+import * as outbox from './outbox.js';
+import { DRAFTS, draftKey, get, put, remove } from './store.js';
+
+const META_NS = 'http://openrosa.org/xforms';
+
+function byId(id) {
+  return document.getElementById(id);
+}
+
+function say(text, kind = 'info') {
+  const node = byId('fill-message');
+  node.textContent = text;
+  node.dataset.kind = kind;
+  node.hidden = !text;
+}
+
+function timeOf(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+// -- instance XML -----------------------------------------------------------------------------
+
+function parseXml(text) {
+  return new DOMParser().parseFromString(text, 'text/xml');
+}
+
+function metaElement(doc, localName) {
+  const all = doc.getElementsByTagNameNS('*', localName);
+  return all.length > 0 ? all[0] : null;
+}
+
+function instanceIdOf(xml) {
+  const node = metaElement(parseXml(xml), 'instanceID');
+  return node ? node.textContent.trim() : '';
+}
+
+// Whatever the engine did, a new submission carries no deprecatedID and a correction names
+// exactly the version the server holds now (so the server records it as an edit of it).
+function fixMeta(xml, editCurrent) {
+  const doc = parseXml(xml);
+  const instanceId = metaElement(doc, 'instanceID');
+  let deprecated = metaElement(doc, 'deprecatedID');
+  if (!editCurrent) {
+    if (deprecated === null) return xml;
+    deprecated.parentNode.removeChild(deprecated);
+  } else {
+    if (deprecated !== null && deprecated.textContent === editCurrent) return xml;
+    if (deprecated === null) {
+      const meta = instanceId.parentNode;
+      deprecated = doc.createElementNS(META_NS, 'orx:deprecatedID');
+      meta.appendChild(deprecated);
+    }
+    deprecated.textContent = editCurrent;
+  }
+  return new XMLSerializer().serializeToString(doc);
+}
+
+// A draft is reloaded through the engine's edit mode, which moves instanceID to deprecatedID
+// and makes a new instanceID. For a new form the draft's instanceID is blanked first (so no
+// deprecatedID appears); for a correction it is set back to the server's version.
+function draftForRestore(draft) {
+  const doc = parseXml(draft.xml);
+  const instanceId = metaElement(doc, 'instanceID');
+  if (instanceId !== null) instanceId.textContent = draft.editCurrent || '';
+  const deprecated = metaElement(doc, 'deprecatedID');
+  if (deprecated !== null) deprecated.parentNode.removeChild(deprecated);
+  return new XMLSerializer().serializeToString(doc);
+}
+
+async function payloadParts(payload) {
+  const data = payload.data[0];
+  const xmlFile = data.get('xml_submission_file');
+  const xml = await xmlFile.text();
+  const files = [];
+  for (const [name, value] of data.entries()) {
+    if (name === 'xml_submission_file' || !(value instanceof Blob)) continue;
+    files.push({ name: value.name || name, type: value.type, blob: value });
+  }
+  return { xml, files };
+}
+
+// -- the engine's root node (for drafts) --------------------------------------------------------
+
+// Web Forms does not hand its form state to the host page; its header component gets the root
+// node as the prop ``form``. Find it in the mounted component tree.
+function findRoot(vnode, depth = 0) {
+  if (!vnode || depth > 400) return null;
+  const component = vnode.component;
+  if (component) {
+    const form = component.props && component.props.form;
+    if (form && typeof form.prepareInstancePayload === 'function') return form;
+    return findRoot(component.subTree, depth + 1);
+  }
+  if (Array.isArray(vnode.children)) {
+    for (const child of vnode.children) {
+      const found = findRoot(child, depth + 1);
+      if (found) return found;
+    }
+  }
+  if (vnode.suspense && vnode.suspense.activeBranch) {
+    return findRoot(vnode.suspense.activeBranch, depth + 1);
+  }
+  return null;
+}
+
+// -- the page ---------------------------------------------------------------------------------
+
+export async function startForm(cfg) {
+  const key = draftKey(cfg.user, cfg.formId, cfg.edit);
+  const container = byId('webform');
+  const loading = byId('webform-loading');
+  let app = null;
+  let dirty = false;
+  let timer = null;
+  let lastSaved = '';
+  let paused = false;
+
+  const formResponse = await fetch(cfg.formUrl, { credentials: 'same-origin' });
+  if (!formResponse.ok) {
+    loading.textContent = 'The form could not be loaded. Connect to the network and reload.';
+    return;
+  }
+  const formXml = await formResponse.text();
+
+  const fetchFormAttachment = (url) => {
+    const name = String(url.href || url).split('/').pop();
+    return fetch(cfg.attachments + encodeURIComponent(decodeURIComponent(name)), {
+      credentials: 'same-origin',
+    });
+  };
+
+  async function saveDraft() {
+    timer = null;
+    if (!dirty || paused || app === null) return;
+    const root = findRoot(app._instance && app._instance.subTree);
+    if (root === null) return;
+    dirty = false;
+    const { xml, files } = await payloadParts(await root.prepareInstancePayload({ payloadType: 'monolithic' }));
+    if (paused || xml === lastSaved) return;
+    const savedAt = new Date().toISOString();
+    await put(DRAFTS, {
+      key,
+      user: cfg.user,
+      formId: cfg.formId,
+      formTitle: cfg.formTitle,
+      edit: cfg.edit || '',
+      editCurrent: cfg.editCurrent || '',
+      xml,
+      files,
+      savedAt,
+    });
+    lastSaved = xml;
+    const status = byId('draft-status');
+    status.textContent = `Draft saved on this device at ${timeOf(savedAt)}.`;
+    status.dataset.savedAt = savedAt;
+    byId('draft-actions').hidden = false;
+  }
+
+  function changed() {
+    if (paused) return;
+    dirty = true;
+    if (timer === null) timer = window.setTimeout(saveDraft, 700);
+  }
+
+  async function onSubmit(payload, done) {
+    paused = true;
+    if (timer !== null) window.clearTimeout(timer);
+    timer = null;
+    try {
+      const parts = await payloadParts(payload);
+      const xml = fixMeta(parts.xml, cfg.editCurrent);
+      const instanceId = instanceIdOf(xml);
+      await outbox.enqueue(cfg, {
+        instanceId,
+        formId: cfg.formId,
+        formTitle: cfg.formTitle,
+        edit: cfg.edit || '',
+        xml,
+        files: parts.files,
+        createdAt: new Date().toISOString(),
+      });
+      await remove(DRAFTS, key);
+      lastSaved = '';
+      dirty = false;
+      byId('draft-status').textContent = '';
+      byId('draft-actions').hidden = true;
+      say('Saved on this device; sending…');
+      const left = await outbox.flush(cfg);
+      const stillHere = left.some((item) => item.instanceId === instanceId);
+      if (stillHere) {
+        say('Saved on this device. It will be sent when the network is back.', 'waiting');
+      } else {
+        say(cfg.edit ? 'Correction sent.' : 'Sent. You can fill the form again.', 'ok');
+      }
+      if (cfg.edit) {
+        done();
+        container.hidden = true;
+        const back = document.createElement('a');
+        back.href = cfg.index;
+        back.className = 'button primary';
+        back.textContent = 'Back to your forms';
+        byId('fill-message').append(' ', back);
+      } else {
+        done({ next: POST_SUBMIT__NEW_INSTANCE });
+      }
+    } catch (error) {
+      say('This could not be saved on the device; nothing was sent. Try "Send" again.', 'error');
+      done();
+    } finally {
+      window.setTimeout(() => {
+        paused = false;
+      }, 500);
+    }
+  }
+
+  // what to load: this device's draft first, else the sent-back submission, else a new form
+  const draft = await get(DRAFTS, key);
+  let editInstance;
+  if (draft) {
+    const restored = draftForRestore(draft);
+    editInstance = {
+      resolveInstance: () => restored,
+      attachmentFileNames: draft.files.map((f) => f.name),
+      resolveAttachment: async (name) => {
+        const file = draft.files.find((f) => f.name === name);
+        return new Response(file.blob, { headers: { 'Content-Type': file.type || 'application/octet-stream' } });
+      },
+    };
+    lastSaved = draft.xml;
+    const status = byId('draft-status');
+    status.textContent = `Draft from ${timeOf(draft.savedAt)} restored.`;
+    status.dataset.savedAt = draft.savedAt;
+    status.dataset.restored = '1';
+    byId('draft-actions').hidden = false;
+  } else if (cfg.edit) {
+    editInstance = {
+      resolveInstance: () => fetch(cfg.editUrl, { credentials: 'same-origin' }),
+      attachmentFileNames: cfg.editFiles,
+      resolveAttachment: (name) =>
+        fetch(cfg.editAttachments + encodeURIComponent(name), { credentials: 'same-origin' }),
+    };
+  }
+
+  byId('draft-discard').addEventListener('click', async () => {
+    if (!window.confirm('Discard this draft? What you typed will be lost.')) return;
+    paused = true;
+    await remove(DRAFTS, key);
+    window.location.reload();
+  });
+
+  const props = {
+    formXml,
+    fetchFormAttachment,
+    missingResourceBehavior: 'BLANK',
+    onSubmit,
+  };
+  if (editInstance) props.editInstance = editInstance;
+  loading.remove();
+  app = createApp({ render: () => h(OdkWebForm, props) });
+  app.use(webFormsPlugin);
+  app.mount(container);
+
+  for (const type of ['input', 'change', 'click']) {
+    container.addEventListener(type, changed, true);
+  }
+  // a closed tab or a reload: save what is there (the periodic save has most of it already)
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden' && dirty) saveDraft();
+  });
+  window.addEventListener('pagehide', () => {
+    if (dirty) saveDraft();
+  });
+}
