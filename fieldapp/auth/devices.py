@@ -19,6 +19,7 @@ from datetime import timedelta
 import qrcode
 import qrcode.image.svg
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Device, Role, User
@@ -83,9 +84,16 @@ def create_device(worker: User, *, actor: User | None, label: str = "") -> tuple
 
 def device_for_token(token: str) -> Device | None:
     """The live device with this token (not revoked, its user active), or ``None``."""
-    device = db.session.scalars(
-        select(Device).where(Device.token_hash == _hash(token))
-    ).one_or_none()
+    # one round trip: the device, its user and the user's regions (every phone request asks)
+    device = (
+        db.session.scalars(
+            select(Device)
+            .where(Device.token_hash == _hash(token))
+            .options(joinedload(Device.user).joinedload(User.regions))
+        )
+        .unique()
+        .one_or_none()
+    )
     if device is None or device.revoked_at is not None or not device.user.active:
         return None
     now = utcnow()

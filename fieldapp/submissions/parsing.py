@@ -204,7 +204,20 @@ def parse_submission(xml: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> Parsed
     :raises SubmissionInvalid: the root has no ``id`` attribute (``submission.form_id_missing``)
         or there is no ``meta/instanceID`` (``submission.instance_id_missing``).
     """
-    root = _parse_root(xml, max_bytes)
+    return read_identity(_parse_root(xml, max_bytes))
+
+
+def parse_tree(xml: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> etree._Element:
+    """The submission's document, parsed once with the hardened parser, for callers that need
+    its identity, attachments and data (pass it on as ``root=``).
+
+    :raises SubmissionXmlInvalid: see :func:`parse_submission`.
+    """
+    return _parse_root(xml, max_bytes)
+
+
+def read_identity(root: etree._Element) -> ParsedSubmission:
+    """:func:`parse_submission` on an already parsed document."""
     form_id = (root.get("id") or "").strip()
     if not form_id:
         raise SubmissionInvalid(
@@ -275,7 +288,11 @@ def _relative_paths(
 
 
 def expected_attachments(
-    xml: bytes, fields: Sequence[Field], *, parsed: ParsedSubmission | None = None
+    xml: bytes,
+    fields: Sequence[Field],
+    *,
+    parsed: ParsedSubmission | None = None,
+    root: etree._Element | None = None,
 ) -> tuple[str, ...]:
     """The file names the submission refers to: the attachments the server should keep.
 
@@ -288,18 +305,20 @@ def expected_attachments(
     :param xml: the submission XML.
     :param fields: the field tree of the form version it belongs to.
     :param parsed: the result of :func:`parse_submission`, if already at hand.
+    :param root: the document from :func:`parse_tree`, if already at hand.
     :return: the file names.
     :raises SubmissionInvalid: see :func:`parse_submission`.
     """
     if parsed is None:
-        parsed = parse_submission(xml)
+        parsed = read_identity(root) if root is not None else parse_submission(xml)
     names: list[str | None]
     if parsed.encrypted:
         names = [*parsed.encrypted_media, parsed.encrypted_xml_file]
     else:
         binaries = _relative_paths(fields, _is_binary)
         names = []
-        root = _parse_root(xml)
+        if root is None:
+            root = _parse_root(xml)
 
         def walk(element: etree._Element, path: tuple[str, ...]) -> None:
             for child in _elements(element):
@@ -427,7 +446,9 @@ def _container(element: etree._Element, fields: Sequence[Field]) -> dict[str, An
     return out
 
 
-def submission_data(xml: bytes, fields: Sequence[Field]) -> dict[str, Any]:
+def submission_data(
+    xml: bytes, fields: Sequence[Field], *, root: etree._Element | None = None
+) -> dict[str, Any]:
     """The submission's answers as JSON-ready data shaped by the form's field tree.
 
     Groups become dicts keyed by field name, repeats lists of dicts (one per instance, the
@@ -444,10 +465,12 @@ def submission_data(xml: bytes, fields: Sequence[Field]) -> dict[str, Any]:
 
     :param xml: the submission XML.
     :param fields: the field tree of the form version it belongs to.
+    :param root: the document from :func:`parse_tree`, if already at hand.
     :return: the data; ``{}`` for an encrypted envelope, which the server cannot read.
     :raises SubmissionXmlInvalid: the document is not safe, well-formed XML.
     """
-    root = _parse_root(xml)
+    if root is None:
+        root = _parse_root(xml)
     if _is_envelope(root):
         return {}
     return _container(root, fields)

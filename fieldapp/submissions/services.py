@@ -32,7 +32,8 @@ from fieldapp.submissions.models import (
 from fieldapp.submissions.parsing import (
     ParsedSubmission,
     expected_attachments,
-    parse_submission,
+    parse_tree,
+    read_identity,
     submission_data,
 )
 
@@ -100,20 +101,35 @@ def _published(version_id: int, xform_md5: str) -> _PublishedVersion:
     return cached
 
 
-def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion]:
-    form = db.session.scalars(select(Form).where(Form.form_id == parsed.form_id)).one_or_none()
-    if form is None or form.state == FormState.DRAFT:
+def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion, int | None]:
+    """The form, the published version the submission names, and the id of the stored
+    submission version with the same instanceID, if any — in one round trip (every phone
+    upload asks)."""
+    row = db.session.execute(
+        select(Form, FormVersion.id, FormVersion.xform_md5, SubmissionVersion.id)
+        .outerjoin(
+            SubmissionVersion,
+            and_(
+                SubmissionVersion.form_pk == Form.id,
+                SubmissionVersion.instance_id == parsed.instance_id,
+            ),
+        )
+        .outerjoin(
+            FormVersion,
+            and_(
+                FormVersion.form_pk == Form.id,
+                FormVersion.version == parsed.version,
+                FormVersion.status == VersionStatus.PUBLISHED.value,
+            ),
+        )
+        .where(Form.form_id == parsed.form_id)
+    ).one_or_none()
+    if row is None or row[0].state == FormState.DRAFT:
         raise NotFound(
             f"There is no form {parsed.form_id!r} on this server.", code="submission.form_not_found"
         )
-    found = db.session.execute(
-        select(FormVersion.id, FormVersion.xform_md5).where(
-            FormVersion.form_pk == form.id,
-            FormVersion.version == parsed.version,
-            FormVersion.status == VersionStatus.PUBLISHED.value,
-        )
-    ).one_or_none()
-    if found is None:
+    form, version_id, xform_md5, existing_id = row
+    if version_id is None:
         raise NotFound(
             f"The form version specified in this submission '{parsed.version}' does not exist "
             f"for form {parsed.form_id!r}. Update the blank form on the phone.",
@@ -124,7 +140,7 @@ def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion]:
             f"The form {form.title!r} is closed and no longer accepts submissions. Ask your "
             "coordinator whether a newer form replaces it."
         )
-    return form, _published(found.id, found.xform_md5)
+    return form, _published(version_id, xform_md5), existing_id
 
 
 def _locked_submission(submission_id: int) -> Submission:
@@ -207,8 +223,9 @@ def receive_submission(
 
     :raises DomainError: with the status the phone should get.
     """
-    parsed = parse_submission(xml, max_bytes=max_xml_bytes)
-    form, form_version = _form_version(parsed)
+    root = parse_tree(xml, max_bytes=max_xml_bytes)
+    parsed = read_identity(root)
+    form, form_version, existing_id = _form_version(parsed)
     if not may_submit(actor):
         raise Forbidden(
             f"{actor.username} may not send submissions; field workers and coordinators with a "
@@ -216,17 +233,12 @@ def receive_submission(
             code="submission.not_allowed",
         )
     fields = form_version.fields
-    expected = expected_attachments(xml, fields, parsed=parsed)
+    expected = expected_attachments(xml, fields, parsed=parsed, root=root)
     by_name = {u.name: u for u in uploads}
     xml_sha = hashlib.sha256(xml).hexdigest()
 
-    existing = db.session.scalars(
-        select(SubmissionVersion).where(
-            SubmissionVersion.form_pk == form.id,
-            SubmissionVersion.instance_id == parsed.instance_id,
-        )
-    ).one_or_none()
-    if existing is not None:
+    if existing_id is not None:
+        existing = db.session.get_one(SubmissionVersion, existing_id)
         submission = _locked_submission(existing.submission_id)
         db.session.refresh(existing)
         if existing.xml_sha256 != xml_sha:
@@ -257,7 +269,7 @@ def receive_submission(
         return ReceiveResult(submission, existing, "attachments_added" if added else "duplicate")
 
     now = utcnow()
-    data = submission_data(xml, fields)
+    data = submission_data(xml, fields, root=root)
     version = SubmissionVersion(
         form_pk=form.id,
         form_version_id=form_version.id,
