@@ -301,6 +301,58 @@ def database(
         yield sqlite_url(data_dir), None
 
 
+# -- CPU accounting ----------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` after the command name (index 0 is the state)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def process_group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group.
+
+    The servers are started in their own session, so their group is the master and its
+    workers. Linux only (``/proc``); 0.0 elsewhere.
+    """
+    total = 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(int(entry.name))
+        # after the name: state ppid pgrp session ... utime(11) stime(12)
+        if fields and int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
+def pids_cpu(pids: Sequence[int]) -> float:
+    """CPU seconds used so far by these processes (PostgreSQL backends, say)."""
+    total = 0
+    for pid in pids:
+        fields = _proc_stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
+def postgres_backend_pids(url: str, application_name: str) -> list[int]:
+    """Server processes of the connections that carry ``application_name``."""
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(plain_url(url), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
 # -- facts and results -------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,15 +260,28 @@ def run_step(
     duration: float,
     max_requests: int,
     stop: threading.Event,
+    cpu_probe: Callable[[], dict[str, float]] | None = None,
 ) -> tuple[dict[str, Any], set[str]]:
-    """Run ``clients`` concurrent clients; return the figures and the acknowledged instanceIDs."""
+    """Run ``clients`` concurrent clients; return the figures and the acknowledged instanceIDs.
+
+    ``cpu_probe`` returns CPU seconds used so far by the server's processes (``server``, and
+    ``database`` for PostgreSQL backends); it is read when the measured window opens and after
+    the last client has finished, with this process's own CPU time (the clients).
+    """
     results = [ClientResult() for _ in range(clients)]
     clock: dict[str, float] = {}
+    cpu_at: dict[str, dict[str, float]] = {}
+
+    def _cpu_now() -> dict[str, float]:
+        return {**(cpu_probe() if cpu_probe else {}), "client": time.process_time()}
 
     def _start() -> None:  # runs once, when every client has sent its HEAD
         now = time.perf_counter()
         clock["window"] = now + warmup
         clock["end"] = now + warmup + duration
+        timer = threading.Timer(warmup, lambda: cpu_at.setdefault("start", _cpu_now()))
+        timer.daemon = True
+        timer.start()
 
     ready = threading.Barrier(clients, action=_start)
     threads = [
@@ -291,6 +304,7 @@ def run_step(
         raise
     if stop.is_set():
         raise KeyboardInterrupt
+    cpu_at["end"] = _cpu_now()
     failures = [r.failure for r in results if r.failure]
     if failures:
         raise RuntimeError(f"client failed: {failures[0]}")
@@ -327,6 +341,14 @@ def run_step(
         "reconnects": sum(r.reconnects for r in results),
         "head_statuses": dict(Counter(str(r.head_status) for r in results)),
     }
+    if "start" in cpu_at and measured:
+        used = {k: cpu_at["end"][k] - cpu_at["start"][k] for k in cpu_at["end"]}
+        per_request = {k: round(v / len(measured) * 1000, 2) for k, v in used.items()}
+        total = sum(per_request.values())
+        figures["cpu_ms_per_request"] = {**per_request, "total": round(total, 2)}
+        # what this machine could do if CPU were the only limit: every core busy on this path
+        cores = os.cpu_count() or 1
+        figures["cpu_bound_per_s"] = round(cores * 1000 / total, 1) if total else None
     return figures, acknowledged
 
 
@@ -359,6 +381,15 @@ class Instance:
     path: str  # the submission path, device token included
     data_dir: Path | None = None
     database_url: str | None = None
+    application_name: str | None = None  # PostgreSQL connections of this instance carry it
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the server (and its PostgreSQL backends)."""
+        out = {"server": common.process_group_cpu(self.server.proc.pid)}
+        if self.application_name and self.database_url:
+            pids = common.postgres_backend_pids(self.database_url, self.application_name)
+            out["database"] = common.pids_cpu(pids)
+        return out
 
 
 @contextlib.contextmanager
@@ -372,10 +403,13 @@ def fieldapp_instance(backend: str, workdir: Path, postgres_url: str) -> Iterato
     }
     env.pop("FIELDAPP_DATABASE_URL", None)
     with contextlib.ExitStack() as stack:
-        database_url, _schema = stack.enter_context(
+        database_url, schema = stack.enter_context(
             common.database(backend, data_dir, postgres_url, "bench_ingest_")
         )
+        application_name = None
         if backend == "postgres":
+            application_name = schema  # to find this instance's backends for CPU accounting
+            database_url = f"{database_url}&application_name={application_name}"
             env["FIELDAPP_DATABASE_URL"] = database_url
         cli(env, "db", "upgrade")
         cli(env, "forms", "publish", str(FORM))
@@ -388,7 +422,7 @@ def fieldapp_instance(backend: str, workdir: Path, postgres_url: str) -> Iterato
             common.gunicorn("fieldapp:create_app()", env, workdir, GUNICORN_OPTIONS)
         )
         common.wait_ready(server, path)
-        yield Instance(backend, server, path, data_dir, database_url)
+        yield Instance(backend, server, path, data_dir, database_url, application_name)
 
 
 @contextlib.contextmanager
@@ -453,7 +487,7 @@ def print_table(report: dict[str, Any]) -> None:
     ceiling = report["backends"].get("ceiling", {}).get("steps", {})
     print()
     print(f"{'backend':<9} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'errors':>6} {'x ceiling':>9}")  # fmt: skip
+          f"{'p99 ms':>8} {'errors':>6} {'x ceiling':>9} {'CPU ms/req':>10}")  # fmt: skip
     for backend, result in report["backends"].items():
         for clients, step in result["steps"].items():
             lat = step["latency_ms"]
@@ -461,10 +495,11 @@ def print_table(report: dict[str, Any]) -> None:
             if backend != "ceiling" and clients in ceiling:
                 value = report["ratios"].get(backend, {}).get(clients)
                 ratio = f"{value:.2f}" if value is not None else ""
+            cpu = step.get("cpu_ms_per_request", {}).get("total", "")
             print(
                 f"{backend:<9} {clients:>7} {step['throughput_per_s']:>8.1f} "
                 f"{_fmt(lat['p50'])} {_fmt(lat['p95'])} {_fmt(lat['p99'])} "
-                f"{step['errors']:>6} {ratio:>9}"
+                f"{step['errors']:>6} {ratio:>9} {cpu:>10}"
             )
     target = report.get("target")
     if target:
@@ -549,6 +584,7 @@ def run_backend(
                 args.duration,
                 args.max_requests,
                 stop,
+                instance.cpu,
             )
             acknowledged |= acked
             steps[str(clients)] = figures
@@ -558,6 +594,8 @@ def run_backend(
                 f"  errors {figures['errors']}",
                 flush=True,
             )
+            if "cpu_ms_per_request" in figures:
+                print(f"  CPU ms per request: {figures['cpu_ms_per_request']}", flush=True)
         result: dict[str, Any] = {"steps": steps}
         if backend != "ceiling":
             stored, photos = stored_submissions(instance)
