@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "OPENROSA_MAX_BYTES": 50 * 1024 * 1024,
     #: largest submission XML part
     "SUBMISSION_XML_MAX_BYTES": 10 * 1024 * 1024,
+    #: a submission that updates a case whose follow-up is overdue by more than this many days
+    #: is urgent in the review queue (as is one whose form computes ``urgent`` = "yes")
+    "URGENT_OVERDUE_DAYS": 14,
     #: public address used in Collect URLs and QR codes; default: the request's own host
     "SITE_URL": None,
 }
@@ -88,6 +91,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         config["SESSION_COOKIE_SECURE"] = True
     if os.environ.get("FIELDAPP_ODK_VALIDATE"):
         config["ODK_VALIDATE"] = os.environ["FIELDAPP_ODK_VALIDATE"]
+    if os.environ.get("FIELDAPP_URGENT_OVERDUE_DAYS", "").isdigit():
+        config["URGENT_OVERDUE_DAYS"] = int(os.environ["FIELDAPP_URGENT_OVERDUE_DAYS"])
     config.update(overrides)
     config["DATABASE_URL"] = normalise_database_url(str(config["DATABASE_URL"]))
     if not config.get("SECRET_KEY"):

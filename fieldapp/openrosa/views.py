@@ -357,6 +357,7 @@ def submission() -> Response:
                     device_id=request.args.get("deviceID"),
                     user_agent=user_agent,
                     max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
+                    overdue_days=int(current_app.config["URGENT_OVERDUE_DAYS"]),
                 )
             break
         except (IntegrityError, OperationalError) as exc:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, false, or_, select
@@ -18,6 +18,8 @@ from sqlalchemy import Select, and_, false, or_, select
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Device, Region, Role, User
 from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.cases.mapping import entity_blocks
+from fieldapp.cases.models import Case, CaseStatus
 from fieldapp.cases.services import record_case_work
 from fieldapp.db import db, utcnow
 from fieldapp.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
@@ -188,6 +190,32 @@ def _add_missing(version: SubmissionVersion, uploads: dict[str, Upload], store: 
     return added
 
 
+def _touches_overdue_case(
+    data: dict[str, Any], entities: Sequence[Any], today: date, overdue_days: int
+) -> bool:
+    """Whether the submission updates an open case whose follow-up was due more than
+    ``overdue_days`` days before ``today`` (read before its work is applied, which moves the
+    due date)."""
+    uuids = [
+        b.case_uuid for b in entity_blocks(data, entities) if b.update and b.case_uuid is not None
+    ]
+    if not uuids:
+        return False
+    cutoff = today - timedelta(days=overdue_days)
+    return (
+        db.session.scalars(
+            select(Case.id)
+            .where(
+                Case.uuid.in_(uuids),
+                Case.status == CaseStatus.OPEN.value,
+                Case.next_due < cutoff,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def receive_submission(
     *,
     xml: bytes,
@@ -198,6 +226,7 @@ def receive_submission(
     device_id: str | None = None,
     user_agent: str | None = None,
     max_xml_bytes: int = 10 * 1024 * 1024,
+    overdue_days: int = 14,
 ) -> ReceiveResult:
     """Take in one submission POST (ODK-INTEROP §2.4, with fieldapp's §10 rules).
 
@@ -218,6 +247,10 @@ def receive_submission(
          ``edited``, attachments not re-sent carried forward; unknown deprecatedID → 404;
          deprecatedID naming a replaced version → 409 (the phone edited an old copy);
        * otherwise a **new** submission.
+
+    A new submission or edit is **urgent** when the form computes a field ``urgent`` as "yes",
+    or when it updates an open case whose follow-up was due more than ``overdue_days`` days
+    earlier (the family went unseen too long).
 
     Attachments are written to the blob store (fsynced) before the caller commits the rows.
 
@@ -286,7 +319,11 @@ def receive_submission(
         submitter_id=actor.id,
         received_at=now,
     )
-    urgent = str(data.get("urgent") or "").strip().lower() == "yes"
+    urgent = str(data.get("urgent") or "").strip().lower() == "yes" or (
+        not parsed.encrypted
+        and bool(form_version.entities)
+        and _touches_overdue_case(data, form_version.entities, now.date(), overdue_days)
+    )
 
     if parsed.deprecated_id:
         previous = db.session.scalars(

@@ -90,3 +90,25 @@ def test_overdue_cases_are_flagged_filtered_and_sent_first(programme):
     assert coord.api.cases("dataset=households&overdue=1") == []
     assert [r["name"] for r in worker.rows()] == [households["overdue"], households["later"]]
     assert {r["overdue"] for r in worker.rows()} == {"no"}
+
+
+def test_a_visit_to_a_family_unseen_past_the_threshold_is_urgent(programme):
+    """The queue puts first what the form flags and what comes from a family whose follow-up
+    is more than URGENT_OVERDUE_DAYS (14) days late; a visit a few days late is not urgent."""
+    worker, coord = programme["worker"], programme["coord"]
+    households = {}
+    for key, case, due in (("late", "seed2", -30), ("slightly_late", "seed3", -3)):
+        xml, files = registration(case, fresh=True)
+        households[key] = household_of(xml)
+        coord.api.review(worker.submit(xml, files))
+        # a first visit sets the next one `due` days from today; nobody goes
+        coord.api.review(worker.submit(home_visit(households[key], 1, next_visit_date=_days(due))))
+        assert coord.api.case(households[key])["next_due"] == _days(due)
+
+    late = worker.submit(home_visit(households["late"], 2, next_visit_date=_days(30)))
+    slightly = worker.submit(home_visit(households["slightly_late"], 2, next_visit_date=_days(30)))
+    assert coord.api.submission(late)["urgent"] is True
+    assert coord.api.submission(slightly)["urgent"] is False
+    queue = [s["instance_id"] for s in coord.api.get("/api/v1/submissions?urgent=1").json["items"]]
+    assert late in queue
+    assert slightly not in queue
