@@ -1,6 +1,7 @@
 """A coordinator's day in a real browser (Playwright driving Debian's chromium) against a real
 gunicorn: find the urgent submission at the top, read a registration in Russian, approve it
-taking some fields and leaving one, see the case page, bulk-approve the rest. Screenshots at
+taking some fields and leaving one, see the case page, send the urgent one back with a note and
+see it in the worker's returned list (/fill), bulk-approve the rest. Screenshots at
 390x844 and 1280x800 are written to test-artifacts/."""
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.cases.support import DATA, SEED1_HOUSEHOLD, SEED1_INSTANCE, attachments_of
+from tests.cases.support import (
+    DATA,
+    SEED1_HOUSEHOLD,
+    SEED1_INSTANCE,
+    attachments_of,
+    instance_of,
+)
 from tests.conftest import need
 from tests.live import ROOT, LiveServer, post_submission
 
@@ -21,6 +28,9 @@ pytestmark = pytest.mark.committed
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "a long password"
+URGENT_INSTANCE = instance_of(
+    (DATA / "wellbeing_screening" / "adult" / "submission.xml").read_bytes()
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +66,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         for case in (
             DATA / "family_registration" / "seed1",
             DATA / "wellbeing_screening" / "adult",
+            DATA / "family_registration" / "seed2",  # left for the bulk approval
         ):
             xml = (case / "submission.xml").read_bytes()
             assert post_submission(server.port, path, xml, attachments_of(case)) == 201
@@ -92,6 +103,26 @@ def browser() -> Iterator[object]:
 def _no_horizontal_scroll(page) -> None:  # type: ignore[no-untyped-def]
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"page is {width}px wide"
+
+
+def _worker_sees_returned(browser, base: str, size: tuple[int, int], note: str) -> None:  # type: ignore[no-untyped-def]
+    """The field worker finds the sent-back submission, with the note as text, in /fill."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "aigerim")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/fill")
+    returned = page.locator(f"section.returned li[data-instance='{URGENT_INSTANCE}']")
+    assert returned.count() == 1
+    assert note in returned.inner_text()  # shown as text: the markup stays inert
+    assert returned.locator("b").count() == 0
+    assert returned.get_by_role("link", name="Correct").count() == 1
+    _no_horizontal_scroll(page)
+    tag = f"{size[0]}x{size[1]}"
+    page.screenshot(path=str(ARTIFACTS / f"worker-returned-{tag}.png"), full_page=True)
+    context.close()
 
 
 @pytest.mark.parametrize("size", [(390, 844), (1280, 800)], ids=["phone", "desk"])
@@ -136,6 +167,18 @@ def test_coordinator_reviews_in_the_browser(live, browser, size):
         record = page.locator("section.panel").first.inner_text()  # the current record
         assert kept in record
         assert left not in record
+
+        # the urgent screening goes back to the worker with a note
+        page.goto(f"{base}/review")
+        page.locator("table.queue tbody tr.urgent a").first.click()
+        page.wait_for_load_state()
+        assert URGENT_INSTANCE in page.url
+        note = "Please ask again about sleep <b>and</b> appetite"
+        page.locator("form textarea[name=note]").first.fill(note)
+        page.get_by_role("button", name="Has issues").click()
+        page.wait_for_load_state()
+        assert "has_issues" in page.content() or "Sent back" in page.content()
+        _worker_sees_returned(browser, base, size, note)
 
         # bulk approval of what is left
         page.goto(f"{base}/review")
