@@ -126,12 +126,14 @@ CSP = (
 )
 #: the web form pages (``/fill``) run ODK Web Forms: its XPath engine is WebAssembly
 #: ('wasm-unsafe-eval', compiled from a data: URL), and it adds its stylesheet and fonts at run
-#: time ('unsafe-inline' styles, data: fonts). Still no inline or eval'd script.
+#: time ('unsafe-inline' styles, data: fonts); it shrinks photos in blob: workers. Still no
+#: inline or eval'd script.
 FILL_PREFIX = "/fill"
 FILL_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
     "style-src 'self' 'unsafe-inline'; font-src 'self' data:; "
-    "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' data: blob:; worker-src 'self'; "
+    "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' data: blob:; "
+    "worker-src 'self' blob:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 

@@ -42,21 +42,29 @@ function instanceIdOf(xml) {
 
 // Whatever the engine did, a new submission carries no deprecatedID and a correction names
 // exactly the version the server holds now (so the server records it as an edit of it).
+//
+// Web Forms 0.22 does not run an ``odk-instance-first-load`` setvalue on a node that is not
+// relevant when the form opens (fixed upstream after 0.22), so an entity declared in a group
+// shown later (the registration's mother and first child) can arrive without its new id: give
+// such an entity a fresh UUID, as the form's ``uuid()`` would have.
 function fixMeta(xml, editCurrent) {
   const doc = parseXml(xml);
   const instanceId = metaElement(doc, 'instanceID');
   let deprecated = metaElement(doc, 'deprecatedID');
   if (!editCurrent) {
-    if (deprecated === null) return xml;
-    deprecated.parentNode.removeChild(deprecated);
-  } else {
-    if (deprecated !== null && deprecated.textContent === editCurrent) return xml;
+    if (deprecated !== null) deprecated.parentNode.removeChild(deprecated);
+  } else if (deprecated === null || deprecated.textContent !== editCurrent) {
     if (deprecated === null) {
-      const meta = instanceId.parentNode;
       deprecated = doc.createElementNS(META_NS, 'orx:deprecatedID');
-      meta.appendChild(deprecated);
+      instanceId.parentNode.appendChild(deprecated);
     }
     deprecated.textContent = editCurrent;
+  }
+  for (const entity of doc.getElementsByTagNameNS('*', 'entity')) {
+    const create = entity.getAttribute('create');
+    if ((create === '1' || create === 'true') && !entity.getAttribute('id')) {
+      entity.setAttribute('id', crypto.randomUUID());
+    }
   }
   return new XMLSerializer().serializeToString(doc);
 }
