@@ -30,9 +30,19 @@ def nice_max(value: float, *, minimum: float = 1) -> float:
     return float(10 * magnitude)  # pragma: no cover - the loop always returns
 
 
-def ticks(top: float, count: int = 4) -> list[float]:
-    """``count + 1`` evenly spaced axis values from 0 to ``top``."""
-    return [top * i / count for i in range(count + 1)]
+def ticks(top: float, most: int = 5) -> list[float]:
+    """Axis values from 0 to ``top`` in whole steps that divide it, at most ``most`` intervals.
+
+    A round step (1, 2 or 5 times a power of ten) is preferred: 10 → 0, 2, 4 ... 10; 27 (a
+    questionnaire's maximum) → 0, 9, 18, 27; 100 → 0, 20 ... 100.
+    """
+    whole = round(top)
+    if whole < 1 or abs(top - whole) > 1e-9:
+        return [0.0, top]
+    steps = [s for s in range(1, whole + 1) if whole % s == 0 and whole // s <= most]
+    round_steps = [s for s in steps if int(str(s).rstrip("0") or "0") in (1, 2, 5)]
+    step = (round_steps or steps)[0]
+    return [float(v) for v in range(0, whole + 1, step)]
 
 
 def shorten(text: str, limit: int = LABEL_CHARS) -> str:
