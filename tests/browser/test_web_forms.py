@@ -511,7 +511,16 @@ def test_a_reload_mid_form_resumes_the_draft(live, phone):
     )
     assert child in question(page, "Child").inner_text()
     shot(page, "draft-restored")
-    # the index lists the draft too
+    # the index lists it too, and resumes it
+    page.goto(f"{_base(live)}/fill")
+    page.wait_for_selector("body[data-fill-ready='1']", timeout=60_000)
+    draft = page.locator("#drafts-list li", has_text="School check-in")
+    assert draft.count() == 1
+    big_enough(draft.get_by_role("link", name="Resume"))
+    draft.get_by_role("link", name="Resume").click()
+    page.wait_for_selector("body[data-fill-ready='1']", timeout=60_000)
+    page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60_000)
+    assert page.locator("#draft-status").get_attribute("data-restored") == "1"
     type_date(page, "Date of the next check-in", date.today() + timedelta(days=12))
     send(page)
     assert "Sent" in sent_message(page)

@@ -124,6 +124,7 @@ export async function startForm(cfg) {
   const container = byId('webform');
   const loading = byId('webform-loading');
   let app = null;
+  let mounted = null;
   let dirty = false;
   let timer = null;
   let lastSaved = '';
@@ -145,8 +146,8 @@ export async function startForm(cfg) {
 
   async function saveDraft() {
     timer = null;
-    if (!dirty || paused || app === null) return;
-    const root = findRoot(app._instance && app._instance.subTree);
+    if (!dirty || paused || mounted === null) return;
+    const root = findRoot(mounted && mounted.$ && mounted.$.subTree);
     if (root === null) return;
     dirty = false;
     const { xml, files } = await payloadParts(await root.prepareInstancePayload({ payloadType: 'monolithic' }));
@@ -272,7 +273,7 @@ export async function startForm(cfg) {
   loading.remove();
   app = createApp({ render: () => h(OdkWebForm, props) });
   app.use(webFormsPlugin);
-  app.mount(container);
+  mounted = app.mount(container);
 
   for (const type of ['input', 'change', 'click']) {
     container.addEventListener(type, changed, true);
