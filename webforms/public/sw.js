@@ -3,6 +3,7 @@
 // Submissions are not handled here: the page keeps them in IndexedDB until the server has them.
 
 const CACHE = 'fieldapp-fill-v1';
+const STATIC = '/static/';
 const BUNDLE = '/static/fill/';
 
 self.addEventListener('install', (event) => {
@@ -12,7 +13,7 @@ self.addEventListener('install', (event) => {
       const response = await fetch(`${BUNDLE}assets.json`, { cache: 'no-store' });
       if (response.ok) {
         const files = await response.json();
-        await cache.addAll(files.map((name) => `${BUNDLE}${name}`));
+        await cache.addAll([`${STATIC}app.css`, ...files.map((name) => `${BUNDLE}${name}`)]);
       }
       await self.skipWaiting();
     })(),
@@ -26,7 +27,7 @@ self.addEventListener('activate', (event) => {
 function handled(url) {
   if (url.origin !== self.location.origin) return false;
   if (url.pathname === '/fill/sw.js') return false;
-  return url.pathname === '/fill' || url.pathname.startsWith('/fill/') || url.pathname.startsWith(BUNDLE);
+  return url.pathname === '/fill' || url.pathname.startsWith('/fill/') || url.pathname.startsWith(STATIC);
 }
 
 async function networkFirst(request) {
