@@ -41,3 +41,7 @@ bench-ingest: venv  # submissions/s and latency, fieldapp (SQLite, PostgreSQL) v
 .PHONY: bench-caselist
 bench-caselist: venv  # a worker's case-list CSV from 100 000 cases, and the 304 path (SQLite, PostgreSQL)
 	$(BIN)/python bench/caselist/run.py $(BENCH_ARGS)
+
+.PHONY: bench-review
+bench-review: venv  # the review queue and submission page at 10 000 and 1 000 000 submissions (PostgreSQL)
+	$(BIN)/python bench/review/run.py $(BENCH_ARGS)

@@ -40,10 +40,34 @@ class Submission(Base):
             name="review_state_valid",
         ),
         Index("ix_submissions_region_received", "region_id", "received_at"),
+        # the review queue: one index range per (region, state, urgent), in the queue's order
+        # (oldest first, then id); also the per-state counts of a region, read from the index
+        Index("ix_submissions_queue", "region_id", "review_state", "urgent", "received_at", "id"),
+        # the queue filtered by form or by worker: the same order after the filter's column
+        Index(
+            "ix_submissions_form_queue",
+            "form_pk",
+            "region_id",
+            "review_state",
+            "urgent",
+            "received_at",
+            "id",
+        ),
+        Index(
+            "ix_submissions_submitter_queue",
+            "submitted_by_id",
+            "region_id",
+            "review_state",
+            "urgent",
+            "received_at",
+            "id",
+        ),
+        # the submission page finds a submission by its instanceID alone
+        Index("ix_submissions_instance_id", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    form_pk: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"), index=True)
+    form_pk: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"))
     #: instanceID of the first version; the submission's name in URLs and the API
     instance_id: Mapped[str] = mapped_column(String(255))
     #: the region whose coordinators see it (the submitter's region)
