@@ -55,7 +55,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.fill import views as fill_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
-    from fieldapp.review import dashboard_views, page_helpers  # noqa: PLC0415
+    from fieldapp.review import dashboard_views, deletion_views, page_helpers  # noqa: PLC0415
     from fieldapp.review import views as review_views  # noqa: PLC0415
     from fieldapp.submissions import views as submissions_views  # noqa: PLC0415
     from fieldapp.web import api, pages  # noqa: PLC0415
@@ -71,6 +71,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(case_pages.bp)
     app.register_blueprint(review_views.bp)
     app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(deletion_views.bp)
     app.register_blueprint(page_helpers.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(fill_views.bp)

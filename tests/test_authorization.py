@@ -82,6 +82,12 @@ ALLOWED: dict[str, set[str]] = {
     "submissions_api.api_detail": NORTH_READERS,
     "submissions_api.api_attachment": NORTH_READERS,
     "submissions_api.api_review": NORTH_COORDS,
+    "submissions_api.api_delete": NORTH_COORDS,  # the empty reason is refused (422)
+    # restoring needs a deleted submission; the one here is not (tests/review/test_deletion.py)
+    "submissions_api.api_restore": set(),
+    "deletion.delete": NORTH_COORDS,
+    "deletion.deleted": COORDS,
+    "deletion.restore": set(),
     "review.queue": COORDS,
     "review.bulk_approve": COORDS,
     "review.submission_page": NORTH_COORDS,

@@ -71,6 +71,7 @@ def returned_submissions(actor: User) -> list[Returned]:
         .where(
             Submission.submitted_by_id == actor.id,
             Submission.review_state == ReviewState.HAS_ISSUES.value,
+            Submission.deleted_at.is_(None),
         )
         .order_by(Submission.updated_at.desc(), Submission.id.desc())
         .limit(200)
@@ -129,6 +130,7 @@ def correction(form_id: str, instance_id: str, *, actor: User) -> Correction:
             Submission.instance_id == instance_id,
             Form.form_id == form_id,
             Submission.submitted_by_id == actor.id,
+            Submission.deleted_at.is_(None),
         )
     ).first()
     if (

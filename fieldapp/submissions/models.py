@@ -29,6 +29,10 @@ class ReviewState(enum.StrEnum):
     REJECTED = "rejected"
 
 
+#: the columns after a queue index's leading ones: the queue's order, then what every read checks
+_QUEUE_ORDER = ("review_state", "urgent", "received_at", "id", "deleted_at")
+
+
 class Submission(Base):
     """One filled form, identified by the instanceID of its first version."""
 
@@ -42,26 +46,11 @@ class Submission(Base):
         Index("ix_submissions_region_received", "region_id", "received_at"),
         # the review queue: one index range per (region, state, urgent), in the queue's order
         # (oldest first, then id); also the per-state counts of a region, read from the index
-        Index("ix_submissions_queue", "region_id", "review_state", "urgent", "received_at", "id"),
+        # alone (deleted_at too: every read leaves deleted submissions out)
+        Index("ix_submissions_queue", "region_id", *_QUEUE_ORDER),
         # the queue filtered by form or by worker: the same order after the filter's column
-        Index(
-            "ix_submissions_form_queue",
-            "form_pk",
-            "region_id",
-            "review_state",
-            "urgent",
-            "received_at",
-            "id",
-        ),
-        Index(
-            "ix_submissions_submitter_queue",
-            "submitted_by_id",
-            "region_id",
-            "review_state",
-            "urgent",
-            "received_at",
-            "id",
-        ),
+        Index("ix_submissions_form_queue", "form_pk", "region_id", *_QUEUE_ORDER),
+        Index("ix_submissions_submitter_queue", "submitted_by_id", "region_id", *_QUEUE_ORDER),
         # the submission page finds a submission by its instanceID alone
         Index("ix_submissions_instance_id", "instance_id"),
     )
@@ -86,6 +75,12 @@ class Submission(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: when the latest version arrived
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: set when a coordinator deleted it (softly: out of every read path, restorable; a phone
+    #: resending it gets 409)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    deleted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
 
     form: Mapped[Any] = relationship("Form")
     versions: Mapped[list[SubmissionVersion]] = relationship(

@@ -70,6 +70,15 @@ class FormNotAccepting(DomainError):
     http_status = 409
 
 
+class SubmissionDeleted(Conflict):
+    """The instanceID (or the one an edit replaces) belongs to a deleted submission."""
+
+    code = "submission.deleted"
+
+    def __init__(self) -> None:
+        super().__init__("This submission has been deleted. You may not resubmit it.")
+
+
 def may_submit(actor: User) -> bool:
     """Whether the user may send submissions at all."""
     return actor.active and actor.has_role(*SUBMITTING_ROLES) and bool(actor.regions)
@@ -274,6 +283,8 @@ def receive_submission(
         existing = db.session.get_one(SubmissionVersion, existing_id)
         submission = _locked_submission(existing.submission_id)
         db.session.refresh(existing)
+        if submission.deleted_at is not None:
+            raise SubmissionDeleted()
         if existing.xml_sha256 != xml_sha:
             raise Conflict(
                 "A submission already exists with this ID, but with different XML. "
@@ -339,6 +350,8 @@ def receive_submission(
                 code="submission.deprecated_not_found",
             )
         submission = _locked_submission(previous.submission_id)
+        if submission.deleted_at is not None:
+            raise SubmissionDeleted()
         if submission.current_version_id != previous.id:
             raise Conflict(
                 f"The copy you were editing ({parsed.deprecated_id}) is now out of date: the "
@@ -413,7 +426,9 @@ def attachment_summary(version: SubmissionVersion) -> list[dict[str, Any]]:
 
 
 def _scope(query: Select[Any], actor: User) -> Select[Any]:
-    """Region scoping: administrators all; coordinators their regions; workers their own."""
+    """Region scoping: administrators all; coordinators their regions; workers their own.
+    Deleted submissions are out of every read path (see ``fieldapp.review.deletion``)."""
+    query = query.where(Submission.deleted_at.is_(None))
     if actor.has_role(Role.ADMIN):
         return query
     if actor.has_role(Role.COORDINATOR):

@@ -12,6 +12,7 @@ from fieldapp.auth.services import username_of
 from fieldapp.cases.services import case_changes
 from fieldapp.db import db, unit_of_work
 from fieldapp.errors import Invalid, NotFound
+from fieldapp.review import deletion
 from fieldapp.review import services as review
 from fieldapp.submissions import services
 from fieldapp.submissions.models import ReviewState, Submission
@@ -170,4 +171,30 @@ def api_review(instance_id: str) -> Any:
                 for v in applied
             ]
         }
+    return result
+
+
+@api.delete("/<path:instance_id>")
+@require(Role.ADMIN, Role.COORDINATOR)
+def api_delete(instance_id: str) -> Any:
+    """``{"reason": "..."}``: delete softly (a phone resending it gets 409); restorable."""
+    body = request.get_json(silent=True) or {}
+    submission = services.visible_submission(instance_id, actor=current_actor())
+    with unit_of_work():
+        deletion.delete_submission(
+            submission, actor=current_actor(), reason=str(body.get("reason") or "")
+        )
+        deleted_at = submission.deleted_at
+    assert deleted_at is not None
+    return {"instance_id": instance_id, "deleted": True, "deleted_at": deleted_at.isoformat()}
+
+
+@api.post("/<path:instance_id>/restore")
+@require(Role.ADMIN, Role.COORDINATOR)
+def api_restore(instance_id: str) -> Any:
+    """Bring a deleted submission back, in the review state it had."""
+    submission = deletion.deleted_submission(instance_id, actor=current_actor())
+    with unit_of_work():
+        deletion.restore_submission(submission, actor=current_actor())
+        result = detail(submission)
     return result

@@ -165,6 +165,16 @@ SPEC: dict[str, Any] = {
         "/api/v1/submissions/{instance_id}": {
             "get": _op(
                 "One submission: data, attachments, case_changes, versions, reviews (audited)"
+            ),
+            "delete": _op(
+                'Delete softly: {"reason"}; a phone resending it gets 409; restorable',
+                roles="admin, coordinator",
+            ),
+        },
+        "/api/v1/submissions/{instance_id}/restore": {
+            "post": _op(
+                "Restore a deleted submission in the review state it had",
+                roles="admin, coordinator",
             )
         },
         "/api/v1/submissions/{instance_id}/attachments/{name}": {

@@ -16,6 +16,7 @@ from fieldapp.auth import services as auth
 from fieldapp.auth.models import User
 from fieldapp.db import db
 from fieldapp.forms import services as forms
+from fieldapp.review import deletion
 from fieldapp.submissions.models import Submission, SubmissionVersion
 from tests.openrosa.helpers import (
     PNG,
@@ -67,6 +68,10 @@ def stored(instance_id: str) -> SubmissionVersion:
     return db.session.scalars(
         select(SubmissionVersion).where(SubmissionVersion.instance_id == instance_id)
     ).one()
+
+
+def stored_submission(instance_id: str) -> Submission:
+    return stored(instance_id).submission
 
 
 # -- discovery -------------------------------------------------------------------------------
@@ -400,6 +405,28 @@ def test_split_upload_marked_incomplete_arrives_whole(phone):  # [28]
         "b.pdf": True,
         "c.pdf": True,
     }
+
+
+def test_resubmission_after_soft_delete_is_409_until_restored(phone, make_user):  # [29]
+    coordinator = make_user("coordinator", username="coord29", regions=["north"])
+    xml = instance_xml(instance_id="uuid:d")
+    assert phone.submit(xml).status_code == 201
+    deletion.delete_submission(stored_submission("uuid:d"), actor=coordinator, reason="a test")
+    db.session.commit()
+
+    for attempt in (
+        xml,  # the phone retries
+        instance_xml(instance_id="uuid:d", body="<name>Other</name>"),  # changed XML
+        instance_xml(instance_id="uuid:d2", deprecated_id="uuid:d"),  # an edit of it
+    ):
+        response = phone.submit(attempt)
+        assert response.status_code == 409
+        assert message_of(response) == "This submission has been deleted. You may not resubmit it."
+    assert db.session.scalars(select(SubmissionVersion)).all() == [stored("uuid:d")]
+
+    deletion.restore_submission(stored_submission("uuid:d"), actor=coordinator)
+    db.session.commit()
+    assert phone.submit(xml).status_code == 201  # an identical resubmission again
 
 
 def test_edit_replaces_data_marks_edited_and_carries_attachments(phone):  # [30]

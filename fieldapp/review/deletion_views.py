@@ -1,0 +1,76 @@
+"""Pages for deleting a submission and restoring it (see :mod:`fieldapp.review.deletion`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from fieldapp.auth.models import Role
+from fieldapp.auth.services import username_of
+from fieldapp.db import db, unit_of_work
+from fieldapp.errors import DomainError
+from fieldapp.forms.models import Form
+from fieldapp.review import deletion
+from fieldapp.submissions import services as submissions
+from fieldapp.web.permissions import current_actor, require
+
+bp = Blueprint("deletion", __name__)
+REVIEWERS = (Role.ADMIN, Role.COORDINATOR)
+
+
+@bp.post("/submissions/<path:instance_id>/delete")
+@require(*REVIEWERS)
+def delete(instance_id: str) -> Any:
+    """Delete a submission with a reason; back to the queue."""
+    actor = current_actor()
+    submission = submissions.visible_submission(instance_id, actor=actor)
+    try:
+        with unit_of_work():
+            deletion.delete_submission(
+                submission, actor=actor, reason=request.form.get("reason", "")
+            )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("review.submission_page", instance_id=instance_id))
+    flash("Deleted. It is listed under deleted submissions, where it can be restored.", "ok")
+    return redirect(url_for("review.queue"))
+
+
+@bp.get("/review/deleted")
+@require(*REVIEWERS)
+def deleted() -> str:
+    """The deleted submissions of the actor's regions, with a restore button each."""
+    rows = deletion.deleted_submissions(current_actor())
+    forms = {f.id: f for f in db.session.query(Form).filter(Form.id.in_({r.form_pk for r in rows}))}
+    return render_template(
+        "review/deleted.html",
+        rows=[
+            {
+                "instance_id": r.instance_id,
+                "form": forms[r.form_pk].title if r.form_pk in forms else "",
+                "worker": username_of(r.submitted_by_id),
+                "by": username_of(r.deleted_by_id),
+                "received_at": r.received_at,
+                "deleted_at": r.deleted_at,
+                "state": r.review_state,
+            }
+            for r in rows
+        ],
+    )
+
+
+@bp.post("/review/deleted/<path:instance_id>/restore")
+@require(*REVIEWERS)
+def restore(instance_id: str) -> Any:
+    """Restore a deleted submission; to its page."""
+    actor = current_actor()
+    submission = deletion.deleted_submission(instance_id, actor=actor)
+    try:
+        with unit_of_work():
+            deletion.restore_submission(submission, actor=actor)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("deletion.deleted"))
+    flash("Restored.", "ok")
+    return redirect(url_for("review.submission_page", instance_id=instance_id))
