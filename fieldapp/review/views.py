@@ -23,14 +23,15 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     column,
     func,
     or_,
     select,
     true,
     tuple_,
-    values,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from werkzeug.wrappers import Response
 
 from fieldapp.audit.services import record
@@ -199,9 +200,10 @@ def _queue_regions(actor: User) -> list[int]:
 
 
 def _keys(actor: User, states: Sequence[str], urgent_only: bool, cursor: str | None = None) -> Any:
-    """The queue's branches as a ``VALUES`` list: one row per (region, review state, urgent),
-    with the (received_at, id) after which the branch starts (the cursor's, or before every
-    row)."""
+    """The queue's branches as a table (PostgreSQL ``unnest`` of array parameters, so that the
+    statement's SQL, and SQLAlchemy's compiled form of it, is the same for every actor): one row
+    per (region, review state, urgent), with the (received_at, id) after which the branch starts
+    (the cursor's, or before every row)."""
     after = _cursor(cursor) if cursor else None
     rows = []
     for region_id in _queue_regions(actor):
@@ -216,8 +218,13 @@ def _keys(actor: User, states: Sequence[str], urgent_only: bool, cursor: str | N
                 rows.append((region_id, state, urgent, *start))
     if not rows:
         rows.append((-1, "", False, *_START))  # no region: matches nothing
+    columns = list(zip(*rows, strict=True))
+    types: tuple[Any, ...] = (Integer(), String(), Boolean(), UTCDateTime(), Integer())
     return (
-        values(
+        func.unnest(
+            *(bindparam(None, list(c), type_=ARRAY(t)) for c, t in zip(columns, types, strict=True))
+        )
+        .table_valued(
             column("region_id", Integer),
             column("review_state", String),
             column("urgent", Boolean),
@@ -225,8 +232,7 @@ def _keys(actor: User, states: Sequence[str], urgent_only: bool, cursor: str | N
             column("after_id", Integer),
             name="queue_keys",
         )
-        .data(rows)
-        .alias("queue_keys")
+        .render_derived()
     )
 
 
@@ -246,7 +252,7 @@ def _branches(actor: User, filters: QueueFilters, cursor: str | None, limit: int
     rows are in the order of the index ``ix_submissions_queue`` (and of the form and submitter
     indexes, whose next columns are the same), so each branch reads at most ``limit`` rows after
     the cursor from one index range instead of sorting every row the filters let through. The
-    branches are a ``VALUES`` list joined laterally to one parameterised query and merged in the
+    branches (:func:`_keys`) are joined laterally to one parameterised query and merged in the
     queue's order. The rows are exactly those of the plain query (:func:`queue_page`'s other
     path, which SQLite takes).
     """
