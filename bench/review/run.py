@@ -56,6 +56,8 @@ OLD_STATES = (("approved", 0.92), ("rejected", 0.97), ("has_issues", 0.985), ("e
 NEW_STATES = (("received", 0.40), ("edited", 0.45), ("has_issues", 0.55), ("rejected", 0.60))
 #: the target of issue 5, per page
 TARGET_P95_MS = 50.0
+#: the page kind of the framework floor
+FLOOR = "floor.home"
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -593,6 +595,8 @@ def pages(world: World, expected: Expected, desk: Desk, checks: Checks) -> list[
         ("queue.urgent", {"urgent": "1"}),
     ]
     out = [Page(kind, "/review?" + urlencode(q) if q else "/review", q) for kind, q in queries]
+    # the framework floor: the home page (session, login, a template; no submission read)
+    out.insert(0, Page(FLOOR, "/", {}))
     # deep keyset pages: page 40 of the default queue by following "Next" (the walk checks that
     # pages neither repeat nor skip rows), and the middle of "all states" by a cursor
     url: str | None = "/review"
@@ -648,6 +652,8 @@ def _first_difference(a: list[str], b: list[str]) -> int | None:
 
 def check_page(page: Page, body: bytes, expected: Expected, checks: Checks) -> None:
     """The rows and counts a queue page shows are those direct SQL finds."""
+    if page.kind == FLOOR:
+        return
     if page.kind == "submission":
         checks.add(f"{page.kind}: shows answers", b"<dl" in body or b"answers" in body.lower())
         return
@@ -757,10 +763,32 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for kind in full
         if kind in base
     }
+    # the same ratio with each page's time over the floor's at its size first: the machine's
+    # load may differ between the two sizes (other work on a shared machine)
+    result["ratios_full_over_baseline_floor_normalised"] = {
+        kind: {
+            q: round(
+                (full[kind][q] / full[FLOOR][q]) / (base[kind][q] / base[FLOOR][q]),
+                2,
+            )
+            if base[kind][q] and full[FLOOR][q] and base[FLOOR][q]
+            else None
+            for q in ("p50", "p95")
+        }
+        for kind in full
+        if kind in base and kind != FLOOR
+    }
+    # depth: keyset pages cost what the first page costs, however deep
+    result["deep_over_first_at_full_size"] = {
+        kind: round(full[kind]["p50"] / full["queue.first"]["p50"], 2)
+        for kind in ("queue.deep_40", "queue.deep_all_middle")
+        if kind in full and full["queue.first"]["p50"]
+    }
+    pages_only = {k: s for k, s in full.items() if k != FLOOR}
     result["target"] = {
         "p95_ms": TARGET_P95_MS,
-        "met": all(s["p95"] is not None and s["p95"] <= TARGET_P95_MS for s in full.values()),
-        "over": sorted(k for k, s in full.items() if (s["p95"] or 0) > TARGET_P95_MS),
+        "met": all(s["p95"] is not None and s["p95"] <= TARGET_P95_MS for s in pages_only.values()),
+        "over": sorted(k for k, s in pages_only.items() if (s["p95"] or 0) > TARGET_P95_MS),
     }
     result["checks"] = checks.items
     result["ok"] = checks.ok
@@ -871,9 +899,14 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):
         report["machine"]["loadavg_after"] = os.getloadavg()
     path = common.write_report("review", report)
-    print("\nfull size over baseline (p50, p95):")
+    print("\nfull size over baseline (p50, p95; then each over the floor first):")
+    normalised = report["ratios_full_over_baseline_floor_normalised"]
     for kind, ratio in report["ratios_full_over_baseline"].items():
-        print(f"  {kind:<26}{ratio['p50']!s:>8}{ratio['p95']!s:>8}")
+        again = normalised.get(kind, {})
+        print(
+            f"  {kind:<26}{ratio['p50']!s:>8}{ratio['p95']!s:>8}"
+            f"{again.get('p50', '')!s:>10}{again.get('p95', '')!s:>8}"
+        )
     target = report["target"]
     print(
         f"\ntarget p95 <= {TARGET_P95_MS:.0f} ms: {'met' if target['met'] else 'NOT met'}"
