@@ -176,24 +176,24 @@ def open_form(page: Any, live: LiveServer, form_id: str, query: str = "") -> Non
     page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60_000)
 
 
-def question(page: Any, label: str) -> Any:
-    """The question whose (English) label starts with ``label``."""
+def question(page: Any, label: str, nth: int = 0) -> Any:
+    """The question whose (English) label starts with ``label`` (``nth`` repeat instance)."""
+    pattern = re.compile(r"^\s*" + re.escape(label))
     return (
         page.locator(".question-container")
-        .filter(
-            has=page.locator(".control-text label", has_text=re.compile(r"^\s*" + re.escape(label)))
-        )
-        .first
+        .filter(has=page.locator(".control-text label", has_text=pattern))
+        .nth(nth)
     )
 
 
-def choose(page: Any, label: str, value: str) -> None:
+def choose(page: Any, label: str, value: str, nth: int = 0) -> None:
     """Tick the radio button or checkbox of choice ``value``."""
-    question(page, label).locator(f"label.value-option:has(input[value='{value}'])").click()
+    option = question(page, label, nth).locator(f"label.value-option:has(input[value='{value}'])")
+    option.click()
 
 
-def type_text(page: Any, label: str, value: str) -> None:
-    question(page, label).locator("input, textarea").first.fill(value)
+def type_text(page: Any, label: str, value: str, nth: int = 0) -> None:
+    question(page, label, nth).locator("input, textarea").first.fill(value)
 
 
 def type_number(page: Any, label: str, value: int) -> None:
@@ -205,8 +205,8 @@ def type_number(page: Any, label: str, value: int) -> None:
     box.evaluate("input => input.blur()")  # (Tab would open the next question's date picker)
 
 
-def type_date(page: Any, label: str, when: date) -> None:
-    box = question(page, label).locator("input").first
+def type_date(page: Any, label: str, when: date, nth: int = 0) -> None:
+    box = question(page, label, nth).locator("input").first
     box.click()
     box.press("Control+a")
     box.press_sequentially(when.strftime("%m/%d/%Y"))
@@ -326,6 +326,16 @@ def test_every_programme_form_is_filled_and_stored(live, phone):
     choose(page, "Languages the child speaks", "arabic")
     choose(page, "Languages the child speaks", "russian")
     choose(page, "Does the child need", "yes")
+    # a second child: a new repeat instance
+    page.get_by_role("button", name="Add Child").click()
+    type_text(page, "Child's full name", "Mike November", nth=1)
+    choose(page, "Relationship to the mother", "relative", nth=1)
+    choose(page, "Sex", "male", nth=1)
+    type_date(page, "Date of birth", date(2020, 1, 15), nth=1)
+    choose(page, "Birth certificate", "in_process", nth=1)
+    choose(page, "School or kindergarten", "kindergarten", nth=1)
+    choose(page, "Languages the child speaks", "kazakh", nth=1)
+    choose(page, "Does the child need", "assess", nth=1)
     type_date(page, "Date of the first home visit", date.today() + timedelta(days=7))
     type_text(page, "Social worker's notes", "First visit planned")
     no_horizontal_scroll(page)
@@ -343,6 +353,11 @@ def test_every_programme_form_is_filled_and_stored(live, phone):
     assert data["children"][0]["child_name"] == "Charlie Quebec"
     assert data["children"][0]["child_birth_date"] == "2016-05-04"
     assert sorted(data["children"][0]["child_languages"]) == ["arabic", "russian"]
+    assert len(data["children"]) == 2
+    assert data["children"][1]["child_name"] == "Mike November"
+    assert data["children"][1]["child_birth_date"] == "2020-01-15"
+    assert data["children"][1]["school_status"] == "kindergarten"
+    assert data["children"][1]["needs_learning_plan"] == "assess"
     assert data["follow_up"]["next_visit_date"] == str(date.today() + timedelta(days=7))
     signature = data["consent"]["consent_signature"]
     assert [(a["name"], a["received"]) for a in stored["attachments"]] == [(signature, True)]
@@ -484,7 +499,25 @@ def test_a_submission_made_offline_arrives_once_when_the_network_returns(live, p
     assert len(set(api.submissions("home_visit")) - before) == 1
 
 
+#: whether a draft in the browser's IndexedDB holds the given piece of instance XML
+DRAFT_HOLDS = """async (piece) => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open('fieldapp-fill');
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const drafts = await new Promise((resolve) => {
+    const request = db.transaction('drafts').objectStore('drafts').getAll();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  return drafts.some((draft) => draft.xml.includes(piece));
+}"""
+
+
 def test_a_reload_mid_form_resumes_the_draft(live, phone):
+    from playwright.sync_api import expect
+
     page, api = phone, _api(live)
     before = set(api.submissions("school_checkin"))
     open_form(page, live, "school_checkin")
@@ -494,22 +527,17 @@ def test_a_reload_mid_form_resumes_the_draft(live, phone):
     choose(page, "Who gave information", "child")
     choose(page, "Where does the child study now", "not_enrolled")
     choose(page, "Why is the child not enrolled", "no_place")
-    page.wait_for_function(
-        "() => (document.getElementById('draft-status').dataset.savedAt || '') !== ''"
-    )
-    page.wait_for_timeout(1500)  # the last answer's save (debounced) has landed
+    page.wait_for_function(DRAFT_HOLDS, arg="<not_enrolled_reason>no_place<", polling=250)
     shot(page, "draft-saved")
 
     page.reload()
     page.wait_for_selector("body[data-fill-ready='1']", timeout=60_000)
     page.wait_for_selector(".form-initialization-status.ready", state="attached", timeout=60_000)
     assert page.locator("#draft-status").get_attribute("data-restored") == "1"
-    assert (
-        question(page, "Why is the child not enrolled")
-        .locator("input[value='no_place']")
-        .is_checked()
-    )
-    assert child in question(page, "Child").inner_text()
+    expect(
+        question(page, "Why is the child not enrolled").locator("input[value='no_place']")
+    ).to_be_checked()
+    expect(question(page, "Child")).to_contain_text(child)
     shot(page, "draft-restored")
     # the index lists it too, and resumes it
     page.goto(f"{_base(live)}/fill")

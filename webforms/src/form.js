@@ -130,12 +130,17 @@ export async function startForm(cfg) {
   let lastSaved = '';
   let paused = false;
 
-  const formResponse = await fetch(cfg.formUrl, { credentials: 'same-origin' });
-  if (!formResponse.ok) {
+  let formXml = null;
+  try {
+    const formResponse = await fetch(cfg.formUrl, { credentials: 'same-origin' });
+    if (formResponse.ok) formXml = await formResponse.text();
+  } catch (error) {
+    formXml = null; // offline, and this form was never opened here with a connection
+  }
+  if (formXml === null) {
     loading.textContent = 'The form could not be loaded. Connect to the network and reload.';
     return;
   }
-  const formXml = await formResponse.text();
 
   const fetchFormAttachment = (url) => {
     const name = String(url.href || url).split('/').pop();
@@ -144,8 +149,16 @@ export async function startForm(cfg) {
     });
   };
 
-  async function saveDraft() {
+  // saves run one after another: each reads the form when its turn comes, so an older state
+  // can never be written over a newer one
+  let saving = Promise.resolve();
+  function saveDraft() {
     timer = null;
+    saving = saving.then(saveNow, saveNow);
+    return saving;
+  }
+
+  async function saveNow() {
     if (!dirty || paused || mounted === null) return;
     const root = findRoot(mounted && mounted.$ && mounted.$.subTree);
     if (root === null) return;
@@ -181,6 +194,7 @@ export async function startForm(cfg) {
     paused = true;
     if (timer !== null) window.clearTimeout(timer);
     timer = null;
+    await saving.catch(() => null); // no draft save may land after the draft is removed
     try {
       const parts = await payloadParts(payload);
       const xml = fixMeta(parts.xml, cfg.editCurrent);
@@ -259,6 +273,7 @@ export async function startForm(cfg) {
   byId('draft-discard').addEventListener('click', async () => {
     if (!window.confirm('Discard this draft? What you typed will be lost.')) return;
     paused = true;
+    await saving.catch(() => null);
     await remove(DRAFTS, key);
     window.location.reload();
   });
