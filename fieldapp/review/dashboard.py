@@ -109,14 +109,21 @@ def choose_region(actor: User, code: str | None) -> Region | None:
     raise NotFound("No such region.", code="region.not_found")
 
 
-def _may_see(actor: User, region: Region) -> bool:
-    return actor.sees_all_regions or (
-        actor.has_role(Role.COORDINATOR) and region.id in actor.region_ids
-    )
+def _check(actor: User, region: Region) -> None:
+    """Every reading function checks the region itself: no caller can forget it.
+
+    :raises NotFound: the actor is neither an administrator nor a coordinator of ``region``.
+    """
+    if not (
+        actor.sees_all_regions
+        or (actor.has_role(Role.COORDINATOR) and region.id in actor.region_ids)
+    ):
+        raise NotFound("No such region.", code="region.not_found")
 
 
 def review_counts(actor: User, region: Region) -> ReviewCounts:
     """New, corrected, urgent and sent-back submissions of ``region``."""
+    _check(actor, region)
     query = scope_submissions(
         select(Submission.review_state, Submission.urgent, func.count(Submission.id))
         .where(Submission.region_id == region.id)
@@ -138,8 +145,9 @@ def review_counts(actor: User, region: Region) -> ReviewCounts:
     )
 
 
-def overdue_by_worker(region: Region, today: date) -> list[WorkerOverdue]:
+def overdue_by_worker(actor: User, region: Region, today: date) -> list[WorkerOverdue]:
     """Open cases of ``region`` due before ``today``, per assigned worker, most first."""
+    _check(actor, region)
     rows = db.session.execute(
         select(Case.assigned_to_id, User.username, User.display_name, func.count(Case.id))
         .outerjoin(User, User.id == Case.assigned_to_id)
@@ -170,6 +178,7 @@ def submissions_per_week(
     actor: User, region: Region, today: date, weeks: int = WEEKS
 ) -> list[WeekCount]:
     """Submissions of ``region`` received in each of the last ``weeks`` weeks, oldest first."""
+    _check(actor, region)
     starts = [week_start(today) - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
     bounds = [datetime.combine(s, time(), UTC) for s in [*starts, starts[-1] + timedelta(weeks=1)]]
     sums: list[Any] = [
@@ -201,13 +210,12 @@ def region_dashboard(
     :param today: the day overdue is measured against, and whose week is the last one shown.
     :raises NotFound: the actor may not see ``region``.
     """
-    if not _may_see(actor, region):
-        raise NotFound("No such region.", code="region.not_found")
+    _check(actor, region)
     return RegionDashboard(
         region=region,
         today=today,
         counts=review_counts(actor, region),
-        overdue=tuple(overdue_by_worker(region, today)),
+        overdue=tuple(overdue_by_worker(actor, region, today)),
         weeks=tuple(submissions_per_week(actor, region, today, weeks)),
     )
 

@@ -216,8 +216,17 @@ def test_service_refuses_a_region_outside_the_actors(programme):
     coord_s = auth.get_user_by_username("coord_s")
     north = auth.get_region("north")
     assert coord_s is not None and north is not None
+    today = utcnow().date()
     with pytest.raises(NotFound):
-        dashboard.region_dashboard(coord_s, north, today=utcnow().date())
+        dashboard.region_dashboard(coord_s, north, today=today)
+    with pytest.raises(NotFound):
+        dashboard.review_counts(coord_s, north)
+    with pytest.raises(NotFound):
+        dashboard.overdue_by_worker(coord_s, north, today)
+    with pytest.raises(NotFound):
+        dashboard.submissions_per_week(coord_s, north, today)
+    with pytest.raises(NotFound):
+        dashboard.review_counts(auth.get_user_by_username("worker"), north)
     assert [r.code for r in dashboard.dashboard_regions(coord_s)] == ["south"]
 
 
