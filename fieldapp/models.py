@@ -7,7 +7,12 @@ from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWor
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.review.models import ReviewAction
-from fieldapp.submissions.models import Submission, SubmissionAttachment, SubmissionVersion
+from fieldapp.submissions.models import (
+    Submission,
+    SubmissionAttachment,
+    SubmissionStateCount,
+    SubmissionVersion,
+)
 
 __all__ = [
     "ApiToken",
@@ -27,6 +32,7 @@ __all__ = [
     "ReviewAction",
     "Submission",
     "SubmissionAttachment",
+    "SubmissionStateCount",
     "SubmissionVersion",
     "User",
     "user_regions",

@@ -32,6 +32,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from werkzeug.wrappers import Response
 
 from fieldapp.audit.services import record
@@ -44,7 +45,13 @@ from fieldapp.forms.models import Form, FormState
 from fieldapp.forms.xform import Field, fields_from_json
 from fieldapp.review import services as review
 from fieldapp.submissions import services as submissions
-from fieldapp.submissions.models import ReviewState, Submission, SubmissionVersion
+from fieldapp.submissions.models import (
+    COUNTED_STATES,
+    ReviewState,
+    Submission,
+    SubmissionStateCount,
+    SubmissionVersion,
+)
 from fieldapp.submissions.parsing import DisplayItem, describe
 from fieldapp.web.permissions import current_actor, require
 
@@ -79,6 +86,7 @@ class QueueFilters:
     urgent: bool = False
     errors: list[str] = field(default_factory=list)
     _conditions: list[Any] | None = field(default=None, repr=False, compare=False)
+    _form_ids: list[int] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
@@ -126,8 +134,7 @@ class QueueFilters:
             return self._conditions
         conds: list[Any] = []
         if self.form:
-            form_ids = db.session.scalars(select(Form.id).where(Form.form_id == self.form)).all()
-            conds.append(Submission.form_pk.in_(form_ids))
+            conds.append(Submission.form_pk.in_(self.form_ids()))
         if self.worker:
             user_ids = db.session.scalars(select(User.id).where(User.username == self.worker)).all()
             conds.append(Submission.submitted_by_id.in_(user_ids))
@@ -140,6 +147,16 @@ class QueueFilters:
             conds.append(Submission.urgent.is_(True))
         self._conditions = conds
         return conds
+
+    def form_ids(self) -> list[int]:
+        """The ids of the forms the form filter names (none without it)."""
+        if self._form_ids is None:
+            self._form_ids = list(
+                db.session.scalars(select(Form.id).where(Form.form_id == self.form))
+                if self.form
+                else ()
+            )
+        return self._form_ids
 
     def states(self) -> tuple[str, ...]:
         """The review states the queue shows."""
@@ -336,15 +353,39 @@ def queue_page(
     return page, next_cursor
 
 
+def _kept_counts(actor: User, filters: QueueFilters) -> Select[Any] | None:
+    """Counts of the settled states from :class:`SubmissionStateCount`, when it can answer: for
+    an administrator or a coordinator, filtered at most by form and urgency."""
+    if filters.worker or filters.date_from or filters.date_to:
+        return None
+    query = select(SubmissionStateCount.review_state, func.sum(SubmissionStateCount.n)).group_by(
+        SubmissionStateCount.review_state
+    )
+    if not actor.has_role(Role.ADMIN):
+        if not actor.has_role(Role.COORDINATOR):
+            return None
+        query = query.where(SubmissionStateCount.region_id.in_(actor.region_ids or {-1}))
+    if filters.form:
+        query = query.where(SubmissionStateCount.form_pk.in_(filters.form_ids()))
+    if filters.urgent:
+        query = query.where(SubmissionStateCount.urgent.is_(True))
+    return query
+
+
 def state_counts(actor: User, filters: QueueFilters) -> dict[str, int]:
     """How many submissions are in each review state, under every filter but the state.
 
-    On PostgreSQL, one count per branch (region, state, urgent) of the queue: each is an
-    index-only range scan (the filters' columns follow the branch's in the indexes), with no
-    grouping of the rows themselves.
+    Approved and rejected submissions (most of them, growing with the years) come from
+    :class:`SubmissionStateCount` when the filters allow (no worker, no dates); the rest are
+    counted from the rows. On PostgreSQL, that is one count per branch (region, state, urgent)
+    of the queue: each an index-only range scan (the filters' columns follow the branch's in the
+    indexes), with no grouping of the rows themselves.
     """
+    found: dict[str, int] = dict.fromkeys(STATES, 0)
+    kept = _kept_counts(actor, filters)
+    counted = [s for s in STATES if kept is None or s not in COUNTED_STATES]
     if db.session.get_bind().dialect.name == "postgresql":
-        keys = _keys(actor, STATES, filters.urgent)
+        keys = _keys(actor, counted, filters.urgent)
         branch = (
             submissions.scope_submissions(select(func.count().label("n")), actor)
             .where(*_in_branch(keys), *filters.conditions())
@@ -354,14 +395,16 @@ def state_counts(actor: User, filters: QueueFilters) -> dict[str, int]:
     else:
         query = submissions.scope_submissions(
             select(Submission.review_state, func.count(Submission.id))
-            .where(*filters.conditions())
+            .where(Submission.review_state.in_(counted), *filters.conditions())
             .group_by(Submission.review_state),
             actor,
         )
-    found: dict[str, int] = dict.fromkeys(STATES, 0)
-    for state, count in db.session.execute(query).all():
+    rows = list(db.session.execute(query).all())
+    if kept is not None:
+        rows += db.session.execute(kept).all()
+    for state, count in rows:
         if state in found:
-            found[str(state)] += int(count)
+            found[str(state)] += int(count or 0)
     return found
 
 
@@ -409,6 +452,45 @@ def _bulk_skip_reason(submission: Submission) -> str | None:
     return None
 
 
+def _lock_for_bulk(chosen: Sequence[Submission]) -> None:
+    """Lock the submissions, then the kept counts their approval changes, each in key order
+    (PostgreSQL; SQLite locks the whole database).
+
+    A decision locks its submission, then (by trigger) one kept count. Taking every lock a bulk
+    approval needs before deciding, in one order, means that it never holds a count while
+    waiting for a submission, and two bulk approvals never take counts in opposite orders: no
+    deadlock with each other or with single decisions.
+    """
+    if not chosen or db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(
+        select(Submission.id)
+        .where(Submission.id.in_(sorted(s.id for s in chosen)))
+        .order_by(Submission.id)
+        .with_for_update()
+    )
+    keys = sorted(
+        {(s.region_id, s.form_pk, state, s.urgent) for s in chosen for state in COUNTED_STATES}
+    )
+    db.session.execute(
+        pg_insert(SubmissionStateCount)
+        .values(
+            [
+                {"region_id": r, "form_pk": f, "review_state": state, "urgent": u, "n": 0}
+                for r, f, state, u in keys
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    count = SubmissionStateCount
+    db.session.execute(
+        select(count.n)
+        .where(tuple_(count.region_id, count.form_pk, count.review_state, count.urgent).in_(keys))
+        .order_by(count.region_id, count.form_pk, count.review_state, count.urgent)
+        .with_for_update()
+    )
+
+
 @bp.post("/review/bulk-approve")
 @require(*REVIEWERS)
 def bulk_approve() -> Any:
@@ -425,12 +507,16 @@ def bulk_approve() -> Any:
     approved: list[str] = []
     skipped: list[Skipped] = []
     with unit_of_work():
+        found: list[tuple[str, Submission]] = []
         for instance_id in wanted:
             try:
-                submission = submissions.visible_submission(instance_id, actor=actor)
+                found.append(
+                    (instance_id, submissions.visible_submission(instance_id, actor=actor))
+                )
             except NotFound:
                 skipped.append(Skipped(instance_id, "not found"))
-                continue
+        _lock_for_bulk([submission for _, submission in found])
+        for instance_id, submission in found:
             reason = _bulk_skip_reason(submission)
             if reason is not None:
                 skipped.append(Skipped(instance_id, reason))
@@ -442,6 +528,8 @@ def bulk_approve() -> Any:
                 skipped.append(Skipped(instance_id, exc.message))
                 continue
             approved.append(instance_id)
+    position = {instance_id: i for i, instance_id in enumerate(wanted)}
+    skipped.sort(key=lambda s: position[s.instance_id])
     return render_template("review/bulk.html", approved=approved, skipped=skipped)
 
 

@@ -93,6 +93,37 @@ class Submission(Base):
     )
 
 
+#: the review states whose counts :class:`SubmissionStateCount` keeps: the settled ones, which
+#: grow with the years; the states that wait for a decision are few and counted from the index
+COUNTED_STATES = (ReviewState.APPROVED.value, ReviewState.REJECTED.value)
+
+
+class SubmissionStateCount(Base):
+    """How many submissions (not deleted) of a region and form are in a settled review state,
+    urgent or not: the queue's counts per state without reading the years of approved rows.
+
+    Kept by database triggers on ``submissions`` (migration ``9c1d2b7e4f60``), in the same
+    transaction as the change, so that every path that inserts, changes, deletes (softly or not)
+    or restores a submission keeps it exact, services and raw SQL alike. A load that turns
+    triggers off (``session_replication_role = replica``) must count again (see the migration).
+    On SQLite, a migration that rebuilds ``submissions`` (Alembic's batch "move and copy") drops
+    its triggers: such a migration must make them again.
+    """
+
+    __tablename__ = "submission_state_counts"
+
+    region_id: Mapped[int] = mapped_column(
+        ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True
+    )
+    form_pk: Mapped[int] = mapped_column(
+        ForeignKey("forms.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: one of :data:`COUNTED_STATES`
+    review_state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    urgent: Mapped[bool] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+
+
 class SubmissionVersion(Base):
     """One XML document a phone sent for a submission: the first, or an edit of the last."""
 
