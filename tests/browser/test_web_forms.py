@@ -11,6 +11,7 @@ import importlib.util
 import json
 import re
 import shutil
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -515,6 +516,14 @@ DRAFT_HOLDS = """async (piece) => {
 }"""
 
 
+def wait_for_draft(page: Any, piece: str, timeout: float = 30) -> None:
+    # (page.wait_for_function does not await a promise: a pending one counts as truthy)
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(DRAFT_HOLDS, piece):
+        assert time.monotonic() < deadline, f"no draft holds {piece!r}"
+        page.wait_for_timeout(200)
+
+
 def test_a_reload_mid_form_resumes_the_draft(live, phone):
     from playwright.sync_api import expect
 
@@ -527,7 +536,7 @@ def test_a_reload_mid_form_resumes_the_draft(live, phone):
     choose(page, "Who gave information", "child")
     choose(page, "Where does the child study now", "not_enrolled")
     choose(page, "Why is the child not enrolled", "no_place")
-    page.wait_for_function(DRAFT_HOLDS, arg="<not_enrolled_reason>no_place<", polling=250)
+    wait_for_draft(page, "<not_enrolled_reason>no_place<")
     shot(page, "draft-saved")
 
     page.reload()

@@ -187,7 +187,7 @@ export async function startForm(cfg) {
   function changed() {
     if (paused) return;
     dirty = true;
-    if (timer === null) timer = window.setTimeout(saveDraft, 700);
+    if (timer === null) timer = window.setTimeout(saveDraft, 400);
   }
 
   async function onSubmit(payload, done) {
