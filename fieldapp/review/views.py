@@ -216,22 +216,31 @@ def _queue_regions(actor: User) -> list[int]:
     return sorted(actor.region_ids)
 
 
-def _keys(actor: User, states: Sequence[str], urgent_only: bool, cursor: str | None = None) -> Any:
+def _keys(
+    actor: User,
+    states: Sequence[str],
+    urgent_only: bool,
+    cursor: str | None = None,
+    since: datetime | None = None,
+) -> Any:
     """The queue's branches as a table (PostgreSQL ``unnest`` of array parameters, so that the
     statement's SQL, and SQLAlchemy's compiled form of it, is the same for every actor): one row
-    per (region, review state, urgent), with the (received_at, id) after which the branch starts
-    (the cursor's, or before every row)."""
+    per (region, review state, urgent), with the (received_at, id) after which the branch starts:
+    the cursor's, or ``since`` (the "from" date: ids are positive, so after (since, 0) is from
+    ``since`` on), whichever is later, or before every row. The index range of a branch starts
+    there."""
     after = _cursor(cursor) if cursor else None
+    floor = (since, 0) if since is not None else _START
     rows = []
     for region_id in _queue_regions(actor):
         for state in states:
             for urgent in (True,) if urgent_only else (True, False):
-                start = _START
+                start = floor
                 if after is not None:
                     if urgent and not after[0]:
                         continue  # the cursor is past every urgent row
                     if urgent == after[0]:
-                        start = (after[1], after[2])
+                        start = max(floor, (after[1], after[2]))
                 rows.append((region_id, state, urgent, *start))
     if not rows:
         rows.append((-1, "", False, *_START))  # no region: matches nothing
@@ -273,7 +282,8 @@ def _branches(actor: User, filters: QueueFilters, cursor: str | None, limit: int
     queue's order. The rows are exactly those of the plain query (:func:`queue_page`'s other
     path, which SQLite takes).
     """
-    keys = _keys(actor, filters.states(), filters.urgent, cursor)
+    since = datetime.combine(filters.date_from, time(), UTC) if filters.date_from else None
+    keys = _keys(actor, filters.states(), filters.urgent, cursor, since)
     branch = (
         submissions.scope_submissions(
             select(Submission.id, Submission.urgent, Submission.received_at), actor
