@@ -7,7 +7,7 @@ maintained by triggers on ``submissions`` in the same transaction as any change,
 (or SQL) makes it. Deleted submissions (``deleted_at``) are not counted.
 
 Revision ID: 9c1d2b7e4f60
-Revises: abef127b1eda
+Revises: a3d5c0e1b7f2
 Create Date: 2026-11-21 15:08:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9c1d2b7e4f60"
-down_revision: str | None = "abef127b1eda"
+down_revision: str | None = "a3d5c0e1b7f2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
