@@ -6,14 +6,12 @@ see it in the worker's returned list (/fill), bulk-approve the rest. Screenshots
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import ARTIFACTS, no_horizontal_scroll
 from tests.cases.support import (
     DATA,
     SEED1_HOUSEHOLD,
@@ -21,12 +19,9 @@ from tests.cases.support import (
     attachments_of,
     instance_of,
 )
-from tests.conftest import need
 from tests.live import ROOT, LiveServer, post_submission
 
 pytestmark = pytest.mark.committed
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "a long password"
 URGENT_INSTANCE = instance_of(
     (DATA / "wellbeing_screening" / "adult" / "submission.xml").read_bytes()
@@ -75,36 +70,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         server.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    need(Path(CHROMIUM).exists(), "Debian's chromium is needed (apt-get install chromium)")
-    need(
-        importlib.util.find_spec("playwright") is not None,
-        "the playwright package is needed (pip install -e '.[dev]')",
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-def _no_horizontal_scroll(page) -> None:  # type: ignore[no-untyped-def]
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"page is {width}px wide"
-
-
 def _worker_sees_returned(browser, base: str, size: tuple[int, int], note: str) -> None:  # type: ignore[no-untyped-def]
     """The field worker finds the sent-back submission, with the note as text, in /fill."""
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
@@ -119,7 +84,7 @@ def _worker_sees_returned(browser, base: str, size: tuple[int, int], note: str) 
     assert note in returned.inner_text()  # shown as text: the markup stays inert
     assert returned.locator("b").count() == 0
     assert returned.get_by_role("link", name="Correct").count() == 1
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     tag = f"{size[0]}x{size[1]}"
     page.screenshot(path=str(ARTIFACTS / f"worker-returned-{tag}.png"), full_page=True)
     context.close()
@@ -141,7 +106,7 @@ def test_coordinator_reviews_in_the_browser(live, browser, size):
     page.goto(f"{base}/review?state=all")
     first_row = page.locator("table.queue tbody tr").first
     assert "urgent" in (first_row.get_attribute("class") or "")
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / f"review-queue-{tag}.png"), full_page=True)
 
     # the registration, read in Russian
@@ -149,7 +114,7 @@ def test_coordinator_reviews_in_the_browser(live, browser, size):
     page.get_by_role("link", name=re.compile("Русский")).click()
     answers = page.locator(".answers").inner_text()
     assert re.search("[\u0400-\u04ff]{4,}", answers), "labels should be in Russian"
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / f"submission-ru-{tag}.png"), full_page=True)
 
     if size == (390, 844):  # decide once; the desk-size run looks at the results
@@ -188,6 +153,6 @@ def test_coordinator_reviews_in_the_browser(live, browser, size):
         page.screenshot(path=str(ARTIFACTS / f"bulk-{tag}.png"), full_page=True)
 
     page.goto(f"{base}/cases/{SEED1_HOUSEHOLD}")
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / f"case-{tag}.png"), full_page=True)
     context.close()

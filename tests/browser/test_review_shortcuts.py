@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import update
 
 from fieldapp.cases.models import Case
-from tests.browser.test_review_flow import ARTIFACTS, PASSWORD, _no_horizontal_scroll, browser
+from tests.browser.conftest import ARTIFACTS, no_horizontal_scroll
+from tests.browser.test_review_flow import PASSWORD
 from tests.cases.support import DATA, SEED1_ADULT, SEED1_INSTANCE, attachments_of
 from tests.live import ROOT, LiveServer, post_submission
 from tests.review.test_wellbeing_chart import screening
 
 pytestmark = pytest.mark.committed
-__all__ = ["browser"]  # the chromium fixture, shared with the review-flow test
 
 QUEUED = [
     DATA / "wellbeing_screening" / "adult",  # urgent: first in the queue
@@ -179,7 +179,7 @@ def test_keyboard_through_the_queue_and_the_dashboard(live, browser, size):
     page.keyboard.press("x")
     assert not box.is_checked()
     page.screenshot(path=str(ARTIFACTS / f"shortcuts-queue-{tag}.png"), full_page=True)
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
 
     # o opens the highlighted submission; n/p walk the queue page; u goes back to it
     page.keyboard.press("o")
@@ -198,7 +198,7 @@ def test_keyboard_through_the_queue_and_the_dashboard(live, browser, size):
     assert ids[1].split(":")[-1] in page.url
     assert not page.locator("dialog.kb-help").is_visible()
     page.locator("h1").click()
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / f"shortcuts-submission-{tag}.png"), full_page=True)
 
     # back in the queue, the highlight is where the reader left; Enter opens the focused row
@@ -222,14 +222,14 @@ def test_keyboard_through_the_queue_and_the_dashboard(live, browser, size):
         "document.querySelector('svg#chart-weeks').getBoundingClientRect().width"
     )
     assert svg_width <= size[0]
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{tag}.png"), full_page=True)
 
     # a case page with the mother's screenings over time
     page.goto(f"{base}/cases/{SEED1_ADULT}")
     assert page.locator("svg#chart-scores polyline").count() == 2  # PHQ-9 and GAD-7
     assert page.locator("svg#chart-who5").is_visible()
-    _no_horizontal_scroll(page)
+    no_horizontal_scroll(page)
     page.locator("#wellbeing-h").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / f"case-wellbeing-{tag}.png"), full_page=True)
     assert errors == []  # no script error, no CSP refusal

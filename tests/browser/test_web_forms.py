@@ -7,20 +7,18 @@ to test-artifacts/."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text as sql
 
+from tests.browser.conftest import ARTIFACTS, no_horizontal_scroll
 from tests.cases.support import (
     DATA,
     SEED1_CHILDREN,
@@ -33,8 +31,6 @@ from tests.conftest import need
 from tests.live import ROOT, LiveServer, post_submission
 
 pytestmark = pytest.mark.committed
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "a long password"
 PHONE = {"width": 390, "height": 844}
 FORMS = ("family_registration", "home_visit", "school_checkin", "wellbeing_screening")
@@ -104,35 +100,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         server.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    need(Path(CHROMIUM).exists(), "Debian's chromium is needed (apt-get install chromium)")
-    need(
-        importlib.util.find_spec("playwright") is not None,
-        "the playwright package is needed (pip install -e '.[dev]')",
-    )
-    need((ROOT / "static" / "fill" / "fill.js").exists(), "the web form bundle (static/fill)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def phone(live: LiveServer, browser: Any) -> Iterator[Any]:
     """A fresh phone-sized browser (its own storage and service worker), logged in as aigerim."""
+    need((ROOT / "static" / "fill" / "fill.js").exists(), "the web form bundle (static/fill)")
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
@@ -244,11 +215,6 @@ def new_submission(api: Api, form_id: str, before: set[str]) -> dict[str, Any]:
     added = set(api.submissions(form_id)) - before
     assert len(added) == 1, added
     return api.submission(added.pop())
-
-
-def no_horizontal_scroll(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"page is {width}px wide"
 
 
 def big_enough(locator: Any, minimum: float = 44) -> None:
