@@ -13,6 +13,7 @@ import re
 import uuid as uuidlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 _TRUE = {"1", "true", "yes"}
@@ -54,6 +55,16 @@ def _flag(value: Any) -> bool:
 def _int(value: Any) -> int | None:
     text = str(value or "").strip()
     return int(text) if re.fullmatch(r"\d{1,9}", text) else None
+
+
+def as_date(value: Any) -> date | None:
+    """A case property read as a date (``YYYY-MM-DD``, or a timestamp starting with one)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _segments(path: str) -> list[str]:

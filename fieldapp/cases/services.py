@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Role, User
-from fieldapp.cases.mapping import entity_blocks
+from fieldapp.cases.mapping import as_date, entity_blocks
 from fieldapp.cases.models import Case, CaseList, CaseStatus, CaseVersion, CaseWork, WorkState
 from fieldapp.db import db, utcnow
 from fieldapp.errors import NotFound
@@ -212,20 +212,11 @@ def _locked_case(case_uuid: str) -> Case | None:
     ).one_or_none()
 
 
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
 def _next_due(case: Case, changed: Mapping[str, Any], when: datetime) -> date | None:
     """A form's next-visit date wins; otherwise the list's cadence from this follow-up."""
     case_list = case.case_list
     if case_list.next_visit_property in changed:
-        given = _as_date(changed[case_list.next_visit_property])
+        given = as_date(changed[case_list.next_visit_property])
         if given is not None:
             return given
     if case_list.cadence_days:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from fieldapp.cases.mapping import as_date
 from fieldapp.cases.models import Case, CaseVersion, CaseWork
 from fieldapp.db import db
 
@@ -51,15 +52,6 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _day(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
 def screenings(case: Case) -> list[Screening]:
     """The case's screenings in version order (the caller has checked the actor may see it)."""
     rows = db.session.execute(
@@ -84,7 +76,7 @@ def screenings(case: Case) -> list[Screening]:
                     scores[name] = number
         if not scores:
             continue
-        on = _day(proposed.get(SCREENING_DATE)) or created_at.date()
+        on = as_date(proposed.get(SCREENING_DATE)) or created_at.date()
         out.append(Screening(on=on, version=version, submission_id=submission_id, scores=scores))
     return out
 

@@ -32,6 +32,19 @@ from fieldapp.submissions.models import ReviewState, Submission, SubmissionVersi
 DELETED_WORK = "The submission was deleted."
 
 
+def _in_history(submission: Submission, actor: User, note: str) -> None:
+    """A line in the submission's review history that leaves its state as it is."""
+    db.session.add(
+        ReviewAction(
+            submission_id=submission.id,
+            from_state=submission.review_state,
+            to_state=submission.review_state,
+            actor_id=actor.id,
+            note=note,
+        )
+    )
+
+
 def delete_submission(submission: Submission, *, actor: User, reason: str) -> None:
     """Delete (softly) a submission the actor may review.
 
@@ -60,15 +73,7 @@ def delete_submission(submission: Submission, *, actor: User, reason: str) -> No
         work.error = DELETED_WORK
     submission.deleted_at = utcnow()
     submission.deleted_by_id = actor.id
-    db.session.add(
-        ReviewAction(
-            submission_id=submission.id,
-            from_state=submission.review_state,
-            to_state=submission.review_state,
-            actor_id=actor.id,
-            note=f"Deleted: {reason[:4900]}",
-        )
-    )
+    _in_history(submission, actor, f"Deleted: {reason[:4900]}")
     db.session.flush()
     record(
         "submission.deleted",
@@ -96,15 +101,7 @@ def restore_submission(submission: Submission, *, actor: User) -> None:
         raise Conflict("This submission is not deleted.", code="submission.not_deleted")
     submission.deleted_at = None
     submission.deleted_by_id = None
-    db.session.add(
-        ReviewAction(
-            submission_id=submission.id,
-            from_state=submission.review_state,
-            to_state=submission.review_state,
-            actor_id=actor.id,
-            note="Restored.",
-        )
-    )
+    _in_history(submission, actor, "Restored.")
     db.session.flush()
     undecided = submission.review_state not in (ReviewState.APPROVED, ReviewState.REJECTED)
     if undecided and submission.current_version_id is not None:

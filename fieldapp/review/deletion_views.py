@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from fieldapp.auth.models import Role
 from fieldapp.auth.services import username_of
@@ -42,7 +43,10 @@ def delete(instance_id: str) -> Any:
 def deleted() -> str:
     """The deleted submissions of the actor's regions, with a restore button each."""
     rows = deletion.deleted_submissions(current_actor())
-    forms = {f.id: f for f in db.session.query(Form).filter(Form.id.in_({r.form_pk for r in rows}))}
+    forms = {
+        f.id: f
+        for f in db.session.scalars(select(Form).where(Form.id.in_({r.form_pk for r in rows})))
+    }
     return render_template(
         "review/deleted.html",
         rows=[
