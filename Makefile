@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 demo: venv
 	$(BIN)/fieldapp demo
 
+PYTEST_ARGS ?= -n auto
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

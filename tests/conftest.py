@@ -81,9 +81,26 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
+def _worker_schema_url(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL schema in the test database."""
+    schema = f"xdist_{worker}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture(scope="session")
 def database_url(data_dir: Path) -> str:
-    url = os.environ.get("FIELDAPP_TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'test.sqlite3'}"
+    url = os.environ.get("FIELDAPP_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{data_dir / 'test.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "postgresql" in url:
+        return _worker_schema_url(url, worker)
     _reset_database(url)
     return url
 
