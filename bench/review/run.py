@@ -296,8 +296,9 @@ INSERT INTO submission_versions (id, submission_id, form_pk, form_version_id, in
                                  submitter_id, received_at)
 SELECT :id_offset + r.g, :id_offset + r.g, r.form_pk, r.form_version_id, r.iid,
        left(coalesce(r.tpl_name, 'Submission') || ' #' || r.g, 500),
-       replace(v.xml, r.tpl_iid, r.iid),
-       encode(sha256(convert_to(replace(v.xml, r.tpl_iid, r.iid), 'UTF8')), 'hex'),
+       convert_to(replace(convert_from(v.xml, 'UTF8'), r.tpl_iid, r.iid), 'UTF8'),
+       encode(sha256(convert_to(replace(convert_from(v.xml, 'UTF8'), r.tpl_iid, r.iid), 'UTF8')),
+              'hex'),
        false, v.data, :user_agent, r.worker_id, r.at
 FROM rows r JOIN submission_versions v ON v.id = r.tpl_version;
 

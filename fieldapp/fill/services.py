@@ -132,7 +132,7 @@ def correction(form_id: str, instance_id: str, *, actor: User) -> Correction:
             Submission.submitted_by_id == actor.id,
             Submission.deleted_at.is_(None),
         )
-    ).first()
+    ).one_or_none()  # instanceIDs are unique on the server
     if (
         found is None
         or found.review_state != ReviewState.HAS_ISSUES.value

@@ -123,7 +123,9 @@ def submission_xml(form_id: str, instance_id: str) -> Response:
             region_id=found.submission.region_id,
             purpose="correction",
         )
-    response = Response(found.version.xml, content_type="text/xml; charset=utf-8")
+    # the bytes as the phone or browser sent them, in their own encoding: no charset here, so
+    # the document's byte order mark or XML declaration says how to read it (RFC 7303)
+    response = Response(found.version.xml, content_type="application/xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

@@ -125,7 +125,7 @@ def deleted_submission(instance_id: str, *, actor: User) -> Submission:
     query = select(Submission).where(
         Submission.instance_id == instance_id, Submission.deleted_at.is_not(None)
     )
-    found = db.session.scalars(query.order_by(Submission.id.desc())).first()
+    found = db.session.scalars(query).one_or_none()  # instanceIDs are unique on the server
     if found is None or not may_review(actor, found):
         raise NotFound("No such deleted submission.", code="submission.not_found")
     return found

@@ -10,8 +10,8 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -51,8 +51,11 @@ class Submission(Base):
         # the queue filtered by form or by worker: the same order after the filter's column
         Index("ix_submissions_form_queue", "form_pk", "region_id", *_QUEUE_ORDER),
         Index("ix_submissions_submitter_queue", "submitted_by_id", "region_id", *_QUEUE_ORDER),
-        # the submission page finds a submission by its instanceID alone
-        Index("ix_submissions_instance_id", "instance_id"),
+        # an instanceID names one submission on the whole server (not per form): the submission
+        # page, the API, review, deletion and /fill find a submission by its instanceID alone
+        # (the older per-form constraint above is implied by it; it stays because dropping it
+        # on SQLite would rebuild this table and its count triggers)
+        Index("uq_submissions_instance_id", "instance_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,13 +131,20 @@ class SubmissionVersion(Base):
     """One XML document a phone sent for a submission: the first, or an edit of the last."""
 
     __tablename__ = "submission_versions"
-    __table_args__ = (UniqueConstraint("form_pk", "instance_id"),)
+    __table_args__ = (
+        # every version's instanceID is unique on the server, whatever the form, so that no
+        # lookup by instanceID is ambiguous and one form cannot shadow another's submission; the
+        # database settles concurrent identical POSTs (the per-form constraint is implied by it
+        # and stays because dropping it on SQLite would rebuild the table)
+        UniqueConstraint("form_pk", "instance_id"),
+        Index("uq_submission_versions_instance_id", "instance_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"), index=True
     )
-    #: copy of the submission's form, so that instanceIDs are unique per form
+    #: copy of the submission's form
     form_pk: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"))
     #: the form version the phone filled
     form_version_id: Mapped[int] = mapped_column(
@@ -146,8 +156,9 @@ class SubmissionVersion(Base):
     deprecated_id: Mapped[str | None] = mapped_column(String(255))
     #: ``meta/instanceName``
     instance_name: Mapped[str | None] = mapped_column(String(500))
-    #: the XML exactly as received
-    xml: Mapped[str] = mapped_column(Text)
+    #: the XML exactly as received, byte for byte (whatever its encoding: windows-1251 and
+    #: UTF-16 documents are decoded only to be parsed, never to be stored)
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
     #: SHA-256 of the received XML bytes (identical resubmissions are recognised by it)
     xml_sha256: Mapped[str] = mapped_column(String(64))
     #: sent encrypted (the XML is the envelope; the data is in ``submission.xml.enc``)

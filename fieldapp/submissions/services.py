@@ -79,9 +79,41 @@ class SubmissionDeleted(Conflict):
         super().__init__("This submission has been deleted. You may not resubmit it.")
 
 
+class InstanceIdTaken(Conflict):
+    """The instanceID is already used on this server by a submission the actor may not change:
+    another form's, or (in the same form) someone else's. The message names no region, person
+    or form, so that it tells nothing about the submission that holds the instanceID."""
+
+    code = "submission.instance_id_taken"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another submission on this server already uses this instanceID, so this one was not "
+            "stored. Every filled form needs its own instanceID: fill the form again as a new "
+            "copy and send that."
+        )
+
+
+def _deprecated_not_found(deprecated_id: str) -> NotFound:
+    """The answer to an edit of a submission that is not on the server, or that the actor may
+    not change (the same answer for both, ODK-INTEROP §2.4 case 15)."""
+    return NotFound(
+        f"The submission this edit replaces ({deprecated_id}) is not on this server.",
+        code="submission.deprecated_not_found",
+    )
+
+
 def may_submit(actor: User) -> bool:
     """Whether the user may send submissions at all."""
     return actor.active and actor.has_role(*SUBMITTING_ROLES) and bool(actor.regions)
+
+
+def may_change(actor: User, submission: Submission) -> bool:
+    """Whether ``actor`` may change ``submission`` by sending XML (an edit, or files for an
+    identical resubmission): its original submitter, or a coordinator of its region."""
+    if submission.submitted_by_id is not None and submission.submitted_by_id == actor.id:
+        return True
+    return actor.has_role(Role.COORDINATOR) and submission.region_id in actor.region_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +146,14 @@ def _published(version_id: int, xform_md5: str) -> _PublishedVersion:
 
 def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion, int | None]:
     """The form, the published version the submission names, and the id of the stored
-    submission version with the same instanceID, if any — in one round trip (every phone
-    upload asks)."""
+    submission version with the same instanceID (in any form: instanceIDs are unique on the
+    server), if any — in one round trip (every phone upload asks)."""
     row = db.session.execute(
         select(Form, FormVersion.id, FormVersion.xform_md5, SubmissionVersion.id)
+        .select_from(Form)
         .outerjoin(
             SubmissionVersion,
-            and_(
-                SubmissionVersion.form_pk == Form.id,
-                SubmissionVersion.instance_id == parsed.instance_id,
-            ),
+            SubmissionVersion.instance_id == parsed.instance_id,
         )
         .outerjoin(
             FormVersion,
@@ -246,14 +276,19 @@ def receive_submission(
     2. resolve the form and version: unknown form or version → 404; an older published version
        is fine; ``closing`` accepts, ``closed`` → 409;
     3. the actor must be a field worker or coordinator with a region → 403;
-    4. then, by instanceID (unique per form, enforced by the database, so concurrent identical
-       POSTs end in one submission):
+    4. then, by instanceID (unique on the whole server, whatever the form, enforced by the
+       database, so concurrent identical POSTs end in one submission):
 
+       * the instanceID is another form's, or belongs to a submission the actor may not change
+         (see :func:`may_change`: its submitter, or a coordinator of its region) → 409
+         ``submission.instance_id_taken``, whatever the XML, and nothing changes;
        * **identical XML** of the current version → add any attachments it brings that were
          still missing (split uploads, retries) → 201;
        * identical XML of a replaced version → 409; **different XML** → 409;
-       * **deprecatedID** naming the current version → an **edit**: new version, review state
-         ``edited``, attachments not re-sent carried forward; unknown deprecatedID → 404;
+       * **deprecatedID** naming the current version of a submission the actor may change →
+         an **edit**: new version, review state ``edited``, attachments not re-sent carried
+         forward; an unknown deprecatedID, or one the actor may not change → 404 (the same
+         answer, so that the edit tells nothing about other people's submissions);
          deprecatedID naming a replaced version → 409 (the phone edited an old copy);
        * otherwise a **new** submission.
 
@@ -283,6 +318,10 @@ def receive_submission(
         existing = db.session.get_one(SubmissionVersion, existing_id)
         submission = _locked_submission(existing.submission_id)
         db.session.refresh(existing)
+        # before anything that tells this submission's state: someone else's, or another
+        # form's, is only "taken" (no files added, nothing changed)
+        if existing.form_pk != form.id or not may_change(actor, submission):
+            raise InstanceIdTaken()
         if submission.deleted_at is not None:
             raise SubmissionDeleted()
         if existing.xml_sha256 != xml_sha:
@@ -320,7 +359,7 @@ def receive_submission(
         instance_id=parsed.instance_id,
         deprecated_id=parsed.deprecated_id,
         instance_name=(parsed.instance_name or None) and parsed.instance_name[:500],
-        xml=xml.decode("utf-8", errors="replace"),
+        xml=xml,
         xml_sha256=xml_sha,
         encrypted=parsed.encrypted,
         data=data,
@@ -344,12 +383,10 @@ def receive_submission(
             )
         ).one_or_none()
         if previous is None:
-            raise NotFound(
-                f"The submission this edit replaces ({parsed.deprecated_id}) is not on this "
-                "server.",
-                code="submission.deprecated_not_found",
-            )
+            raise _deprecated_not_found(parsed.deprecated_id)
         submission = _locked_submission(previous.submission_id)
+        if not may_change(actor, submission):
+            raise _deprecated_not_found(parsed.deprecated_id)
         if submission.deleted_at is not None:
             raise SubmissionDeleted()
         if submission.current_version_id != previous.id:
@@ -452,11 +489,10 @@ def visible_submission(instance_id: str, *, actor: User) -> Submission:
 
     :raises NotFound: no such submission, or not visible to the actor (same answer for both).
     """
+    # instanceIDs are unique on the server (a unique index): at most one row, never a choice
     found: Submission | None = db.session.scalars(
-        _scope(select(Submission).where(Submission.instance_id == instance_id), actor).order_by(
-            Submission.id.desc()
-        )  # instanceIDs are unique per form: the newest wins
-    ).first()
+        _scope(select(Submission).where(Submission.instance_id == instance_id), actor)
+    ).one_or_none()
     if found is None:
         raise NotFound("No such submission.", code="submission.not_found")
     return found

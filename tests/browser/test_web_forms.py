@@ -398,7 +398,7 @@ def _current_xml(live: LiveServer, instance_id: str) -> str:
     engine = live.engine()
     try:
         with engine.connect() as conn:
-            return str(
+            return bytes(
                 conn.execute(
                     sql(
                         "SELECT v.xml FROM submission_versions v JOIN submissions s "
@@ -406,7 +406,7 @@ def _current_xml(live: LiveServer, instance_id: str) -> str:
                     ),
                     {"i": instance_id},
                 ).scalar_one()
-            )
+            ).decode()
     finally:
         engine.dispose()
 

@@ -166,7 +166,7 @@ def test_killing_the_server_mid_upload_loses_nothing_acknowledged(live):
                 ),
                 {"i": instance},
             ).one()
-            assert row.xml.encode() == xml
+            assert bytes(row.xml) == xml
             assert row.blob_sha256 == photo_sha
     engine.dispose()
     _check_nothing_half_stored(server)

@@ -298,7 +298,7 @@ def test_submission_is_stored_and_answered_201(phone, worker):  # [18]
     assert response.status_code == 201
     assert message_of(response) == "full submission upload was successful!"
     version = stored("uuid:one")
-    assert version.xml.encode() == xml
+    assert version.xml == xml
     assert version.data["name"] == "Amina"
     assert version.data["age"] == 7
     assert version.submitter_id == worker.id
@@ -475,10 +475,18 @@ def test_edit_of_unknown_stale_or_colliding_ids(phone):  # [31]
     assert colliding.status_code == 409
 
 
-def test_same_instance_id_in_another_form_is_fine(phone):  # [32]
+def test_same_instance_id_in_another_form_is_409(phone):  # [32], where fieldapp departs
+    # Central keeps instanceIDs unique per form; fieldapp on the whole server, so that no page
+    # that finds a submission by its instanceID can be shown another form's (tests/openrosa/
+    # test_write_scope.py has the shadowing this stops)
     publish_md(SIMPLE.replace("| simple  |", "| simple2 |"))
     assert phone.submit(instance_xml(instance_id="uuid:same")).status_code == 201
-    assert phone.submit(instance_xml("simple2", instance_id="uuid:same")).status_code == 201
+    response = phone.submit(instance_xml("simple2", instance_id="uuid:same"))
+    assert response.status_code == 409
+    assert "already uses this instanceID" in message_of(response)
+    assert [v.form_pk for v in db.session.scalars(select(SubmissionVersion))] == [
+        stored("uuid:same").form_pk
+    ]
 
 
 def test_device_id_user_agent_and_odk_client_are_stored(phone):  # [33]
@@ -520,7 +528,7 @@ def test_encrypted_submission_is_stored_as_sent(phone):  # [34]
     assert response.status_code == 201
     version = stored("uuid:enc")
     assert version.encrypted
-    assert version.xml.encode() == envelope
+    assert version.xml == envelope
     assert [(a.name, a.blob_sha256 is not None) for a in version.attachments] == [
         ("1.jpg.enc", True),
         ("submission.xml.enc", True),
