@@ -45,6 +45,11 @@ ALLOWED: dict[str, set[str]] = {
     "pages.home": SIGNED_IN,
     "auth.login": EVERYONE,
     "auth.logout": EVERYONE,
+    "account.account": SIGNED_IN,
+    "account.end_my_sessions": SIGNED_IN,
+    "account.change_password": SIGNED_IN,  # the empty current password is refused after the gate
+    # the token in the URL is the worker's: only they revoke it on their own page
+    "account.revoke_my_token": {"worker_n"},
     "api.openapi": EVERYONE,
     "admin.users": ADMIN,
     "admin.create_user": ADMIN,
@@ -61,6 +66,8 @@ ALLOWED: dict[str, set[str]] = {
     "auth_api.api_devices": COORDS,
     "auth_api.api_create_device": NORTH_COORDS,
     "auth_api.api_revoke_device": NORTH_COORDS,
+    "auth_api.api_tokens": SIGNED_IN,
+    "auth_api.api_revoke_token": {"admin", "worker_n"},  # its owner and administrators
     "forms.catalogue": DESIGNERS,
     "forms.upload": DESIGNERS,
     "forms.detail": DESIGNERS,
@@ -173,6 +180,7 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
     token, _ = devices.create_device(people["worker_n"], actor=None)
     _, spare_device = devices.create_device(people["worker_n"], actor=None)
     tokens = {name: auth.issue_api_token(user, actor=None)[0] for name, user in people.items()}
+    _, spare_token = auth.issue_api_token(people["worker_n"], actor=None, label="spare")
     db.session.commit()
     phone = Collect(app, f"/collect/key/{token}")
     xml, files = registration("seed1")
@@ -199,6 +207,7 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
             "user_id": people["worker_n"].id,
             "username": "worker_n",
             "device_id": spare_device.id,
+            "token_id": spare_token.id,
             "dataset": "households",
         },
     }
