@@ -94,6 +94,9 @@ def login() -> Any:
             headers,
         )
     locked_at = services.take_lock_notice(user)
+    previous = current_web_session()
+    if previous is not None:  # logging in again in the same browser: the old session ends
+        sessions.end_session(previous, reason="logout")
     begin_web_session(user)
     db.session.commit()
     if locked_at is not None:
