@@ -174,15 +174,16 @@ def _count_failure(
         if user is not None:
             user.locked_until = until
             user.lock_notice_at = now
-            record(
-                "auth.locked",
-                actor=None,
-                subject_type="user",
-                subject_id=user.id,
-                addresses=failure.addresses,
-                failures=failure.account_failures,
-                until=until.isoformat(),
-            )
+        record(
+            "auth.locked",
+            actor=None,
+            subject_type="user" if user is not None else None,
+            subject_id=user.id if user is not None else None,
+            unknown_user=user is None,  # a name nobody has; the name itself is not recorded
+            addresses=failure.addresses,
+            failures=failure.account_failures,
+            until=until.isoformat(),
+        )
     db.session.flush()
 
 

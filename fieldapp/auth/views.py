@@ -303,6 +303,7 @@ def user(user_id: int) -> Any:
         new_token=new_token,
         tokens=services.list_api_tokens(current_actor(), owner=target),
         sessions=sessions.live_sessions(target, policy=session_policy()),
+        syncs=devices.password_syncs(target),
         now=utcnow(),
     )
 

@@ -157,6 +157,9 @@ def test_unknown_names_lock_alike_so_locks_do_not_reveal_accounts(app, monkeypat
     answer = _from(app, "192.0.2.30").login("no-such-person", "guess")
     assert answer.status_code == 403
     assert b"locked" in answer.data
+    events = _audit("auth.locked")
+    assert [e.details["unknown_user"] for e in events] == [True]
+    assert "no-such-person" not in str(events[0].details)
 
 
 def test_collect_basic_auth_is_throttled(app, make_user):
