@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(auth_views.admin_bp)
     app.register_blueprint(auth_views.api)
+    app.register_blueprint(auth_views.account_bp)
     app.register_blueprint(forms_views.bp)
     app.register_blueprint(forms_views.api)
     app.register_blueprint(submissions_views.api)

@@ -113,18 +113,30 @@ def users_create(username: str, role: str, regions: tuple[str, ...], display_nam
 @users.command("token")
 @click.argument("username")
 @click.option("--label", default="command line")
-def users_token(username: str, label: str) -> None:
+@click.option(
+    "--expires-in",
+    "expires_in",
+    type=click.IntRange(1, 366),
+    default=None,
+    help="days the token works (default API_TOKEN_DAYS, 90)",
+)
+def users_token(username: str, label: str, expires_in: int | None) -> None:
     """Print a new API token for USERNAME."""
+    from datetime import timedelta  # noqa: PLC0415
+
     from fieldapp.auth import services  # noqa: PLC0415
 
-    with _app_context():
+    with _app_context() as app:
         user = services.get_user_by_username(username)
         if user is None:
             click.echo(f"error: there is no user {username!r}", err=True)
             raise SystemExit(1)
+        days = expires_in if expires_in is not None else int(app.config["API_TOKEN_DAYS"])
         try:
             with unit_of_work():
-                token, _ = services.issue_api_token(user, actor=None, label=label)
+                token, _ = services.issue_api_token(
+                    user, actor=None, label=label, expires_in=timedelta(days=days)
+                )
         except DomainError as exc:
             _fail(exc)
         click.echo(token)

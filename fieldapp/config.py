@@ -16,10 +16,20 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     #: minutes of inactivity after which a web session ends
     "SESSION_IDLE_MINUTES": 30,
-    #: failed logins in a row that lock an account
-    "LOGIN_MAX_FAILURES": 5,
-    #: how long a locked account stays locked
-    "LOGIN_LOCKOUT_MINUTES": 15,
+    #: hours after which a web session ends however active it is
+    "SESSION_MAX_HOURS": 12,
+    #: failed logins on one account from one address before growing delays (429) begin
+    "LOGIN_FREE_FAILURES": 5,
+    #: failed logins (any account, known or not) from one address before delays begin
+    "LOGIN_ADDRESS_FREE_FAILURES": 20,
+    #: an account is locked only after failures from this many addresses within 24 hours ...
+    "LOGIN_LOCK_ADDRESSES": 10,
+    #: ... and this many failures in all
+    "LOGIN_LOCK_FAILURES": 50,
+    #: how long such a lock lasts unless an administrator lifts it
+    "LOGIN_LOCKOUT_MINUTES": 60,
+    #: days an API token works unless its creator chose otherwise
+    "API_TOKEN_DAYS": 90,
     #: largest XLSForm accepted, in bytes
     "XLSFORM_MAX_BYTES": 10 * 1024 * 1024,
     #: largest form attachment (media, CSV) accepted, in bytes

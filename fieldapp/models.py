@@ -1,7 +1,16 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from fieldapp.audit.models import AuditEvent
-from fieldapp.auth.models import ApiToken, Device, Region, User, user_regions
+from fieldapp.auth.models import (
+    ApiToken,
+    AuthThrottle,
+    CollectSync,
+    Device,
+    Region,
+    User,
+    WebSession,
+    user_regions,
+)
 from fieldapp.blobs import Blob
 from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork
 from fieldapp.db import Base
@@ -17,6 +26,7 @@ from fieldapp.submissions.models import (
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "AuthThrottle",
     "Base",
     "Blob",
     "Case",
@@ -24,6 +34,7 @@ __all__ = [
     "CaseList",
     "CaseVersion",
     "CaseWork",
+    "CollectSync",
     "Device",
     "Form",
     "FormAttachment",
@@ -35,5 +46,6 @@ __all__ = [
     "SubmissionStateCount",
     "SubmissionVersion",
     "User",
+    "WebSession",
     "user_regions",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
 from fieldapp.audit.models import AuditEvent
@@ -117,27 +115,31 @@ def test_password_change_ends_other_sessions(app, browser, make_user):
     assert browser.get("/forms").status_code == 302
 
 
-# -- lockout ---------------------------------------------------------------------------------
+# -- throttling and lockout (more in tests/auth/test_throttling.py) -------------------------
 
 
-def test_repeated_failures_lock_the_account_and_are_audited(browser: Browser, make_user):
+def test_repeated_failures_are_throttled_and_audited(browser: Browser, make_user):
     user = make_user("designer")
     for _ in range(5):
         assert browser.login(user.username, "wrong password").status_code == 401
-    locked = browser.login(user.username)  # even the right password is refused now
-    assert locked.status_code == 403
-    assert b"locked" in locked.data
-    events = _audit("auth.locked")
-    assert len(events) == 1
+    throttled = browser.login(user.username)  # even the right password is not checked now
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert b"Too many failed logins" in throttled.data
+    events = _audit("auth.throttled")
+    assert [e.details["scope"] for e in events] == ["account_address"]
     assert events[0].subject_id == str(user.id)
-    assert "wrong password" not in str(events[0].details)
+    assert all("wrong password" not in str(e.details) for e in _audit("auth.login_failed"))
 
 
-def test_admin_unlock_lets_the_user_in_again(browser: Browser, make_user):
+def test_admin_unlock_lets_the_user_in_again(app, browser: Browser, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_LOCK_ADDRESSES", 1)
+    monkeypatch.setitem(app.config, "LOGIN_LOCK_FAILURES", 3)
     admin = make_user("admin")
     user = make_user("designer")
-    for _ in range(5):
+    for _ in range(3):
         browser.login(user.username, "wrong password")
+    assert browser.login(user.username).status_code == 403
     auth.unlock_user(db.session.get(User, user.id), actor=admin)
     db.session.commit()
     assert browser.login(user.username).status_code == 302
@@ -157,12 +159,28 @@ def test_success_resets_the_failure_count(browser: Browser, make_user):
 # -- idle timeout ----------------------------------------------------------------------------
 
 
+def _age_sessions(user_id: int, minutes: int) -> None:
+    """Pretend the user's sessions were last seen ``minutes`` ago."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from fieldapp.auth.models import WebSession
+    from fieldapp.db import utcnow
+
+    db.session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user_id)
+        .values(last_seen_at=utcnow() - timedelta(minutes=minutes))
+    )
+    db.session.commit()
+
+
 def test_idle_session_expires(app, browser: Browser, make_user):
     user = make_user("designer")
     browser.login(user.username)
     assert browser.get("/forms").status_code == 200
-    with browser.client.session_transaction() as session:
-        session["_seen"] = int(time.time()) - 60 * app.config["SESSION_IDLE_MINUTES"] - 5
+    _age_sessions(user.id, app.config["SESSION_IDLE_MINUTES"] + 1)
     response = browser.get("/forms")
     assert response.status_code == 302
     assert "expired=1" in response.headers["Location"]
@@ -172,8 +190,10 @@ def test_idle_session_expires(app, browser: Browser, make_user):
 def test_active_session_does_not_expire(app, browser: Browser, make_user):
     user = make_user("designer")
     browser.login(user.username)
-    with browser.client.session_transaction() as session:
-        session["_seen"] = int(time.time()) - 60 * (app.config["SESSION_IDLE_MINUTES"] - 1)
+    _age_sessions(user.id, app.config["SESSION_IDLE_MINUTES"] - 2)
+    assert browser.get("/forms").status_code == 200
+    # that request moved the last-seen time: the session is good for another full period
+    _age_sessions(user.id, 0)
     assert browser.get("/forms").status_code == 200
 
 
@@ -360,9 +380,13 @@ def test_admin_issues_api_token_shown_once(login_as, make_user):
     target = make_user("designer")
     response = admin.post(f"/admin/users/{target.id}", {"action": "token", "label": "script"})
     assert response.status_code == 200
-    assert b"fa_" in response.data
+    import re
+
+    token = re.search(rb'<code class="token">(fa_[^<]+)</code>', response.data)
+    assert token is not None
     again = admin.get(f"/admin/users/{target.id}")
-    assert b"fa_" not in again.data
+    assert token.group(1) not in again.data
+    assert token.group(1)[:8] in again.data  # listed by its prefix
 
 
 def test_api_creates_and_updates_users(client, api_token, make_region):
@@ -410,6 +434,7 @@ def test_openapi_lists_every_api_route(app, client):
         if rule.rule.startswith("/api/v1/"):
             path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
             path = path.replace("{case_id}", "{id}").replace("{device_id}", "{id}")
+            path = path.replace("{token_id}", "{id}")
             assert path in documented, f"{rule.rule} is not in openapi.json"
 
 

@@ -44,7 +44,12 @@ COLLECTORS = {"coord_n", "coord_s", "worker_n"}
 ALLOWED: dict[str, set[str]] = {
     "pages.home": SIGNED_IN,
     "auth.login": EVERYONE,
-    "auth.logout": EVERYONE,
+    "auth.logout": SIGNED_IN,  # GET: a page with the POST button; anonymous: the login page
+    "account.account": SIGNED_IN,
+    "account.end_my_sessions": SIGNED_IN,
+    "account.change_password": SIGNED_IN,  # the empty current password is refused after the gate
+    # the token in the URL is the worker's: only they revoke it on their own page
+    "account.revoke_my_token": {"worker_n"},
     "api.openapi": EVERYONE,
     "admin.users": ADMIN,
     "admin.create_user": ADMIN,
@@ -61,6 +66,8 @@ ALLOWED: dict[str, set[str]] = {
     "auth_api.api_devices": COORDS,
     "auth_api.api_create_device": NORTH_COORDS,
     "auth_api.api_revoke_device": NORTH_COORDS,
+    "auth_api.api_tokens": SIGNED_IN,
+    "auth_api.api_revoke_token": {"admin", "worker_n"},  # its owner and administrators
     "forms.catalogue": DESIGNERS,
     "forms.upload": DESIGNERS,
     "forms.detail": DESIGNERS,
@@ -173,6 +180,7 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
     token, _ = devices.create_device(people["worker_n"], actor=None)
     _, spare_device = devices.create_device(people["worker_n"], actor=None)
     tokens = {name: auth.issue_api_token(user, actor=None)[0] for name, user in people.items()}
+    _, spare_token = auth.issue_api_token(people["worker_n"], actor=None, label="spare")
     db.session.commit()
     phone = Collect(app, f"/collect/key/{token}")
     xml, files = registration("seed1")
@@ -199,6 +207,7 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
             "user_id": people["worker_n"].id,
             "username": "worker_n",
             "device_id": spare_device.id,
+            "token_id": spare_token.id,
             "dataset": "households",
         },
     }
@@ -274,8 +283,10 @@ def test_every_route_for_every_person(app: Flask, world):
                 method == "POST"
             ):
                 continue  # submissions by role are covered in tests/openrosa
-            if rule.endpoint == "auth.logout":
-                continue  # ends the session the other checks use; public by design
+            if rule.endpoint in ("auth.logout", "account.end_my_sessions") and method == "POST":
+                # both end the session and answer with the login page, like a refusal would
+                # (tests/auth/test_web_sessions.py); GET /logout is walked
+                continue
             for who in PEOPLE:
                 response = _request(app, world, who, method, url, rule.endpoint)
                 allowed = who in ALLOWED[rule.endpoint]

@@ -14,15 +14,16 @@ import re
 import secrets
 import zlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import qrcode
 import qrcode.image.svg
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from fieldapp.audit.services import record
-from fieldapp.auth.models import Device, Role, User
+from fieldapp.auth.models import CollectSync, Device, Role, User
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Invalid, NotFound
 
@@ -100,6 +101,62 @@ def device_for_token(token: str) -> Device | None:
     if device.last_seen_at is None or now - device.last_seen_at > timedelta(minutes=5):
         device.last_seen_at = now
     return device
+
+
+#: a phone syncing with a password is noted at most this often
+SYNC_NOTE_EVERY = timedelta(minutes=5)
+
+
+def note_password_sync(
+    user: User, *, user_agent: str, ip: str | None, now: datetime | None = None
+) -> None:
+    """Note that ``user`` synced with their password from this app (one row per user agent).
+
+    Not a login per request: the row's last-seen time moves at most every five minutes, and
+    only the first sync from a new app is audited.
+    """
+    now = now or utcnow()
+    agent_hash = hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()
+    row = db.session.scalars(
+        select(CollectSync).where(
+            CollectSync.user_id == user.id, CollectSync.agent_hash == agent_hash
+        )
+    ).one_or_none()
+    if row is not None:
+        if now - row.last_seen_at > SYNC_NOTE_EVERY:
+            row.last_seen_at = now
+            row.ip = ip
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                CollectSync(
+                    user_id=user.id,
+                    agent_hash=agent_hash,
+                    user_agent=user_agent[:200],
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    ip=ip,
+                )
+            )
+    except IntegrityError:
+        return  # a concurrent first sync of the same app noted it
+    record(
+        "auth.collect_app_seen",
+        actor=user,
+        subject_type="user",
+        subject_id=user.id,
+        user_agent=user_agent[:200],
+    )
+
+
+def password_syncs(user: User) -> Sequence[CollectSync]:
+    """The apps that synced with this user's password, most recent first."""
+    return db.session.scalars(
+        select(CollectSync)
+        .where(CollectSync.user_id == user.id)
+        .order_by(CollectSync.last_seen_at.desc())
+    ).all()
 
 
 def list_devices(actor: User) -> Sequence[Device]:

@@ -82,8 +82,11 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     #: last successful login
     last_login_at: Mapped[datetime | None]
-    #: changes whenever the password changes or the user is deactivated, ending every session
+    #: no longer read: sessions are rows of :class:`WebSession` (the column stays for old data)
     session_nonce: Mapped[str] = mapped_column(String(32))
+    #: when the account was locked after failures from many addresses and its owner has not
+    #: been told yet (shown at their next login, then cleared)
+    lock_notice_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     #: regions this user works in (coordinators: one or more; field workers: exactly one)
@@ -105,7 +108,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        # flask-login's user id is never stored: the session cookie names a WebSession row
+        return str(self.id)
 
     # -- helpers ----------------------------------------------------------------------------
     @property
@@ -141,10 +145,94 @@ class ApiToken(Base):
     #: what it is for
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the token stops working then (401 ``auth.token_expired``)
+    expires_at: Mapped[datetime]
+    #: last request made with it (updated at most every few minutes)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A logged-in browser. The signed cookie holds a random id; only its SHA-256 is stored.
+
+    A session is live while it is not ended, its user is active, it was seen within the idle
+    timeout and it is younger than the absolute lifetime. Ending it here (logout, password
+    change, deactivation, an administrator, "log out everywhere") ends it on every app server,
+    whatever copies of the cookie exist.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: hex SHA-256 of the random id in the cookie
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: last request (updated at most once a minute, so reads rarely write)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the browser, as it named itself at login (shown in the list of sessions)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    #: the client address at login
+    ip: Mapped[str | None] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None]
+    #: logout, password, deactivated, admin, everywhere, idle, expired
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuthThrottle(Base):
+    """Failed credentials counted per client address, per account and address, per account.
+
+    Keys are SHA-256 hashes (a mistyped username may be a password typed in the wrong field, so
+    names are not stored). Counters are changed by single UPDATE/upsert statements, so several
+    app servers share them through the database.
+    """
+
+    __tablename__ = "auth_throttles"
+    __table_args__ = (
+        CheckConstraint(
+            "scope IN ('address', 'account_address', 'account', 'token_address')",
+            name="scope_valid",
+        ),
+        CheckConstraint("failures >= 0", name="failures_nonnegative"),
+    )
+
+    #: hex SHA-256 of scope, account name and address
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    #: hex SHA-256 of the account name (account and account_address rows), to count addresses
+    account_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: failures since ``first_failure_at`` (reset when the last one is old enough)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: no attempt is checked before then (429 with Retry-After)
+    blocked_until: Mapped[datetime | None]
+
+
+class CollectSync(Base):
+    """A phone that syncs with a username and password: one row per user and user agent.
+
+    Replaces a login audit row per request; ``last_seen_at`` moves at most every few minutes.
+    """
+
+    __tablename__ = "collect_syncs"
+    __table_args__ = (UniqueConstraint("user_id", "agent_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: hex SHA-256 of the User-Agent header
+    agent_hash: Mapped[str] = mapped_column(String(64))
+    #: the User-Agent header, shortened
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the client address last seen
+    ip: Mapped[str | None] = mapped_column(String(64))
 
 
 class Device(Base):

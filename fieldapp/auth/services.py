@@ -8,17 +8,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from fieldapp.audit.services import record
-from fieldapp.auth.models import ROLE_VALUES, ApiToken, Region, Role, User, user_regions
+from fieldapp.auth import throttle
+from fieldapp.auth.models import ROLE_VALUES, ApiToken, Region, Role, User, WebSession, user_regions
+from fieldapp.auth.sessions import end_user_sessions
+from fieldapp.auth.throttle import ThrottlePolicy
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
@@ -40,26 +41,21 @@ class LoginFailed(DomainError):
 
 
 class AccountLocked(DomainError):
-    """Too many failed logins in a row."""
+    """Failures from many addresses locked the account."""
 
     code = "auth.locked"
     http_status = 403
 
 
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    """How many failures lock an account, and for how long."""
+class TokenRejected(DomainError):
+    """An API token that does not (or no longer) work; the code says which case."""
 
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+    code = "auth.token_invalid"
+    http_status = 401
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> LoginPolicy:
-        """The policy of ``LOGIN_MAX_FAILURES`` and ``LOGIN_LOCKOUT_MINUTES``."""
-        return cls(
-            max_failures=int(config["LOGIN_MAX_FAILURES"]),
-            lockout=timedelta(minutes=int(config["LOGIN_LOCKOUT_MINUTES"])),
-        )
+
+#: the throttling and lockout rules (``fieldapp.auth.throttle``)
+LoginPolicy = ThrottlePolicy
 
 
 # -- passwords ------------------------------------------------------------------------------
@@ -94,65 +90,101 @@ def _verify(password_hash: str, password: str) -> bool:
 # -- logins ---------------------------------------------------------------------------------
 
 
-def authenticate(username: str, password: str, *, policy: LoginPolicy | None = None) -> User:
-    """Check a username and password, counting failures and locking after too many.
+def authenticate(
+    username: str,
+    password: str,
+    *,
+    address: str | None = None,
+    policy: ThrottlePolicy | None = None,
+    record_login: bool = True,
+    now: datetime | None = None,
+) -> User:
+    """Check a username and password, throttled by client address and by account.
 
     Failures are flushed to the session; the caller must commit them even though this raises.
 
-    :return: the user, with the failure count reset.
+    :param address: the client address (throttling counts per address and per account there).
+    :param record_login: note the login (last login time, audit entry); Collect's Basic
+        requests do not, as each sync makes many (they note the phone instead).
+    :return: the user.
+    :raises TooManyAttempts: a delay is in force for this address (or this account from it);
+        the password was not checked.
+    :raises AccountLocked: failures from many addresses locked the account.
     :raises LoginFailed: unknown user, wrong password or inactive account (one message for all).
-    :raises AccountLocked: the account is locked; says until when.
     """
-    policy = policy or LoginPolicy()
-    user = get_user_by_username(username)
-    if user is None:
-        _verify(_DUMMY_HASH, password)
-        record("auth.login_failed", actor=None, reason="unknown_user")
-        raise LoginFailed("Wrong username or password.")
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        record("auth.login_blocked", actor=None, subject_type="user", subject_id=user.id)
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+    policy = policy or ThrottlePolicy()
+    now = now or utcnow()
+    address = address or "unknown"
+    name = username.strip().lower()
+    state = throttle.load(name, address)
+    throttle.raise_if_throttled(state, now=now)
+    user = get_user_by_username(name)
+    locked_until = state.blocked("account", now)
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        locked_until = max(locked_until or now, user.locked_until)
+    if locked_until is not None:
+        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
         raise AccountLocked(
-            "This account is locked after too many failed logins. Try again in "
-            f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an administrator to unlock it."
+            "This account is locked after failed logins from many places. An administrator "
+            f"can unlock it; otherwise try again in {minutes} minute{'s' if minutes != 1 else ''}."
         )
-    if not _verify(user.password_hash, password) or not user.active:
+    if user is None or not _verify(user.password_hash, password) or not user.active:
+        if user is None:
+            _verify(_DUMMY_HASH, password)  # the same time as a known user
+        _count_failure(name, user, address, policy, now)
+        raise LoginFailed("Wrong username or password.")
+    if state.failures("account_address"):
+        throttle.clear_account_address(name, address)
+    if user.failed_logins:
+        user.failed_logins = 0
+    if user.locked_until is not None:
+        user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if record_login:
+        user.last_login_at = now
+        record("auth.login", actor=user, subject_type="user", subject_id=user.id)
+    return user
+
+
+def _count_failure(
+    name: str, user: User | None, address: str, policy: ThrottlePolicy, now: datetime
+) -> None:
+    if user is None:
+        record("auth.login_failed", actor=None, reason="unknown_user")
+    else:
         user.failed_logins += 1
-        reason = "inactive" if user.active is False else "bad_password"
+        reason = "inactive" if not user.active else "bad_password"
         record(
             "auth.login_failed", actor=None, subject_type="user", subject_id=user.id, reason=reason
         )
-        if user.failed_logins >= policy.max_failures:
-            user.locked_until = now + policy.lockout
-            record(
-                "auth.locked",
-                actor=None,
-                subject_type="user",
-                subject_id=user.id,
-                failures=user.failed_logins,
-                until=user.locked_until.isoformat(),
-            )
-        db.session.flush()
-        raise LoginFailed("Wrong username or password.")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    record("auth.login", actor=user, subject_type="user", subject_id=user.id)
-    return user
-
-
-def load_session_user(session_id: str) -> User | None:
-    """The user behind a flask-login session id ``"<id>:<nonce>"``, if still valid."""
-    user_id, _, nonce = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or not secrets.compare_digest(user.session_nonce, nonce):
-        return None
-    return user
+    failure = throttle.record_failure(name, address, policy=policy, now=now)
+    for scope, delay in failure.blocked.items():
+        record(
+            "auth.throttled",
+            actor=None,
+            subject_type="user" if user is not None and scope != "address" else None,
+            subject_id=user.id if user is not None and scope != "address" else None,
+            scope=scope,
+            seconds=int(delay.total_seconds()),
+        )
+    if failure.lock:
+        until = now + policy.lock_for
+        throttle.lock_account(name, until=until)
+        if user is not None:
+            user.locked_until = until
+            user.lock_notice_at = now
+        record(
+            "auth.locked",
+            actor=None,
+            subject_type="user" if user is not None else None,
+            subject_id=user.id if user is not None else None,
+            unknown_user=user is None,  # a name nobody has; the name itself is not recorded
+            addresses=failure.addresses,
+            failures=failure.account_failures,
+            until=until.isoformat(),
+        )
+    db.session.flush()
 
 
 # -- users ----------------------------------------------------------------------------------
@@ -286,7 +318,7 @@ def update_user(
         changes["active"] = [user.active, active]
         user.active = active
         if not active:
-            _end_sessions_and_tokens(user)
+            _end_sessions_and_tokens(user, actor=actor)
     db.session.flush()
     if changes:
         record(
@@ -295,8 +327,8 @@ def update_user(
     return user
 
 
-def _end_sessions_and_tokens(user: User) -> None:
-    user.session_nonce = secrets.token_hex(8)
+def _end_sessions_and_tokens(user: User, *, actor: User) -> None:
+    end_user_sessions(user, reason="deactivated", actor=actor)
     now = utcnow()
     for token in db.session.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -304,24 +336,84 @@ def _end_sessions_and_tokens(user: User) -> None:
         token.revoked_at = now
 
 
-def set_password(user: User, password: str, *, actor: User | None) -> None:
-    """Set a new password; every session of the user ends.
+def set_password(
+    user: User, password: str, *, actor: User | None, keep: WebSession | None = None
+) -> None:
+    """Set a new password; every session of the user ends (but ``keep``, the one changing it).
 
     :raises Invalid: the password is too weak.
     """
     check_password_strength(password, username=user.username)
     user.password_hash = hash_password(password)
-    user.session_nonce = secrets.token_hex(8)
     db.session.flush()
     record("user.password_set", actor=actor, subject_type="user", subject_id=user.id)
+    end_user_sessions(user, reason="password", actor=actor, keep=keep)
+
+
+def change_own_password(
+    user: User,
+    current: str,
+    new: str,
+    *,
+    session: WebSession,
+    address: str | None,
+    policy: ThrottlePolicy | None = None,
+) -> None:
+    """A user changes their own password; their other sessions end, this one stays.
+
+    The current password is checked and throttled like a login (a borrowed session must not
+    become a way to guess it).
+
+    :raises TooManyAttempts: too many wrong current passwords from this address.
+    :raises Invalid: the current password is wrong, or the new one too weak.
+    """
+    policy = policy or ThrottlePolicy()
+    now = utcnow()
+    address = address or "unknown"
+    throttle.raise_if_throttled(throttle.load(user.username, address), now=now)
+    if not _verify(user.password_hash, current):
+        _count_failure(user.username, user, address, policy, now)
+        raise Invalid(
+            "The current password is not right; the password was not changed.",
+            code="user.password_wrong",
+        )
+    set_password(user, new, actor=user, keep=session)
 
 
 def unlock_user(user: User, *, actor: User) -> None:
-    """Clear a lockout and the failure count."""
+    """Lift a lock and forget the failures counted on the account."""
     user.locked_until = None
     user.failed_logins = 0
+    throttle.clear_account(user.username)
     db.session.flush()
     record("user.unlocked", actor=actor, subject_type="user", subject_id=user.id)
+
+
+def end_sessions(user: User, *, actor: User, keep: WebSession | None = None) -> int:
+    """Log ``user`` out everywhere (by themselves: ``keep`` their current session).
+
+    :return: how many sessions ended.
+    """
+    return end_user_sessions(
+        user, reason="everywhere" if actor.id == user.id else "admin", actor=actor, keep=keep
+    )
+
+
+def locked_users(*, now: datetime | None = None) -> Sequence[User]:
+    """Accounts locked now (for the administrators' notice)."""
+    now = now or utcnow()
+    return db.session.scalars(
+        select(User).where(User.locked_until > now).order_by(User.locked_until)
+    ).all()
+
+
+def take_lock_notice(user: User) -> datetime | None:
+    """When the user's account was locked, if they have not been told; they now are."""
+    when = user.lock_notice_at
+    if when is not None:
+        user.lock_notice_at = None
+        db.session.flush()
+    return when
 
 
 # -- regions --------------------------------------------------------------------------------
@@ -412,38 +504,111 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(user: User, *, actor: User | None, label: str = "") -> tuple[str, ApiToken]:
-    """Make a new API token for ``user``.
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+MAX_TOKEN_LIFETIME = timedelta(days=366)
+
+
+def issue_api_token(
+    user: User,
+    *,
+    actor: User | None,
+    label: str = "",
+    expires_in: timedelta | None = None,
+    now: datetime | None = None,
+) -> tuple[str, ApiToken]:
+    """Make a new API token for ``user``, working for ``expires_in`` (default 90 days).
 
     :return: the token (shown once, never stored) and its row.
+    :raises Invalid: the user is deactivated, or the lifetime is not 1 to 366 days.
     """
     if not user.active:
         raise Invalid("A deactivated user cannot get a token.", code="user.inactive")
+    lifetime = DEFAULT_TOKEN_LIFETIME if expires_in is None else expires_in
+    if not timedelta(days=1) <= lifetime <= MAX_TOKEN_LIFETIME:
+        raise Invalid(
+            "A token works for 1 to 366 days.",
+            code="token.lifetime_invalid",
+            details={"expires_in": ["Give a number of days from 1 to 366."]},
+        )
+    now = now or utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:8], label=label)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        prefix=token[:8],
+        label=label.strip()[:200],
+        created_at=now,
+        expires_at=now + lifetime,
+    )
     db.session.add(row)
     db.session.flush()
     record(
-        "user.token_issued", actor=actor, subject_type="user", subject_id=user.id, token_id=row.id
+        "user.token_issued",
+        actor=actor,
+        subject_type="user",
+        subject_id=user.id,
+        token_id=row.id,
+        days=lifetime.days,
     )
     return token, row
 
 
-def user_for_api_token(token: str) -> User | None:
-    """The active user owning this unrevoked token, or ``None``. Notes the time of use."""
+#: last-used times move at most this often (reads with a token rarely write)
+TOKEN_TOUCH_EVERY = timedelta(minutes=5)
+
+
+def api_token_user(token: str, *, now: datetime | None = None) -> User:
+    """The user owning this live token. Notes the time of use (at most every 5 minutes).
+
+    :raises TokenRejected: unknown (``auth.token_invalid``), expired (``auth.token_expired``),
+        revoked (``auth.token_revoked``), or its user is deactivated (``auth.token_invalid``).
+    """
+    now = now or utcnow()
     row = db.session.scalars(
         select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
     ).one_or_none()
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+    if row is None or not row.user.active:
+        raise TokenRejected(
+            "The API token is not valid (unknown, or its user is deactivated).",
+            code="auth.token_invalid",
+        )
+    if row.revoked_at is not None:
+        raise TokenRejected(
+            f"The API token {row.prefix}… was revoked. Ask for a new one.",
+            code="auth.token_revoked",
+        )
+    if row.expires_at <= now:
+        raise TokenRejected(
+            f"The API token {row.prefix}… expired on {row.expires_at:%Y-%m-%d}. Ask for a new one.",
+            code="auth.token_expired",
+        )
+    if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_EVERY:
         row.last_used_at = now
     return row.user
 
 
+def list_api_tokens(actor: User, *, owner: User | None = None) -> Sequence[ApiToken]:
+    """Tokens the actor may see: their own; administrators any user's (``owner``) or all."""
+    query = select(ApiToken).order_by(ApiToken.id.desc())
+    if not actor.has_role(Role.ADMIN):
+        query = query.where(ApiToken.user_id == actor.id)
+    elif owner is not None:
+        query = query.where(ApiToken.user_id == owner.id)
+    return db.session.scalars(query).all()
+
+
+def get_api_token(token_id: int, *, actor: User) -> ApiToken:
+    """:raises NotFound: no such token, or neither the actor's nor theirs to manage."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or (row.user_id != actor.id and not actor.has_role(Role.ADMIN)):
+        raise NotFound("No such token.", code="token.not_found")
+    return row
+
+
 def revoke_api_token(token_row: ApiToken, *, actor: User) -> None:
-    """Stop a token from working."""
+    """Stop a token from working (again is harmless)."""
+    if token_row.revoked_at is not None:
+        return
     token_row.revoked_at = utcnow()
     db.session.flush()
     record(

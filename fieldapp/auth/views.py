@@ -3,6 +3,7 @@ parses input, calls a service, commits, and renders."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -15,10 +16,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from fieldapp.auth import devices, services
-from fieldapp.auth.models import ROLE_VALUES, Device, Role, User
+from fieldapp.audit.services import record
+from fieldapp.auth import devices, services, sessions
+from fieldapp.auth.models import ROLE_VALUES, ApiToken, Device, Role, User
 from fieldapp.auth.schemas import (
     LoginSchema,
     RegionSchema,
@@ -26,14 +28,23 @@ from fieldapp.auth.schemas import (
     UserOutSchema,
     UserUpdateSchema,
 )
+from fieldapp.auth.throttle import TooManyAttempts
 from fieldapp.db import db, unit_of_work, utcnow
-from fieldapp.errors import DomainError, NotFound
+from fieldapp.errors import DomainError, Invalid, NotFound
 from fieldapp.web.args import load
 from fieldapp.web.permissions import current_actor, require
+from fieldapp.web.security import (
+    begin_web_session,
+    client_address,
+    current_web_session,
+    session_policy,
+    throttle_policy,
+)
 
 bp = Blueprint("auth", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 api = Blueprint("auth_api", __name__, url_prefix="/api/v1")
+account_bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 def _safe_next(target: str | None) -> str:
@@ -66,29 +77,123 @@ def login() -> Any:
         user = services.authenticate(
             data["username"],
             data["password"],
-            policy=services.LoginPolicy.from_config(current_app.config),
+            address=client_address(),
+            policy=throttle_policy(),
         )
-    except (services.LoginFailed, services.AccountLocked) as exc:
-        db.session.commit()  # keep the failure count, the lockout and their audit entries
-        return render_template(
-            "auth/login.html",
-            error=exc.message,
-            username=data["username"],
-            next=request.form.get("next"),
-        ), (exc.http_status)
+    except (services.LoginFailed, services.AccountLocked, TooManyAttempts) as exc:
+        db.session.commit()  # keep the failure counts, any lock and their audit entries
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
+        return (
+            render_template(
+                "auth/login.html",
+                error=exc.message,
+                username=data["username"],
+                next=request.form.get("next"),
+            ),
+            exc.http_status,
+            headers,
+        )
+    locked_at = services.take_lock_notice(user)
+    previous = current_web_session()
+    if previous is not None:  # logging in again in the same browser: the old session ends
+        sessions.end_session(previous, reason="logout")
+    begin_web_session(user)
     db.session.commit()
-    session.clear()  # a fresh session on login: no fixation
-    login_user(user)
+    if locked_at is not None:
+        flash(
+            f"Your account was locked on {locked_at:%Y-%m-%d %H:%M} UTC after failed logins from "
+            "many places. If they were not you, change your password on your account page and "
+            "tell an administrator.",
+            "error",
+        )
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Any:
-    """End the session."""
-    logout_user()
+    """End the session (POST); GET only shows a button, as a link must not log anyone out."""
+    if request.method == "GET":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return render_template("auth/logout.html")
+    row = current_web_session()
+    if row is not None:
+        with unit_of_work():
+            sessions.end_session(row, reason="logout")
+            record("auth.logout", actor=row.user, subject_type="user", subject_id=row.user_id)
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))
+
+
+# -- the user's own page ---------------------------------------------------------------------
+
+
+@account_bp.get("")
+@require()
+def account() -> Any:
+    """The user's sessions, API tokens and password."""
+    actor = current_actor()
+    return render_template(
+        "auth/account.html",
+        user=actor,
+        sessions=sessions.live_sessions(actor, policy=session_policy()),
+        current=current_web_session(),
+        tokens=services.list_api_tokens(actor, owner=actor),
+        now=utcnow(),
+    )
+
+
+@account_bp.post("/sessions/end")
+@require()
+def end_my_sessions() -> Any:
+    """Log out everywhere, this browser too."""
+    actor = current_actor()
+    with unit_of_work():
+        count = services.end_sessions(actor, actor=actor)
+    session.clear()
+    flash(f"You are logged out everywhere ({count} session{'s' if count != 1 else ''}).")
+    return redirect(url_for("auth.login"))
+
+
+@account_bp.post("/password")
+@require()
+def change_password() -> Any:
+    """Change one's own password; other sessions end, this one stays."""
+    actor = current_actor()
+    row = current_web_session()
+    if row is None:  # a bearer token cannot change a password
+        raise NotFound("Not found.")
+    try:
+        services.change_own_password(
+            actor,
+            request.form.get("current", ""),
+            request.form.get("password", ""),
+            session=row,
+            address=client_address(),
+            policy=throttle_policy(),
+        )
+    except DomainError as exc:
+        db.session.commit()  # a wrong current password counts as a failed login
+        flash(exc.message, "error")
+        return redirect(url_for("account.account"))
+    db.session.commit()
+    flash("Password changed. Your other sessions have ended.")
+    return redirect(url_for("account.account"))
+
+
+@account_bp.post("/tokens/<int:token_id>/revoke")
+@require()
+def revoke_my_token(token_id: int) -> Any:
+    """Revoke one of one's own API tokens."""
+    actor = current_actor()
+    with unit_of_work():
+        row = services.get_api_token(token_id, actor=actor)
+        if row.user_id != actor.id:
+            raise NotFound("No such token.", code="token.not_found")
+        services.revoke_api_token(row, actor=actor)
+    flash(f"The token {row.prefix}… no longer works.")
+    return redirect(url_for("account.account"))
 
 
 # -- admin pages -----------------------------------------------------------------------------
@@ -97,10 +202,12 @@ def logout() -> Any:
 @admin_bp.get("/users")
 @require(Role.ADMIN)
 def users() -> Any:
-    """Every user, with a form to add one."""
+    """Every user, with a form to add one; locked accounts first, to unlock."""
     return render_template(
         "admin/users.html",
         users=services.list_users(),
+        locked=services.locked_users(),
+        session_counts=sessions.live_session_counts(policy=session_policy()),
         regions=services.list_regions(),
         roles=[Role(r) for r in ROLE_VALUES],
         now=utcnow(),
@@ -142,9 +249,10 @@ def create_user() -> Any:
 @admin_bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @require(Role.ADMIN)
 def user(user_id: int) -> Any:
-    """One user: change role, regions, name, active; set password; unlock; issue a token."""
+    """One user: role, regions, name, active; password; unlock; sessions; API tokens."""
     target = services.get_user(user_id)
     new_token = None
+    back = url_for("admin.users") if request.form.get("back") == "users" else None
     if request.method == "POST":
         action = request.form.get("action", "update")
         try:
@@ -166,25 +274,57 @@ def user(user_id: int) -> Any:
                     flash("Password set. The user's sessions have ended.")
                 elif action == "unlock":
                     services.unlock_user(target, actor=current_actor())
-                    flash("Unlocked.")
+                    flash(f"{target.username} is unlocked.")
+                elif action == "end_sessions":
+                    count = services.end_sessions(target, actor=current_actor())
+                    flash(f"{target.username} is logged out everywhere ({count} ended).")
                 elif action == "token":
                     new_token, _ = services.issue_api_token(
-                        target, actor=current_actor(), label=request.form.get("label", "")
+                        target,
+                        actor=current_actor(),
+                        label=request.form.get("label", ""),
+                        expires_in=_token_days(request.form.get("expires_in_days")),
                     )
+                elif action == "revoke_token":
+                    row = _token_of(target, request.form.get("token_id", ""))
+                    services.revoke_api_token(row, actor=current_actor())
+                    flash(f"The token {row.prefix}… no longer works.")
                 else:
                     raise NotFound("Unknown action.")
         except DomainError as exc:
             flash(exc.message, "error")
         if new_token is None:
-            return redirect(url_for("admin.user", user_id=target.id))
+            return redirect(back or url_for("admin.user", user_id=target.id))
     return render_template(
         "admin/user.html",
         target=target,
         regions=services.list_regions(),
         roles=[Role(r) for r in ROLE_VALUES],
         new_token=new_token,
+        tokens=services.list_api_tokens(current_actor(), owner=target),
+        sessions=sessions.live_sessions(target, policy=session_policy()),
+        syncs=devices.password_syncs(target),
         now=utcnow(),
     )
+
+
+def _token_days(raw: str | None) -> timedelta | None:
+    """The lifetime typed into a token form (empty: the configured default)."""
+    if raw is None or not raw.strip():
+        return timedelta(days=int(current_app.config["API_TOKEN_DAYS"]))
+    if not raw.strip().isdigit() or len(raw.strip()) > 4:
+        raise Invalid(
+            "A token works for 1 to 366 days; give a whole number.",
+            code="token.lifetime_invalid",
+        )
+    return timedelta(days=int(raw.strip()))
+
+
+def _token_of(owner: User, raw_id: str) -> ApiToken:
+    row = db.session.get(ApiToken, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 12 else None
+    if row is None or row.user_id != owner.id:
+        raise NotFound("No such token.", code="token.not_found")
+    return row
 
 
 @admin_bp.route("/regions", methods=["GET", "POST"])
@@ -289,6 +429,52 @@ def api_create_region() -> Any:
     with unit_of_work():
         region = services.create_region(data["code"], data["name"], actor=current_actor())
     return {"code": region.code, "name": region.name}, 201
+
+
+def _token_json(row: ApiToken) -> dict[str, Any]:
+    now = utcnow()
+    state = (
+        "revoked"
+        if row.revoked_at is not None
+        else "expired"
+        if row.expires_at <= now
+        else "active"
+    )
+    return {
+        "id": row.id,
+        "user": row.user.username,
+        "prefix": row.prefix,
+        "label": row.label,
+        "created_at": row.created_at.isoformat(),
+        "expires_at": row.expires_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "state": state,
+    }
+
+
+@api.get("/tokens")
+@require()
+def api_tokens() -> Any:
+    """The caller's API tokens; administrators see everyone's (``?user=`` for one person's)."""
+    actor = current_actor()
+    owner = None
+    if request.args.get("user") and actor.has_role(Role.ADMIN):
+        owner = services.get_user_by_username(request.args["user"][:64])
+        if owner is None:
+            raise NotFound("No such user.", code="user.not_found")
+    return {"items": [_token_json(t) for t in services.list_api_tokens(actor, owner=owner)]}
+
+
+@api.delete("/tokens/<int:token_id>")
+@require()
+def api_revoke_token(token_id: int) -> Any:
+    """Revoke a token: its owner or an administrator (others get 404)."""
+    with unit_of_work():
+        services.revoke_api_token(
+            services.get_api_token(token_id, actor=current_actor()), actor=current_actor()
+        )
+    return "", 204
 
 
 # -- devices (phones) ------------------------------------------------------------------------

@@ -111,15 +111,30 @@ def _authenticate() -> User:
     credentials = request.authorization
     if credentials is None or credentials.type != "basic" or not credentials.username:
         raise Unauthorized("Enter your fieldapp username and password.")
-    policy = auth.LoginPolicy.from_config(current_app.config)
+    from fieldapp.auth.throttle import TooManyAttempts  # noqa: PLC0415
+    from fieldapp.web.security import client_address, throttle_policy  # noqa: PLC0415
+
     try:
-        return auth.authenticate(credentials.username, credentials.password or "", policy=policy)
+        user = auth.authenticate(
+            credentials.username,
+            credentials.password or "",
+            address=client_address(),
+            policy=throttle_policy(),
+            record_login=False,  # a sync is many requests: the phone is noted below instead
+        )
+    except TooManyAttempts:
+        db.session.commit()  # keep the failure counts and their audit entries
+        raise
     except auth.AccountLocked as exc:
-        db.session.commit()  # keep the audit entry
+        db.session.commit()
         raise Unauthorized(exc.message, code=exc.code) from None
     except auth.LoginFailed as exc:
         db.session.commit()  # keep the failure count and its audit entry
         raise Unauthorized(exc.message, code=exc.code) from None
+    devices.note_password_sync(
+        user, user_agent=request.headers.get("User-Agent", ""), ip=request.remote_addr
+    )
+    return user
 
 
 @bp.before_request
@@ -131,8 +146,8 @@ def _before() -> None:
             code="openrosa.version_header",
         )
     g.actor = _authenticate()
-    if db.session.dirty:
-        db.session.commit()  # last-seen times and successful-login bookkeeping
+    if db.session.dirty or db.session.new:
+        db.session.commit()  # last-seen times (written at most every few minutes)
 
 
 @bp.after_request

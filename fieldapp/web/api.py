@@ -155,6 +155,16 @@ SPEC: dict[str, Any] = {
             ),
         },
         "/api/v1/devices/{id}": {"delete": _op("Revoke a phone", ok=204)},
+        "/api/v1/tokens": {
+            "get": _op(
+                "API tokens: the caller's own; administrators everyone's (?user=). Each with "
+                "prefix, label, created_at, expires_at, last_used_at, revoked_at, state",
+                roles="everyone (own), admin (all)",
+            )
+        },
+        "/api/v1/tokens/{id}": {
+            "delete": _op("Revoke an API token", ok=204, roles="its owner, admin")
+        },
         "/api/v1/submissions": {
             "get": _op(
                 "Submissions the caller may see, newest first (?form_id=&review_state=&region="

@@ -11,7 +11,7 @@ import logging
 import traceback
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, make_response, render_template
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fieldapp.errors import DomainError
@@ -53,7 +53,11 @@ def init_app(app: Flask) -> None:
         from fieldapp.db import db  # noqa: PLC0415
 
         db.session.rollback()
-        return render_error(exc.http_status, exc.code, exc.message, exc.details)
+        response = make_response(render_error(exc.http_status, exc.code, exc.message, exc.details))
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)  # throttled (429)
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Any:

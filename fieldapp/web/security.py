@@ -1,9 +1,12 @@
-"""Who is asking, and may they: sessions, API tokens, CSRF, idle timeout, security headers.
+"""Who is asking, and may they: sessions, API tokens, throttling, CSRF, security headers.
 
-* Web pages use a flask-login session cookie. The session ends after ``SESSION_IDLE_MINUTES``
-  without a request, and whenever the user's password changes or the user is deactivated.
+* Web pages use a session kept on the server (``fieldapp.auth.sessions``): the signed cookie
+  holds a random id, every request looks its row up. It ends on logout, password change,
+  deactivation, an administrator's or the user's "log out everywhere", after
+  ``SESSION_IDLE_MINUTES`` without a request and after ``SESSION_MAX_HOURS`` in any case.
 * The JSON API accepts the same session (then unsafe methods need the ``X-CSRF-Token`` header) or
   ``Authorization: Bearer <token>`` (no CSRF check: browsers never send it by themselves).
+  Wrong tokens are throttled per client address (``fieldapp.auth.throttle``).
 * Every state-changing request authenticated by the session cookie must carry the CSRF token,
   as the ``csrf_token`` form field or the ``X-CSRF-Token`` header.
 """
@@ -13,22 +16,23 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-import time
 from typing import Any
 
-from flask import Flask, Response, g, redirect, request, session, url_for
-from flask_login import LoginManager, current_user, logout_user
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fieldapp.audit.services import client_ip
-from fieldapp.auth.models import User
-from fieldapp.auth.services import load_session_user, user_for_api_token
-from fieldapp.db import db
+from fieldapp.audit.services import client_ip, record
+from fieldapp.auth import services, sessions, throttle
+from fieldapp.auth.models import User, WebSession
+from fieldapp.db import db, utcnow
 from fieldapp.errors import BadRequest, Unauthorized
 
 login_manager = LoginManager()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_SESSION_KEY = "_csrf"
+#: the cookie's session id (the server keeps only its hash)
+SESSION_ID_KEY = "_sid"
 #: blueprints that authenticate by other means than the session cookie (OpenRosa)
 CSRF_EXEMPT_BLUEPRINTS: set[str] = set()
 
@@ -36,6 +40,44 @@ CSRF_EXEMPT_BLUEPRINTS: set[str] = set()
 def is_api_request() -> bool:
     """Whether the request is for the JSON API (errors are then JSON)."""
     return request.path.startswith("/api/")
+
+
+def client_address() -> str:
+    """The client's address as the app sees it (behind ``FIELDAPP_PROXY_FIX``: the proxy's)."""
+    return request.remote_addr or "unknown"
+
+
+def session_policy() -> sessions.SessionPolicy:
+    """The app's session lifetimes."""
+    return sessions.SessionPolicy.from_config(current_app.config)
+
+
+def throttle_policy() -> throttle.ThrottlePolicy:
+    """The app's throttling and lockout rules."""
+    return throttle.ThrottlePolicy.from_config(current_app.config)
+
+
+def begin_web_session(user: User) -> WebSession:
+    """Log ``user`` in in this browser: a new server-side session, a fresh cookie (no fixation).
+
+    The caller commits.
+    """
+    raw, row = sessions.start_session(
+        user,
+        policy=session_policy(),
+        user_agent=request.headers.get("User-Agent", ""),
+        ip=request.remote_addr,
+    )
+    session.clear()
+    session[SESSION_ID_KEY] = raw
+    session.permanent = True
+    return row
+
+
+def current_web_session() -> WebSession | None:
+    """The server-side session of this request, if it came with a live one."""
+    row: WebSession | None = g.get("web_session")
+    return row
 
 
 def csrf_token() -> str:
@@ -66,30 +108,40 @@ def _check_csrf() -> None:
         )
 
 
-def _check_idle() -> Any:
-    if not current_user.is_authenticated or g.get("auth_by_token"):
+def _load_request(req: Any) -> User | None:
+    """flask-login's loader: the cookie's server-side session, else a bearer token."""
+    raw = session.get(SESSION_ID_KEY)
+    if isinstance(raw, str):
+        found = sessions.look_up(raw, policy=session_policy())
+        if found.session is not None:
+            g.web_session = found.session
+            if found.touched:
+                db.session.commit()  # the last-seen time, at most once a minute
+            return found.session.user
+        g.session_dead = found.dead_because
+        session.pop(SESSION_ID_KEY, None)
+    return _load_bearer(req)
+
+
+def _check_session() -> Any:
+    """A cookie whose session timed out leads to the login page with a notice (or a 401)."""
+    if current_user.is_authenticated:
         return None
-    now = int(time.time())
-    last = session.get("_seen")
-    limit = 60 * int(session_idle_minutes())
-    if isinstance(last, int) and now - last > limit:
-        logout_user()
-        session.clear()
-        if is_api_request():
-            raise Unauthorized(
-                "Your session ended after a period of inactivity. Log in again.",
-                code="auth.session_expired",
-            )
-        return redirect(url_for("auth.login", next=request.full_path, expired=1))
-    session["_seen"] = now
-    session.permanent = True
-    return None
+    dead = g.get("session_dead")
+    if dead not in ("idle", "expired"):
+        return None  # ended or unknown: simply logged out
+    from fieldapp.openrosa.errors import is_openrosa_request  # noqa: PLC0415
 
-
-def session_idle_minutes() -> int:
-    from flask import current_app  # noqa: PLC0415
-
-    return int(current_app.config["SESSION_IDLE_MINUTES"])
+    message = (
+        "Your session ended after a period of inactivity. Log in again."
+        if dead == "idle"
+        else "Your session reached its longest allowed time. Log in again."
+    )
+    if is_api_request():
+        raise Unauthorized(message, code="auth.session_expired")
+    if is_openrosa_request() or request.endpoint in ("auth.login", "auth.logout", "static"):
+        return None
+    return redirect(url_for("auth.login", next=request.full_path, expired=1))
 
 
 def _load_bearer(req: Any) -> User | None:
@@ -99,9 +151,19 @@ def _load_bearer(req: Any) -> User | None:
         return None
     if not req.path.startswith("/api/"):
         return None
-    user = user_for_api_token(token.strip())
-    if user is None:
-        g.bad_token = True  # answered by _unauthorized if the view needs a user
+    address, now, policy = client_address(), utcnow(), throttle_policy()
+    try:
+        throttle.raise_if_throttled(throttle.load(None, address, token=True), now=now, token=True)
+        user = services.api_token_user(token.strip(), now=now)
+    except throttle.TooManyAttempts as exc:
+        g.bad_token = exc  # answered by _unauthorized if the view needs a user
+        return None
+    except services.TokenRejected as exc:
+        g.bad_token = exc
+        failure = throttle.record_failure(None, address, policy=policy, now=now, token=True)
+        for scope, delay in failure.blocked.items():
+            record("auth.throttled", actor=None, scope=scope, seconds=int(delay.total_seconds()))
+        db.session.commit()  # the failure counts even though the request is refused
         return None
     if db.session.dirty:
         db.session.commit()  # remember when the token was last used
@@ -111,11 +173,9 @@ def _load_bearer(req: Any) -> User | None:
 
 def _unauthorized() -> Any:
     if is_api_request():
-        if g.get("bad_token"):
-            raise Unauthorized(
-                "The API token is not valid (unknown, revoked, or its user is deactivated).",
-                code="auth.token_invalid",
-            )
+        bad = g.get("bad_token")
+        if bad is not None:
+            raise bad
         raise Unauthorized("Log in, or send 'Authorization: Bearer <token>'.")
     return redirect(url_for("auth.login", next=request.full_path))
 
@@ -155,15 +215,16 @@ def init_app(app: Flask) -> None:
     if os.environ.get("FIELDAPP_PROXY_FIX") == "1":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     login_manager.init_app(app)
-    login_manager.session_protection = "basic"
-    login_manager.user_loader(load_session_user)
-    login_manager.request_loader(_load_bearer)
+    # flask-login's own session id is never stored: the cookie names a server-side session,
+    # which is checked on every request (no "remember me" cookie, no session protection needed)
+    login_manager.session_protection = None
+    login_manager.request_loader(_load_request)
     login_manager.unauthorized_handler(_unauthorized)
 
     @app.before_request
     def _before() -> Any:
         client_ip.set(request.remote_addr)
-        response = _check_idle()
+        response = _check_session()
         if response is not None:
             return response
         _check_csrf()
