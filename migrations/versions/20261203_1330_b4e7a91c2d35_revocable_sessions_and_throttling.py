@@ -9,7 +9,7 @@ a password instead of a login audit row per request. ``users.lock_notice_at`` re
 an account's owner about a lock.
 
 Revision ID: b4e7a91c2d35
-Revises: 9c1d2b7e4f60
+Revises: 4d8e2a61c7b3
 Create Date: 2026-12-03 13:30:00.000000
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 import fieldapp.db
 
 revision: str = "b4e7a91c2d35"
-down_revision: str | None = "9c1d2b7e4f60"
+down_revision: str | None = "4d8e2a61c7b3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
