@@ -113,6 +113,12 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("auth_api.api_update_user", "PATCH"): row({"admin": 200}, anonymous=401),
     ("auth_api.api_create_device", "POST"): row({"admin": 201, "coord_n": 201}, anonymous=401),
     ("auth_api.api_revoke_device", "DELETE"): row({"admin": 204, "coord_n": 204}, anonymous=401),
+    # worker_n's API token: its owner and the administrators revoke it
+    ("auth_api.api_revoke_token", "DELETE"): row({"admin": 204, "worker_n": 204}, anonymous=401),
+    # -- one's own account: everyone signed in changes only their own
+    ("account.change_password", "POST"): row({who: 302 for who in PEOPLE if who != "anonymous"}),
+    ("account.end_my_sessions", "POST"): row({who: LOGIN for who in PEOPLE if who != "anonymous"}),
+    ("account.revoke_my_token", "POST"): row({"worker_n": 302}),
     # -- form catalogue
     ("forms.upload", "POST"): row(DESIGNERS_PAGE),
     ("forms.attach", "POST"): row(DESIGNERS_PAGE),
@@ -153,6 +159,9 @@ EXPECTED: dict[tuple[str, str], Row] = {
 
 #: public by design, tested in tests/test_auth.py: signing in and out are nobody's data
 PUBLIC = {("auth.login", "POST"), ("auth.logout", "POST")}
+
+#: writes that end the session they come in (every signed-in person may make them)
+SESSION_ENDING = {"account.end_my_sessions"}
 
 SUBMISSION_ENDPOINTS = ("openrosa.submission", "openrosa_key.submission", "openrosa_web.submission")
 SCENARIOS = ("new", "edit", "files", "shadow")
@@ -201,9 +210,11 @@ SUBMISSIONS: dict[tuple[str, str], Row] = {
 }
 
 #: volatile bookkeeping that reading or signing in moves; everything else must stay
-IGNORED_TABLES = {"audit_events"}
+#: (collect_syncs: the apps a person signs in from with a password, noted on authentication)
+IGNORED_TABLES = {"audit_events", "collect_syncs"}
 IGNORED_COLUMNS = {
     "users": {"last_login_at"},
+    "web_sessions": {"last_seen_at"},
     "api_tokens": {"last_used_at"},
     "devices": {"last_seen_at"},
 }
@@ -245,7 +256,8 @@ def world(app: Flask, make_user) -> dict[str, Any]:
     }
     device_tokens = {who: devices.create_device(users[who], actor=None)[0] for who in _COLLECTORS}
     _, spare_device = devices.create_device(users["worker_n"], actor=None)
-    api_tokens = {who: auth.issue_api_token(user, actor=None)[0] for who, user in users.items()}
+    issued = {who: auth.issue_api_token(user, actor=None) for who, user in users.items()}
+    api_tokens = {who: token for who, (token, _) in issued.items()}
     db.session.commit()
     phone = Collect(app, f"/collect/key/{device_tokens['worker_n']}")
 
@@ -291,6 +303,7 @@ def world(app: Flask, make_user) -> dict[str, Any]:
         "new_xml": registration("children3", fresh=True)[0],
         "spare_device": spare_device.id,
         "worker_id": users["worker_n"].id,
+        "worker_token_id": issued["worker_n"][1].id,
     }
 
 
@@ -304,6 +317,7 @@ def _values(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "case_id": SEED1_CHILDREN[0] if endpoint == "cases_api.api_merge" else SEED1_HOUSEHOLD,
         "device_id": world["spare_device"],
         "user_id": world["worker_id"],
+        "token_id": world["worker_token_id"],
         "username": "worker_n",
         "form_id": "scratch"
         if endpoint.endswith(("discard", "publish"))
@@ -332,6 +346,11 @@ def _form_body(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "review.add_comment": {"note": "please check the date"},
         "review.bulk_approve": {"instance_id": world["victim"]},
         "deletion.delete": {"reason": "sent twice"},
+        "account.change_password": {
+            "current": TEST_PASSWORD,
+            "password": "another long enough password",
+            "confirm": "another long enough password",
+        },
     }
     return bodies.get(endpoint, {})
 
@@ -398,6 +417,11 @@ def _send(app: Flask, world: dict[str, Any], who: str, endpoint: str, method: st
             )
         return client.open(url, method=method, headers=headers, json=_json_body(world, endpoint))
     browser = world["browsers"][who]
+    if endpoint in SESSION_ENDING and who != "anonymous":
+        # ends the browser's session: sign in afresh inside the savepoint, so the shared
+        # browser stays signed in for the rows after this one
+        browser = Browser(app.test_client())
+        assert browser.login(world["users"][who]).status_code == 302
     data = _form_body(world, endpoint)
     data.setdefault("csrf_token", browser.csrf())
     return browser.client.open(url, method=method, data=data)
