@@ -21,6 +21,7 @@ from fieldapp.db import unit_of_work
 from fieldapp.errors import BadRequest, DomainError, NotFound, PayloadTooLarge
 from fieldapp.forms import services
 from fieldapp.forms.models import Form, FormVersion
+from fieldapp.forms.sandbox import CompileLimits, warm_up
 from fieldapp.web.files import blob_store
 from fieldapp.web.permissions import current_actor, require
 
@@ -63,6 +64,10 @@ def _upload_xlsform() -> FormVersion:
             actor=current_actor(),
             store=blob_store(),
             max_bytes=limit,
+            limits=CompileLimits(
+                timeout=float(current_app.config["XLSFORM_COMPILE_TIMEOUT"]),
+                memory_mb=int(current_app.config["XLSFORM_COMPILE_MEMORY_MB"]),
+            ),
         )
     return version
 
@@ -100,6 +105,7 @@ def _version(form: Form, version: str) -> FormVersion:
 @require(*DESIGNERS)
 def catalogue() -> Any:
     """Every form, its state, current version, draft and missing files; the upload form."""
+    warm_up()  # the converter process, for the upload that may follow
     return render_template("forms/catalogue.html", forms=services.list_forms())
 
 
