@@ -31,6 +31,15 @@ api = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
 DESIGNERS = (Role.DESIGNER, Role.ADMIN)
 
 
+@bp.before_app_request
+def _warm_up_converter() -> None:
+    # The first request a server process handles starts the XLSForm converter's forkserver in
+    # the background (a second or two), so that no upload waits for it. Only requests, which
+    # run in the serving processes themselves, do this: a forkserver started before gunicorn
+    # forks its workers would not belong to them.
+    warm_up()
+
+
 def _policy() -> services.ValidationPolicy:
     return services.ValidationPolicy(
         mode=str(current_app.config["ODK_VALIDATE"]),
@@ -105,7 +114,6 @@ def _version(form: Form, version: str) -> FormVersion:
 @require(*DESIGNERS)
 def catalogue() -> Any:
     """Every form, its state, current version, draft and missing files; the upload form."""
-    warm_up()  # the converter process, for the upload that may follow
     return render_template("forms/catalogue.html", forms=services.list_forms())
 
 

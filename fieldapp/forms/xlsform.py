@@ -23,6 +23,7 @@ the uploaded file is kept and handed back to staff, and a server should not redi
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import difflib
 import functools
@@ -273,6 +274,8 @@ def compile_xlsform(
     file_type, payload = _check_file(data, filename=filename, max_bytes=max_bytes)
     if file_type == ".xlsx":
         _check_xlsx_content(payload)
+    elif file_type in {".md", ".csv"}:
+        _check_text_content(payload.decode("utf-8"), file_type)
     sheets = _read_workbook(payload, file_type)
     _check_content(sheets)
     stem = PurePosixPath(filename.replace("\\", "/")).stem
@@ -308,6 +311,8 @@ def compile_xlsform(
         result = convert(xlsform=workbook, warnings=pyxform_warnings, validate=False)
     except PyXFormError as err:
         problems.extend(_problems_from_pyxform_error(err, survey_rows))
+    except MemoryError:
+        raise  # not a problem in the form: the caller's memory limit (see forms.sandbox)
     except Exception as err:  # pyxform lets some bad content escape as other exceptions
         problems.append(_unexpected_problem(err))
 
@@ -696,6 +701,7 @@ _HAS_VALUE: Final = etree.XPath(
     "boolean(s:c/s:v[normalize-space()] | s:c/s:is[normalize-space()])",
     namespaces={"s": _SHEET_NS[1:-1]},
 )
+_MD_SEPARATOR = re.compile(r"[\s:\-]*-[\s:\-]*")
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d*)")
 _ROW_HINTS: Final = {
     "survey": "Split it into several smaller forms.",
@@ -796,6 +802,44 @@ def _check_content(sheets: Mapping[str, Any]) -> None:
                 tally.cell(kind, index + 2, str(header), len(str(value)))
 
 
+def _check_text_content(text: str, file_type: str) -> None:
+    """Apply the content limits to a .md or .csv form before pyxform's reader (a regular
+    expression per line, seconds for a hundred thousand lines) goes through it.
+
+    A row whose first cell is filled starts a sheet, as pyxform reads these files; the first
+    filled row of a sheet is its header. Counts can come out a little high (escaped ``|``,
+    comment lines), never low.
+    """
+    rows: Iterator[Sequence[str]]
+    if file_type == ".csv":
+        rows = csv.reader(io.StringIO(text, newline=""))
+    else:
+        rows = (line.strip().strip("|").split("|") for line in text.split("\n") if "|" in line)
+    tally = _Tally()
+    sheet: str | None = None
+    kind: str | None = None
+    count = 0
+    try:
+        for cells in rows:
+            if not cells or (file_type == ".md" and _MD_SEPARATOR.fullmatch("".join(cells))):
+                continue  # (and the |---|---| line under a markdown header)
+            first = cells[0].strip()
+            if first:
+                sheet, kind, count = first, _sheet_kind(first, only_sheet=False), 0
+            if kind is None or sheet is None:
+                continue
+            filled = [(i, c.strip()) for i, c in enumerate(cells[1:]) if c.strip()]
+            if not filled:
+                continue
+            count += 1
+            if count > 1:
+                tally.data_row(sheet, kind, count - 1, count)
+            for index, value in filled:
+                tally.cell(sheet, count, f"column {index + 1}", len(value))
+    except csv.Error:
+        return  # pyxform's reader refuses the file with its own message
+
+
 def _check_xlsx_content(payload: bytes) -> None:
     """Apply the content limits to an .xlsx by streaming through its sheets, before openpyxl.
 
@@ -850,6 +894,8 @@ def _xlsx_structure(
             ]
             part = reader.package.find(SHARED_STRINGS)  # type: ignore[no-untyped-call]
             strings = str(part.PartName)[1:] if part is not None else None
+    except MemoryError:
+        raise
     except Exception:  # any failure here is reported by the full read
         return None
     return reader.archive, sheets, strings if strings in names else None
@@ -954,6 +1000,8 @@ def _read_workbook(payload: bytes, file_type: str) -> dict[str, Any]:
             # errors (the test suite).
             warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
             sheets = processor(payload)
+    except MemoryError:
+        raise
     except Exception as err:  # openpyxl, xlrd, zipfile and zlib errors all mean "damaged"
         detail = str(err)
         if "encrypted" in detail.lower():
