@@ -99,8 +99,8 @@ def compile_in_child(
         if receiver.poll(limits.timeout):
             try:
                 outcome = receiver.recv()
-            except (EOFError, OSError):
-                outcome = None  # the child died without answering
+            except Exception:  # EOF: the child died without answering (or half-way through)
+                outcome = None
         else:  # no answer and no EOF: still working
             raise _too_slow(limits)
     finally:

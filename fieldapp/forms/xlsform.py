@@ -8,6 +8,10 @@ This is the only module of fieldapp that imports pyxform. It does three things p
    ``EncryptedPackage`` stream whatever its name; ``.csv`` and ``.md`` are UTF-8 text. Zip entries
    are checked against zip bombs (entry count, total size, compression ratio) before openpyxl
    opens anything. Each refusal is an :class:`UnreadableFormFile` with its own ``file.*`` code.
+   Then the content is bounded before pyxform reads it (``MAX_SHEET_ROWS``, ``MAX_CELLS``,
+   ``MAX_CELL_CHARS``, ``MAX_TEXT_CHARS``): an ``.xlsx`` by streaming through its sheets with
+   lxml, ``.md`` and ``.csv`` by a scan of their lines, ``.xls`` (at most 65,536 rows a sheet)
+   after reading. A form over a limit is refused with 413 and a problem naming sheet and row.
 2. **Turns every pyxform error into** :class:`FormProblem` **s** with sheet, row and column. pyxform
    4.5 raises some errors with an ``ErrorCode`` and a context dict, and many more as preformatted
    strings (``"[row : 5] On the 'survey' sheet, ..."``); the strings are matched against pyxform's
