@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_DAYS": 90,
     #: largest XLSForm accepted, in bytes
     "XLSFORM_MAX_BYTES": 10 * 1024 * 1024,
+    #: seconds an XLSForm may take to convert before it is refused (``xlsform.too_slow``)
+    "XLSFORM_COMPILE_TIMEOUT": 30,
+    #: megabytes of memory the conversion of one XLSForm may take
+    "XLSFORM_COMPILE_MEMORY_MB": 1536,
     #: largest form attachment (media, CSV) accepted, in bytes
     "FORM_ATTACHMENT_MAX_BYTES": 50 * 1024 * 1024,
     #: "auto" (run ODK Validate when Java exists), "always" (fail without Java), "never"

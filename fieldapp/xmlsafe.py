@@ -13,6 +13,8 @@ costs at most one bounded parse.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from typing import IO
 
 from lxml import etree
 
@@ -25,6 +27,7 @@ __all__ = [
     "XmlError",
     "XmlTooDeep",
     "XmlTooLarge",
+    "iterparse_xml",
     "parse_xml",
 ]
 
@@ -163,3 +166,83 @@ def _too_deep(max_depth: int) -> XmlTooDeep:
         f"The XML document nests elements more than {max_depth} levels deep.",
         details={"max_depth": max_depth},
     )
+
+
+class _GuardedStream:
+    """A binary stream that refuses DTD markers anywhere and more than ``max_bytes`` in all."""
+
+    def __init__(self, source: IO[bytes], max_bytes: int) -> None:
+        self._source = source
+        self._max_bytes = max_bytes
+        self._seen = 0
+        self._tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size if size and size > 0 else 64 * 1024)
+        self._seen += len(chunk)
+        if self._seen > self._max_bytes:
+            raise XmlTooLarge(
+                f"The XML document is larger than the limit of {self._max_bytes:,} bytes.",
+                details={"max_bytes": self._max_bytes},
+            )
+        # A marker split across two reads is found in the previous read's tail plus this one.
+        if _DTD_MARKERS.search(self._tail + chunk):
+            raise XmlDoctypeForbidden(
+                "The XML document contains a DOCTYPE or ENTITY declaration; these are not accepted."
+            )
+        self._tail = chunk[-64:]
+        return chunk
+
+
+def iterparse_xml(
+    source: IO[bytes],
+    *,
+    tag: str | Sequence[str],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[etree._Element]:
+    """Stream an untrusted, possibly large XML document, one element at a time.
+
+    For documents too large to hold as a tree (the sheets of a workbook). The parser settings are
+    those of :func:`parse_xml`; a DOCTYPE or ENTITY declaration anywhere is refused. Each element
+    named ``tag`` is yielded when it ends, with its children; once the caller asks for the next
+    one it is cleared, with its earlier siblings, so memory stays flat.
+
+    :param source: the document as a binary stream.
+    :param tag: the element name(s) to yield, in Clark notation (``{namespace}row``).
+    :param max_bytes: the most bytes read from ``source``.
+    :raises XmlTooLarge: the stream is longer than ``max_bytes``.
+    :raises XmlDoctypeForbidden: the document has a DOCTYPE or entity declaration.
+    :raises XmlError: the document is not well-formed.
+    """
+    events = etree.iterparse(
+        _GuardedStream(source, max_bytes),
+        events=("end",),
+        tag=tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+        recover=False,
+    )
+    checked = False
+    try:
+        for _event, element in events:
+            if not checked:
+                # UTF-16/32 documents hide their DOCTYPE from the byte scan; the parser saw it.
+                docinfo = element.getroottree().docinfo
+                if docinfo.doctype or docinfo.internalDTD is not None:
+                    raise XmlDoctypeForbidden(
+                        "The XML document contains a DOCTYPE declaration; it is not accepted."
+                    )
+                checked = True
+            yield element
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as err:
+        raise XmlError(_syntax_message(err)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import time
 import zipfile
 
 import pytest
@@ -350,3 +351,108 @@ def test_odk_validate_blocks_publishing_forms_that_break_on_phones(
     detail = client.get(f"/api/v1/forms/{form_id}", headers=designer).json
     assert detail["state"] == "draft"
     assert detail["current_version"] is None
+
+
+# -- size and time limits (Trust item 7) -----------------------------------------------------
+
+
+def _survey_rows(count: int) -> list[list[str]]:
+    return [["type", "name", "label"]] + [["text", f"q{i}", f"Question {i}"] for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def xlsx_100k() -> bytes:
+    """A 100,000-question workbook (written as openpyxl's fast mode writes: no dimensions)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    survey = book.create_sheet("survey")
+    for row in _survey_rows(100_000):
+        survey.append(row)
+    settings = book.create_sheet("settings")
+    settings.append(["form_id", "version"])
+    settings.append(["huge", "1"])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def md_100k() -> bytes:
+    lines = ["| survey |", "| | type | name | label |"]
+    lines += [f"| | text | q{i} | Question {i} |" for i in range(100_000)]
+    lines += ["| settings |", "| | form_id | version |", "| | huge | 1 |"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _assert_too_many_rows(error: dict) -> None:
+    assert error["code"] == "xlsform.too_many_rows"
+    assert "'survey' sheet" in error["message"] and "10,000" in error["message"]
+    (problem,) = error["details"]
+    assert (problem["sheet"], problem["row"], problem["code"]) == (
+        "survey",
+        10_002,
+        "xlsform.too_many_rows",
+    )
+
+
+@pytest.mark.parametrize(("filename", "which"), [("huge.xlsx", "xlsx"), ("huge.md", "md")])
+def test_a_100000_row_form_is_refused_quickly_through_the_api(
+    client, designer, xlsx_100k, filename, which
+):
+    content = xlsx_100k if which == "xlsx" else md_100k()
+    started = time.monotonic()
+    response = post_file(client, "/api/v1/forms", content, filename, headers=designer)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 413, response.json
+    _assert_too_many_rows(response.json["error"])
+    assert elapsed < 5, f"refused after {elapsed:.1f} s"
+    assert _forms_count() == 0
+
+
+def test_a_100000_row_form_is_refused_quickly_on_the_forms_page(login_as, xlsx_100k):
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import stream_encode_multipart
+
+    designer = login_as("designer")
+    stream, length, boundary = stream_encode_multipart(
+        {
+            "file": FileStorage(io.BytesIO(xlsx_100k), filename="huge.xlsx"),
+            "csrf_token": designer.csrf(),
+        },
+        use_tempfile=False,
+    )
+    started = time.monotonic()
+    response = designer.client.post(
+        "/forms/upload",
+        input_stream=stream,
+        content_type=f'multipart/form-data; boundary="{boundary}"',
+        content_length=length,
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "was not accepted" in page
+    assert "more than 10,000 rows" in page and "10002" in page
+    assert elapsed < 5, f"refused after {elapsed:.1f} s"
+    assert _forms_count() == 0
+
+
+def test_a_form_that_converts_too_slowly_is_stopped(app, client, designer, monkeypatch):
+    # Within every row limit, but slower to convert than the (lowered) time limit allows.
+    monkeypatch.setitem(app.config, "XLSFORM_COMPILE_TIMEOUT", 0.3)
+    rows = "\n".join(f"| | text | q{i} | Question {i} | ${{q0}} != '' |" for i in range(6_000))
+    content = (
+        "| survey |\n| | type | name | label | relevant |\n"
+        + rows
+        + "\n| settings |\n| | form_id | version |\n| | slow | 1 |\n"
+    ).encode()
+    started = time.monotonic()
+    response = post_file(client, "/api/v1/forms", content, "slow.md", headers=designer)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 422, response.json
+    error = response.json["error"]
+    assert error["code"] == "xlsform.too_slow"
+    assert "0.3 seconds" in error["message"]
+    assert error["details"][0]["code"] == "xlsform.too_slow"
+    assert elapsed < 5
+    assert _forms_count() == 0

@@ -27,13 +27,9 @@ from fieldapp.cases.services import ensure_case_lists
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
+from fieldapp.forms.sandbox import CompileLimits, compile_in_child
 from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
-from fieldapp.forms.xlsform import (
-    FormProblem,
-    compile_xlsform,
-    java_available,
-    odk_validate,
-)
+from fieldapp.forms.xlsform import FormProblem, java_available, odk_validate
 from fieldapp.xmlsafe import XmlError, parse_xml
 
 
@@ -101,17 +97,26 @@ def upload_draft(
     actor: User | None,
     store: BlobStore,
     max_bytes: int = 10 * 1024 * 1024,
+    limits: CompileLimits | None = None,
 ) -> FormVersion:
     """Compile an XLSForm and keep it as the draft of its form.
 
+    The compile runs in a child process within ``limits`` (time and memory), so no form can
+    hold the request longer than the time limit.
+
     :param data: the uploaded file.
     :param filename: its name; the extension tells the format (.xlsx, .xls, .csv, .md).
+    :param limits: time and memory for the compile; the defaults of :class:`CompileLimits`.
     :raises UnreadableFormFile: the file is not a readable workbook (400, 413 or 415).
-    :raises FormCompileError: the XLSForm has errors (422, with sheet/row/column per problem).
+    :raises FormCompileError: the XLSForm has errors (422, with sheet/row/column per problem),
+        is over a content limit (413), or took too long or too much memory to convert (422).
+    :raises CompilerUnavailable: no converter process could be started (503).
     :raises Conflict: this version string is already published for this form.
     :return: the new draft version.
     """
-    compiled = compile_xlsform(data, filename=filename, max_bytes=max_bytes)
+    compiled = compile_in_child(
+        data, filename=filename, max_bytes=max_bytes, limits=limits or CompileLimits()
+    )
     info = parse_xform(compiled.xform)
     form = find_form(info.form_id)
     if form is None:
@@ -567,6 +572,7 @@ def publish_file(
     policy: ValidationPolicy | None = None,
     max_bytes: int = 10 * 1024 * 1024,
     skip_unchanged: bool = False,
+    limits: CompileLimits | None = None,
 ) -> tuple[FormVersion, bool]:
     """Upload and publish in one go, acknowledging warnings (the caller shows them).
 
@@ -577,6 +583,8 @@ def publish_file(
         existing = published_version_with_source(data)
         if existing is not None:
             return existing, False
-    version = upload_draft(data, filename=filename, actor=actor, store=store, max_bytes=max_bytes)
+    version = upload_draft(
+        data, filename=filename, actor=actor, store=store, max_bytes=max_bytes, limits=limits
+    )
     publish(version.form, actor=actor, acknowledge=True, policy=policy)
     return version, True

@@ -21,6 +21,7 @@ from fieldapp.db import unit_of_work
 from fieldapp.errors import BadRequest, DomainError, NotFound, PayloadTooLarge
 from fieldapp.forms import services
 from fieldapp.forms.models import Form, FormVersion
+from fieldapp.forms.sandbox import CompileLimits, warm_up
 from fieldapp.web.files import blob_store
 from fieldapp.web.permissions import current_actor, require
 
@@ -28,6 +29,15 @@ bp = Blueprint("forms", __name__, url_prefix="/forms")
 api = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
 
 DESIGNERS = (Role.DESIGNER, Role.ADMIN)
+
+
+@bp.before_app_request
+def _warm_up_converter() -> None:
+    # The first request a server process handles starts the XLSForm converter's forkserver in
+    # the background (a second or two), so that no upload waits for it. Only requests, which
+    # run in the serving processes themselves, do this: a forkserver started before gunicorn
+    # forks its workers would not belong to them.
+    warm_up()
 
 
 def _policy() -> services.ValidationPolicy:
@@ -63,6 +73,10 @@ def _upload_xlsform() -> FormVersion:
             actor=current_actor(),
             store=blob_store(),
             max_bytes=limit,
+            limits=CompileLimits(
+                timeout=float(current_app.config["XLSFORM_COMPILE_TIMEOUT"]),
+                memory_mb=int(current_app.config["XLSFORM_COMPILE_MEMORY_MB"]),
+            ),
         )
     return version
 

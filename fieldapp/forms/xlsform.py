@@ -8,6 +8,10 @@ This is the only module of fieldapp that imports pyxform. It does three things p
    ``EncryptedPackage`` stream whatever its name; ``.csv`` and ``.md`` are UTF-8 text. Zip entries
    are checked against zip bombs (entry count, total size, compression ratio) before openpyxl
    opens anything. Each refusal is an :class:`UnreadableFormFile` with its own ``file.*`` code.
+   Then the content is bounded before pyxform reads it (``MAX_SHEET_ROWS``, ``MAX_CELLS``,
+   ``MAX_CELL_CHARS``, ``MAX_TEXT_CHARS``): an ``.xlsx`` by streaming through its sheets with
+   lxml, ``.md`` and ``.csv`` by a scan of their lines, ``.xls`` (at most 65,536 rows a sheet)
+   after reading. A form over a limit is refused with 413 and a problem naming sheet and row.
 2. **Turns every pyxform error into** :class:`FormProblem` **s** with sheet, row and column. pyxform
    4.5 raises some errors with an ``ErrorCode`` and a context dict, and many more as preformatted
    strings (``"[row : 5] On the 'survey' sheet, ..."``); the strings are matched against pyxform's
@@ -23,6 +27,7 @@ the uploaded file is kept and handed back to staff, and a server should not redi
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import difflib
 import functools
@@ -35,13 +40,17 @@ import subprocess
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from lxml import etree
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.xml.constants import SHARED_STRINGS
 from pyxform import aliases as px_aliases
+from pyxform.constants import SUPPORTED_SHEET_NAMES
 from pyxform.errors import ErrorCode, PyXFormError
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
@@ -49,7 +58,7 @@ from pyxform.xls2json_backends import DefinitionData, SupportedFileTypes
 from pyxform.xls2xform import convert
 
 from fieldapp.errors import BadRequest, Invalid
-from fieldapp.xmlsafe import XmlError, parse_xml
+from fieldapp.xmlsafe import XmlError, XmlTooLarge, iterparse_xml, parse_xml
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -71,6 +80,20 @@ MAX_ZIP_ENTRIES: Final = 1000
 MAX_UNZIPPED_BYTES: Final = 50 * 1024 * 1024
 MAX_COMPRESSION_RATIO: Final = 100
 RATIO_CHECK_MIN_BYTES: Final = 1024 * 1024
+
+#: Content limits, checked while streaming through the workbook before pyxform reads it (pyxform
+#: and openpyxl take seconds per ten thousand rows and hold it all in memory). Programme forms
+#: have hundreds of rows and large public forms a few thousand questions and some ten thousand
+#: choices; these leave several times that. Rows are data rows (below the header) with a value.
+MAX_SHEET_ROWS: Final = {"survey": 10_000, "choices": 50_000, "external_choices": 50_000}
+#: rows of any other sheet pyxform reads (settings, entities, osm)
+MAX_OTHER_SHEET_ROWS: Final = 1_000
+#: non-empty cells in all the sheets pyxform reads
+MAX_CELLS: Final = 300_000
+#: characters in one cell: the most Excel itself can hold
+MAX_CELL_CHARS: Final = 32_767
+#: characters in all cells together (one long shared string can fill many cells)
+MAX_TEXT_CHARS: Final = 10_000_000
 
 _SUPPORTED_TEXT = "an Excel workbook (.xlsx or .xls), a .csv or a .md file"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -195,9 +218,25 @@ class FormCompileError(Invalid):
 
     code = "form.invalid"
 
-    def __init__(self, problems: Sequence[FormProblem]) -> None:
+    def __init__(
+        self,
+        problems: Sequence[FormProblem],
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
         self.problems: tuple[FormProblem, ...] = tuple(problems)
-        super().__init__(_summary(self.problems), details=[p.to_dict() for p in self.problems])
+        super().__init__(
+            _summary(self.problems),
+            code=code,
+            http_status=http_status,
+            details=[p.to_dict() for p in self.problems],
+        )
+
+
+def _too_big(problem: FormProblem) -> FormCompileError:
+    """A form over one of the content limits: 413 with the problem's own code."""
+    return FormCompileError([problem], code=problem.code, http_status=413)
 
 
 def _summary(problems: Sequence[FormProblem]) -> str:
@@ -231,10 +270,18 @@ def compile_xlsform(
     :raises UnreadableFormFile: the file is empty, too large (413), of an unsupported type (415),
         of another type than its name says, damaged, a zip bomb or password-protected.
     :raises FormCompileError: the workbook was read but the form has errors (422); each
-        :class:`FormProblem` carries sheet, row and column where known.
+        :class:`FormProblem` carries sheet, row and column where known. A form over the content
+        limits (``MAX_SHEET_ROWS`` ...) is refused with 413 and the limit's code
+        (``xlsform.too_many_rows``, ``xlsform.too_many_cells``, ``xlsform.cell_too_long``,
+        ``xlsform.too_much_text``) before pyxform reads it.
     """
     file_type, payload = _check_file(data, filename=filename, max_bytes=max_bytes)
+    if file_type == ".xlsx":
+        _check_xlsx_content(payload)
+    elif file_type in {".md", ".csv"}:
+        _check_text_content(payload.decode("utf-8"), file_type)
     sheets = _read_workbook(payload, file_type)
+    _check_content(sheets)
     stem = PurePosixPath(filename.replace("\\", "/")).stem
     # Only the sheets pyxform knows: its CSV reader keeps every sheet name it finds, and an
     # unknown one would crash convert() with a TypeError.
@@ -268,6 +315,8 @@ def compile_xlsform(
         result = convert(xlsform=workbook, warnings=pyxform_warnings, validate=False)
     except PyXFormError as err:
         problems.extend(_problems_from_pyxform_error(err, survey_rows))
+    except MemoryError:
+        raise  # not a problem in the form: the caller's memory limit (see forms.sandbox)
     except Exception as err:  # pyxform lets some bad content escape as other exceptions
         problems.append(_unexpected_problem(err))
 
@@ -645,6 +694,304 @@ def _ole2_entry_names(data: bytes) -> set[str]:
     return names
 
 
+# -- content limits --------------------------------------------------------------------------
+
+_SHEET_NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_CELL_TAG: Final = f"{_SHEET_NS}c"
+_TEXT_TAG: Final = f"{_SHEET_NS}t"
+_VALUE_TAG: Final = f"{_SHEET_NS}v"
+#: a row with a cell that has a value (possibly an empty shared string: rows count a little high)
+_HAS_VALUE: Final = etree.XPath(
+    "boolean(s:c/s:v[normalize-space()] | s:c/s:is[normalize-space()])",
+    namespaces={"s": _SHEET_NS[1:-1]},
+)
+_MD_SEPARATOR = re.compile(r"[\s:\-]*-[\s:\-]*")
+_CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d*)")
+_ROW_HINTS: Final = {
+    "survey": "Split it into several smaller forms.",
+    "choices": (
+        "Move long choice lists into a CSV file attached to the form "
+        "(select_one_from_file), which phones read without converting."
+    ),
+    "external_choices": "Move long choice lists into a CSV file attached to the form.",
+}
+
+
+class _Tally:
+    """Counts a workbook's rows, cells and characters, refusing at the first limit passed."""
+
+    def __init__(self) -> None:
+        self.cells = 0
+        self.chars = 0
+
+    def data_row(self, sheet: str, kind: str, count: int, row: int) -> None:
+        """Count one data row of ``sheet`` (pyxform reads it as ``kind``): the ``count``-th."""
+        limit = MAX_SHEET_ROWS.get(kind, MAX_OTHER_SHEET_ROWS)
+        if count <= limit:
+            return
+        hint = _ROW_HINTS.get(kind, "Remove the rows the form does not need.")
+        raise _too_big(
+            FormProblem(
+                f"The '{sheet}' sheet has more than {limit:,} rows; the limit is {limit:,} "
+                f"(this is row {row}). {hint}",
+                code="xlsform.too_many_rows",
+                sheet=sheet,
+                row=row,
+            )
+        )
+
+    def cell(self, sheet: str, row: int, column: str | None, length: int) -> None:
+        """Count one non-empty cell of ``length`` characters."""
+        if length > MAX_CELL_CHARS:
+            raise _too_big(
+                FormProblem(
+                    f"This cell holds {length:,} characters; the limit is {MAX_CELL_CHARS:,}, "
+                    "the most Excel itself keeps in a cell. Shorten it, or split a long text "
+                    "into several notes.",
+                    code="xlsform.cell_too_long",
+                    sheet=sheet,
+                    row=row,
+                    column=column,
+                )
+            )
+        self.cells += 1
+        self.chars += length
+        if self.cells > MAX_CELLS:
+            raise _too_big(
+                FormProblem(
+                    f"The form has more than {MAX_CELLS:,} filled-in cells; the limit is "
+                    f"{MAX_CELLS:,} (the count passes it on the '{sheet}' sheet, row {row}). "
+                    "Remove unused rows and columns, split the form, or move long choice lists "
+                    "into a CSV file attached to the form (select_one_from_file).",
+                    code="xlsform.too_many_cells",
+                    sheet=sheet,
+                    row=row,
+                )
+            )
+        if self.chars > MAX_TEXT_CHARS:
+            raise _too_big(
+                FormProblem(
+                    f"The form holds more than {MAX_TEXT_CHARS:,} characters of text; the "
+                    f"limit is {MAX_TEXT_CHARS:,} (the count passes it on the '{sheet}' sheet, "
+                    f"row {row}). Shorten long texts or split the form.",
+                    code="xlsform.too_much_text",
+                    sheet=sheet,
+                    row=row,
+                )
+            )
+
+
+def _sheet_kind(name: str, only_sheet: bool) -> str | None:
+    """What pyxform reads a sheet as (``survey``, ``choices`` ...), or ``None`` if it skips it."""
+    kind = name.strip().lower() if name.lower() in SUPPORTED_SHEET_NAMES else None
+    if kind is None and only_sheet:
+        return "survey"  # pyxform reads the one sheet of a one-sheet workbook as the survey
+    return kind
+
+
+def _check_content(sheets: Mapping[str, Any]) -> None:
+    """Apply the content limits to the sheets as pyxform read them (every file type)."""
+    tally = _Tally()
+    for kind in sorted(SUPPORTED_SHEET_NAMES):
+        rows = sheets.get(kind)
+        if not isinstance(rows, list):
+            continue
+        count = 0
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict) or not row:
+                continue
+            count += 1
+            tally.data_row(kind, kind, count, index + 2)
+            for header, value in row.items():
+                tally.cell(kind, index + 2, str(header), len(str(value)))
+
+
+def _check_text_content(text: str, file_type: str) -> None:
+    """Apply the content limits to a .md or .csv form before pyxform's reader (a regular
+    expression per line, seconds for a hundred thousand lines) goes through it.
+
+    A row whose first cell is filled starts a sheet, as pyxform reads these files; the first
+    filled row of a sheet is its header. Counts can come out a little high (escaped ``|``,
+    comment lines), never low.
+    """
+    rows: Iterator[Sequence[str]]
+    if file_type == ".csv":
+        rows = csv.reader(io.StringIO(text, newline=""))
+    else:
+        rows = (line.strip().strip("|").split("|") for line in text.split("\n") if "|" in line)
+    tally = _Tally()
+    sheet: str | None = None
+    kind: str | None = None
+    count = 0
+    try:
+        for cells in rows:
+            if not cells or (file_type == ".md" and _MD_SEPARATOR.fullmatch("".join(cells))):
+                continue  # (and the |---|---| line under a markdown header)
+            first = cells[0].strip()
+            if first:
+                sheet, kind, count = first, _sheet_kind(first, only_sheet=False), 0
+            if kind is None or sheet is None:
+                continue
+            filled = [(i, c.strip()) for i, c in enumerate(cells[1:]) if c.strip()]
+            if not filled:
+                continue
+            count += 1
+            if count > 1:
+                tally.data_row(sheet, kind, count - 1, count)
+            for index, value in filled:
+                tally.cell(sheet, count, f"column {index + 1}", len(value))
+    except csv.Error:
+        return  # pyxform's reader refuses the file with its own message
+
+
+def _check_xlsx_content(payload: bytes) -> None:
+    """Apply the content limits to an .xlsx by streaming through its sheets, before openpyxl.
+
+    openpyxl builds Python objects for every cell (and reads a whole sheet just to open it when
+    the sheet does not state its size), so a huge sheet costs seconds before pyxform even
+    starts; this pass counts with lxml and stops at the first limit passed. A workbook whose
+    structure cannot be found is left to the full read, which reports it as damaged.
+    """
+    structure = _xlsx_structure(payload)
+    if structure is None:
+        return
+    archive, sheets, strings_part = structure
+    with archive:
+        only_sheet = len(sheets) == 1
+        wanted = [(n, p, k) for n, p in sheets if (k := _sheet_kind(n, only_sheet)) is not None]
+        if not wanted:
+            return
+        try:
+            tally = _Tally()
+            for name, part, kind in wanted:
+                _tally_sheet(archive, name, part=part, kind=kind, strings=None, tally=tally)
+            strings = _shared_strings(archive, strings_part)
+            for name, part, kind in wanted:
+                _tally_sheet(archive, name, part=part, kind=kind, strings=strings, tally=tally)
+        except (XmlError, zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as err:
+            raise _unreadable(
+                "corrupt",
+                "The workbook could not be read; it is damaged or not a real Excel file. Open it "
+                "in Excel, save it again as an Excel Workbook (.xlsx) and upload the new copy.",
+            ) from err
+
+
+def _xlsx_structure(
+    payload: bytes,
+) -> tuple[zipfile.ZipFile, list[tuple[str, str]], str | None] | None:
+    """The archive, its worksheets (name, part) in workbook order and its shared-strings part.
+
+    Found the way openpyxl finds them (content types, workbook part, its relationships), so the
+    parts counted are the parts pyxform will read.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = ExcelReader(io.BytesIO(payload), read_only=True, data_only=True)
+            reader.read_manifest()
+            reader.read_workbook()
+            names = set(reader.valid_files)
+            sheets = [
+                (str(sheet.name), str(rel.target))
+                for sheet, rel in reader.parser.find_sheets()
+                if "chartsheet" not in str(rel.Type) and rel.target in names
+            ]
+            part = reader.package.find(SHARED_STRINGS)  # type: ignore[no-untyped-call]
+            strings = str(part.PartName)[1:] if part is not None else None
+    except MemoryError:
+        raise
+    except Exception:  # any failure here is reported by the full read
+        return None
+    return reader.archive, sheets, strings if strings in names else None
+
+
+def _shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str | int]:
+    """The shared strings: short ones as text (header names), longer ones by their length."""
+    strings: list[str | int] = []
+    if part is None:
+        return strings
+    with archive.open(part) as source:
+        for item in iterparse_xml(source, tag=f"{_SHEET_NS}si", max_bytes=MAX_UNZIPPED_BYTES):
+            text = _text(item)
+            strings.append(text if len(text) <= 64 else len(text))
+    return strings
+
+
+def _tally_sheet(
+    archive: zipfile.ZipFile,
+    name: str,
+    *,
+    part: str,
+    kind: str,
+    strings: Sequence[str | int] | None,
+    tally: _Tally,
+) -> None:
+    """Count one worksheet's data rows, or (with ``strings``) its non-empty cells and text.
+
+    Rows are counted in a first pass of their own, with a test that stays inside lxml, so a
+    sheet of a hundred thousand rows is refused after reading a tenth of it quickly.
+    """
+    headers: dict[str, str] = {}
+    count = 0
+    next_row = 1
+    with archive.open(part) as source:
+        for row in iterparse_xml(source, tag=f"{_SHEET_NS}row", max_bytes=MAX_UNZIPPED_BYTES):
+            number = _int(row.get("r")) or next_row
+            next_row = number + 1
+            if strings is None:
+                if number > 1 and _HAS_VALUE(row):
+                    count += 1
+                    tally.data_row(name, kind, count, number)
+                continue
+            for position, cell in enumerate(row.iterchildren(_CELL_TAG), start=1):
+                value = _cell_value(cell, strings)
+                if value is None:
+                    continue
+                length = value if isinstance(value, int) else len(value)
+                column = None
+                if number == 1 or length > MAX_CELL_CHARS:  # only then is the name needed
+                    found = _CELL_REF.match(cell.get("r") or "")
+                    letters = found.group(1).upper() if found else _column_letters(position)
+                    if number == 1 and isinstance(value, str):
+                        headers[letters] = value.strip()
+                    column = headers.get(letters) or letters
+                tally.cell(name, number, column, length)
+
+
+def _cell_value(cell: Any, strings: Sequence[str | int]) -> str | int | None:
+    """A cell's value as openpyxl reads it (cached results, not formulas): text, or a length."""
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        # (phonetic guides count too: a few characters too many at worst)
+        text = _text(cell)
+        return text if text.strip() else None
+    value = cell.findtext(_VALUE_TAG)
+    if value is None or not value.strip():
+        return None
+    if kind != "s":
+        return str(value)
+    index = _int(value.strip())
+    if index is None or index >= len(strings):
+        return None
+    shared = strings[index]
+    if isinstance(shared, str) and not shared.strip():
+        return None
+    return shared
+
+
+def _text(element: Any) -> str:
+    """The text of a shared or inline string: its ``t`` elements (rich-text runs included)."""
+    return "".join(element.itertext(_TEXT_TAG))
+
+
+def _column_letters(position: int) -> str:
+    letters = ""
+    while position > 0:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 # -- reading the workbook through pyxform's readers ------------------------------------------
 
 
@@ -657,6 +1004,8 @@ def _read_workbook(payload: bytes, file_type: str) -> dict[str, Any]:
             # errors (the test suite).
             warnings.filterwarnings("ignore", category=UserWarning, module=r"openpyxl(\.|$)")
             sheets = processor(payload)
+    except MemoryError:
+        raise
     except Exception as err:  # openpyxl, xlrd, zipfile and zlib errors all mean "damaged"
         detail = str(err)
         if "encrypted" in detail.lower():
@@ -1016,6 +1365,15 @@ def _clip(text: str, limit: int = 120) -> str:
 def _check_form_id(xform: str, settings: Mapping[str, str], stem: str) -> list[FormProblem]:
     try:
         root = parse_xml(xform)
+    except XmlTooLarge:
+        return [
+            FormProblem(
+                "The converted form is larger than 10 MB, more than phones can load. Split it "
+                "into smaller forms, or move long choice lists into a CSV file attached to the "
+                "form (select_one_from_file).",
+                code="xlsform.xform_too_large",
+            )
+        ]
     except XmlError:  # pragma: no cover - pyxform always writes well-formed XML
         return [FormProblem("pyxform produced an unreadable XForm.", code="xlsform.unexpected")]
     ns = {"x": "http://www.w3.org/2002/xforms", "h": "http://www.w3.org/1999/xhtml"}

@@ -712,6 +712,179 @@ def test_unexpected_pyxform_exception_becomes_a_problem(monkeypatch: pytest.Monk
     assert "KeyError" in found.message
 
 
+# -- content limits --------------------------------------------------------------------------
+
+
+def survey_rows(count: int) -> list[list[str]]:
+    return [["type", "name", "label"]] + [["text", f"q{i}", f"Question {i}"] for i in range(count)]
+
+
+def streamed_xlsx(sheets: dict[str, list[list[str]]]) -> bytes:
+    """A large .xlsx quickly (openpyxl's write-only mode: inline strings, no dimensions)."""
+    book = Workbook(write_only=True)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def too_big(data: bytes, filename: str) -> FormProblem:
+    with pytest.raises(FormCompileError) as info:
+        compile_xlsform(data, filename=filename)
+    err = info.value
+    assert err.http_status == 413
+    (problem,) = err.problems
+    assert err.code == problem.code
+    assert problem.sheet, "a limit names its sheet"
+    return problem
+
+
+def never_read(*_args: object) -> None:
+    raise AssertionError("pyxform's reader ran on a form over the limits")
+
+
+def test_a_survey_over_ten_thousand_rows_is_refused_before_pyxform_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(xlsform, "_read_workbook", never_read)
+    data = streamed_xlsx({"survey": survey_rows(10_001), "settings": SIMPLE_ROWS["settings"]})
+    problem = too_big(data, "big.xlsx")
+    assert problem.code == "xlsform.too_many_rows"
+    assert (problem.sheet, problem.row) == ("survey", 10_002)
+    assert "10,000" in problem.message
+
+
+@pytest.mark.parametrize("maker_name", ["xlsx_bytes", "handmade_xlsx", "streamed_xlsx"])
+def test_row_limits_per_sheet_in_every_kind_of_xlsx(
+    monkeypatch: pytest.MonkeyPatch, maker_name: str
+) -> None:
+    # Shared strings (openpyxl, Excel), inline strings (other tools), no <dimension> at all.
+    monkeypatch.setitem(xlsform.MAX_SHEET_ROWS, "choices", 3)
+    sheets = {
+        "survey": [["type", "name", "label"], ["select_one yn", "a", "A"]],
+        "choices": [["list_name", "name", "label"]] + [["yn", f"c{i}", f"C {i}"] for i in range(3)],
+        "settings": SIMPLE_ROWS["settings"],
+    }
+    maker = globals()[maker_name]
+    compile_xlsform(maker(sheets), filename="f.xlsx")  # exactly at the limit
+    sheets["choices"].append(["yn", "c3", "C 3"])
+    monkeypatch.setattr(xlsform, "_read_workbook", never_read)
+    problem = too_big(maker(sheets), "f.xlsx")
+    assert (problem.code, problem.sheet, problem.row) == ("xlsform.too_many_rows", "choices", 5)
+    assert "select_one_from_file" in problem.message
+
+
+def test_sheets_pyxform_does_not_read_are_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(xlsform, "MAX_OTHER_SHEET_ROWS", 2)
+    sheets = dict(SIMPLE_ROWS, notes=[["note"]] + [[f"line {i}"] for i in range(10)])
+    compile_xlsform(xlsx_bytes(sheets), filename="f.xlsx")
+    sheets["entities"] = [["list_name", "label"]] + [["x", "y"]] * 3
+    assert too_big(xlsx_bytes(sheets), "f.xlsx").sheet == "entities"
+
+
+def test_empty_rows_and_cells_are_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(xlsform.MAX_SHEET_ROWS, "survey", 1)
+    rows = [*SIMPLE_ROWS["survey"], ["", "", ""], ["  ", "", ""]]
+    compile_xlsform(xlsx_bytes(dict(SIMPLE_ROWS, survey=rows)), filename="f.xlsx")
+
+
+@pytest.mark.parametrize("filename", ["f.xlsx", "f.md", "f.csv", "f.xls"])
+def test_a_cell_over_the_character_limit(monkeypatch: pytest.MonkeyPatch, filename: str) -> None:
+    monkeypatch.setattr(xlsform, "MAX_CELL_CHARS", 100)
+    sheets = dict(SIMPLE_ROWS, survey=[*SIMPLE_ROWS["survey"], ["note", "n", "x" * 101]])
+    problem = too_big(file_of(sheets, filename), filename)
+    assert (problem.code, problem.sheet, problem.row) == ("xlsform.cell_too_long", "survey", 3)
+    assert "101" in problem.message and "100" in problem.message
+    if filename == "f.xlsx":
+        assert problem.column == "label"
+
+
+def test_a_cell_at_excels_own_limit_is_accepted() -> None:
+    long_label = "Consent. " * (xlsform.MAX_CELL_CHARS // 9)
+    sheets = dict(SIMPLE_ROWS, survey=[*SIMPLE_ROWS["survey"], ["note", "n", long_label]])
+    assert long_label.strip() in compile_xlsform(xlsx_bytes(sheets), filename="f.xlsx").xform
+
+
+@pytest.mark.parametrize("filename", ["f.xlsx", "f.md", "f.csv", "f.xls"])
+def test_too_many_cells(monkeypatch: pytest.MonkeyPatch, filename: str) -> None:
+    monkeypatch.setattr(xlsform, "MAX_CELLS", 12)
+    sheets = dict(SIMPLE_ROWS, survey=survey_rows(5))
+    problem = too_big(file_of(sheets, filename), filename)
+    assert (problem.code, problem.sheet) == ("xlsform.too_many_cells", "survey")
+    assert "12" in problem.message
+
+
+def test_too_much_text_in_one_shared_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Excel keeps one copy of a repeated text: the file stays small, the text does not.
+    monkeypatch.setattr(xlsform, "MAX_TEXT_CHARS", 5_000)
+    label = "x" * 1_000
+    rows = [["type", "name", "label"]] + [["note", f"n{i}", label] for i in range(6)]
+    data = xlsx_bytes(dict(SIMPLE_ROWS, survey=rows))
+    assert len(data) < 10_000
+    assert too_big(data, "f.xlsx").code == "xlsform.too_much_text"
+
+
+@pytest.mark.parametrize("filename", ["big.md", "big.csv"])
+def test_text_forms_over_the_row_limit_are_refused_before_pyxform_reads_them(
+    monkeypatch: pytest.MonkeyPatch, filename: str
+) -> None:
+    monkeypatch.setattr(xlsform, "_read_workbook", never_read)
+    sheets = {"survey": survey_rows(10_001), "settings": SIMPLE_ROWS["settings"]}
+    problem = too_big(file_of(sheets, filename), filename)
+    assert (problem.code, problem.sheet, problem.row) == ("xlsform.too_many_rows", "survey", 10_002)
+
+
+def test_a_doctype_inside_a_workbook_part_is_refused() -> None:
+    data = replace_zip_entry(
+        xlsx_bytes(SIMPLE_ROWS),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b"<worksheet", b'<!DOCTYPE x [<!ENTITY e "e">]><worksheet', 1),
+    )
+    assert unreadable(data, "f.xlsx").code == "file.corrupt"
+
+
+def test_an_xform_too_large_for_phones_gets_its_own_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = xlsform.parse_xml
+    monkeypatch.setattr(xlsform, "parse_xml", lambda xml: real(xml, max_bytes=500))
+    found = only_problem(SIMPLE)
+    assert found.code == "xlsform.xform_too_large"
+    assert "10 MB" in found.message
+
+
+def file_of(sheets: dict[str, list[list[str]]], filename: str) -> bytes:
+    """The same sheets as .xlsx, .xls, .md or .csv."""
+    if filename.endswith(".xlsx"):
+        return xlsx_bytes(sheets)
+    if filename.endswith(".xls"):
+        return xls_bytes(sheets)
+    lines: list[str] = []
+    for name, rows in sheets.items():
+        width = max(len(r) for r in rows)
+        if filename.endswith(".csv"):
+            lines.append(name + "," * width)
+            lines.extend("," + ",".join(r) + "," * (width - len(r)) for r in rows)
+        else:
+            lines.append(f"| {name} |")
+            lines.extend("| | " + " | ".join(r) + " |" for r in rows)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def replace_zip_entry(data: bytes, name: str, change: object) -> bytes:
+    assert callable(change)
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            target.writestr(info.filename, change(content) if info.filename == name else content)
+    return buffer.getvalue()
+
+
 # -- ODK Validate ----------------------------------------------------------------------------
 
 LOOP = (
