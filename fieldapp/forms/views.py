@@ -21,7 +21,7 @@ from fieldapp.db import unit_of_work
 from fieldapp.errors import BadRequest, DomainError, NotFound, PayloadTooLarge
 from fieldapp.forms import services
 from fieldapp.forms.models import Form, FormVersion
-from fieldapp.web.files import blob_store
+from fieldapp.web.files import blob_store, content_disposition
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
@@ -200,7 +200,9 @@ def xform(form_id: str, version: str) -> Response:
     return Response(
         found.xform,
         mimetype="text/xml",
-        headers={"Content-Disposition": f'attachment; filename="{form_id}-{version}.xml"'},
+        headers={
+            "Content-Disposition": content_disposition("attachment", f"{form_id}-{version}.xml")
+        },
     )
 
 
@@ -213,7 +215,9 @@ def source(form_id: str, version: str) -> Response:
         blob_store().read(found.source_sha256),
         mimetype="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{form_id}-{version}{found.source_type}"'
+            "Content-Disposition": content_disposition(
+                "attachment", f"{form_id}-{version}{found.source_type}"
+            )
         },
     )
 

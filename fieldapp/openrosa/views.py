@@ -40,7 +40,7 @@ from fieldapp.openrosa.responses import (
     message_xml,
 )
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
-from fieldapp.web.files import blob_store
+from fieldapp.web.files import blob_store, content_disposition
 
 bp = Blueprint("openrosa", __name__)
 
@@ -278,7 +278,7 @@ def attachment(form_id: str, name: str) -> Response:
             return Response(status=304, headers={"ETag": f'"{token}"'})
         built = build_case_list(found.dataset, actor=_actor(), key=key)
         response = _conditional(built.content, "text/csv; charset=utf-8", etag=built.token)
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["Content-Disposition"] = content_disposition("attachment", name)
         return response
     if found.blob_sha256 is None:
         raise NotFound(f"{name} has not been uploaded yet.", code="form.attachment_missing")
