@@ -39,7 +39,9 @@ from fieldapp.openrosa.responses import (
     manifest_xml,
     message_xml,
 )
+from fieldapp.submissions.models import SubmissionAttachment, SubmissionVersion
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
+from fieldapp.web.args import column_length
 from fieldapp.web.files import blob_store, content_disposition
 
 bp = Blueprint("openrosa", __name__)
@@ -317,6 +319,20 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
+_CONTENT_TYPE_MAX = column_length(SubmissionAttachment.content_type)
+_DEVICE_ID_MAX = column_length(SubmissionVersion.device_id)
+
+
+def _content_type(mimetype: str) -> str | None:
+    """A part's declared type, refused when longer than any real media type (and its column)."""
+    if len(mimetype) > _CONTENT_TYPE_MAX:
+        raise BadRequest(
+            f"An attachment declares a content type longer than {_CONTENT_TYPE_MAX} characters.",
+            code="submission.content_type",
+        )
+    return mimetype or None
+
+
 @bp.route("/submission", methods=["HEAD", "GET", "POST"])
 def submission() -> Response:
     """HEAD: 204 and the accepted size. POST: one submission (or one part of a split upload).
@@ -338,10 +354,15 @@ def submission() -> Response:
             code="submission.xml_part_missing",
         )
     uploads = [
-        Upload(name=name, data=part.read(), content_type=part.mimetype or None)
+        Upload(name=name, data=part.read(), content_type=_content_type(part.mimetype))
         for name, part in request.files.items(multi=True)
         if name != "xml_submission_file"
     ]
+    device_id = request.args.get("deviceID")
+    if device_id is not None and len(device_id) > _DEVICE_ID_MAX:
+        raise BadRequest(
+            f"deviceID is longer than {_DEVICE_ID_MAX} characters.", code="submission.device_id"
+        )
     user_agent = request.headers.get("User-Agent")
     if request.headers.get("ODK-Client"):
         user_agent = f"{request.headers['ODK-Client']} {user_agent or ''}".strip()
@@ -354,7 +375,7 @@ def submission() -> Response:
                     actor=_actor(),
                     store=blob_store(),
                     device=g.get("device"),
-                    device_id=request.args.get("deviceID"),
+                    device_id=device_id,
                     user_agent=user_agent,
                     max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
                     overdue_days=int(current_app.config["URGENT_OVERDUE_DAYS"]),
