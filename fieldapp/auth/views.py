@@ -154,12 +154,19 @@ def user(user_id: int) -> Any:
         try:
             with unit_of_work():
                 if action == "update":
+                    data = load(
+                        UserUpdateSchema(),
+                        {
+                            "regions": request.form.getlist("regions"),
+                            "display_name": request.form.get("display_name", target.display_name),
+                        },
+                    )
                     services.update_user(
                         target,
                         actor=current_actor(),
                         role=request.form.get("role") or None,
-                        regions=services.regions_by_codes(request.form.getlist("regions")),
-                        display_name=request.form.get("display_name"),
+                        regions=services.regions_by_codes(data["regions"]),
+                        display_name=data["display_name"],
                         active=request.form.get("active") == "on",
                     )
                     flash("Saved.")

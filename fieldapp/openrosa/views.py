@@ -353,6 +353,13 @@ def submission() -> Response:
             "Required multipart POST field xml_submission_file missing.",
             code="submission.xml_part_missing",
         )
+    if b"\x00" in xml:
+        # UTF-16 and UTF-32 (NUL in every ASCII character), or a raw NUL, which XML forbids:
+        # phones send UTF-8, and the stored copy must be text every database can hold
+        raise BadRequest(
+            "Send the submission XML in UTF-8 (or another ASCII-compatible encoding).",
+            code="submission.encoding",
+        )
     uploads = [
         Upload(name=name, data=part.read(), content_type=_content_type(part.mimetype))
         for name, part in request.files.items(multi=True)
