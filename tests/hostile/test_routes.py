@@ -15,9 +15,16 @@ The world (people, forms, a submission, its cases) is built once per module insi
 transaction; each case runs in a savepoint rolled back afterwards, so an accepted write does not
 leak into the next case (hence ``committed``: the suite manages its own transaction).
 
-Left out on purpose: XML, multipart and XLSForm fuzzing with arbitrary bytes (the parsers'
-own suites and ``test_fuzz.py``), header injection (the WSGI server refuses it before us),
-request bodies above the size limits (``tests/test_bad_uploads.py``).
+Covered besides: page cursors that decode to 40-digit ids, non-ASCII or naive times; submissions
+in UTF-16, with a 300-character instanceID, an attachment content type longer than its column or
+an RTL-override file name, or for an unknown form; uploads without a file, empty, garbage, with
+an over-long name, or not multipart.
+
+Left out on purpose: property-based fuzzing of the XML, multipart and XLSForm parsers with
+arbitrary bytes (their own suites, with the parser and XLSForm work of the same issue); headers
+other than ``Authorization`` (the WSGI server parses them before the app); bodies above the size
+limits (``tests/test_bad_uploads.py``); lone surrogates in URLs and forms arrive as U+FFFD
+(werkzeug decodes with replacement), so only JSON can carry a real one — both are sent.
 """
 
 from __future__ import annotations
@@ -80,6 +87,25 @@ TEXT_VALUES: dict[str, str] = {
 PATH_VALUES = {k: v for k, v in TEXT_VALUES.items() if k not in ("empty", "html")}
 QUERY_VALUES = TEXT_VALUES
 FORM_VALUES = {k: v for k, v in TEXT_VALUES.items() if k not in ("sql", "dots", "exponent")}
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).decode()
+
+
+#: page cursors that decode, but to nonsense: 40-digit ids, non-ASCII, too many parts
+CURSOR_VALUES: dict[str, str] = {
+    "id_40_digits": _b64("9" * 40),
+    "queue_id_40_digits": _b64("1|2026-01-01T00:00:00+00:00|" + "9" * 40),
+    "list_id_40_digits": _b64("2026-01-01T00:00:00+00:00|" + "9" * 40),
+    "non_ascii": _b64("\u0444|\u0444"),
+    "arabic_digits": _b64("\u0661\u0662"),
+    "naive_time": _b64("1|2026-01-01T00:00:00|1"),
+    "year_zero": _b64("0001-01-01T00:00:00+00:00|1"),
+    "not_base64": "!!!",
+    "parts": _b64("|||||"),
+}
+
 #: values for one JSON field
 JSON_VALUES: dict[str, Any] = {
     "null": None,
@@ -247,7 +273,8 @@ def _cases() -> list[Case]:
                 cases.append(Case(endpoint, rule, method, "path", arg, name, value))
         if not writes or endpoint.endswith(".submission"):
             for param in route.query:
-                for name, value in QUERY_VALUES.items():
+                values = QUERY_VALUES | (CURSOR_VALUES if param == "cursor" else {})
+                for name, value in values.items():
                     cases.append(Case(endpoint, rule, method, "query", param, name, value))
         if writes and route.json is not None:
             for param in route.json:
@@ -310,10 +337,14 @@ def _encode(pairs: list[tuple[str, str]]) -> str:
     return urlencode([(k, v.encode("utf-8", "surrogatepass")) for k, v in pairs])
 
 
-def _login(client: Any, username: str) -> Browser:
-    browser = Browser(client)
-    assert browser.login(username).status_code == 302
-    return browser
+def _login(client: Any, username: str) -> str:
+    """Log ``client`` in; the session's CSRF token."""
+    assert Browser(client).login(username).status_code == 302
+    with client.session_transaction() as session:
+        token = session.get("_csrf")
+    if not token:  # a fresh session after login: any page makes one
+        return Browser(client).csrf()
+    return str(token)
 
 
 USERNAMES = {"admin": "admin_x", "designer": "designer_x"}
@@ -392,7 +423,7 @@ def _send(case: Case, world: dict[str, Any], app: Flask) -> tuple[Any, float]:
             basic = base64.b64encode(f"{username}:{TEST_PASSWORD}".encode()).decode()
             headers["Authorization"] = f"Basic {basic}"
         elif blueprint != "openrosa_key":
-            csrf = _login(client, username).csrf()
+            csrf = _login(client, username)
             headers["X-CSRF-Token"] = csrf
     data: bytes | str | None = None
     content_type: str | None = None
