@@ -41,8 +41,9 @@ def _configure_blobs(app: Flask) -> None:
 
 
 def _configure_web(app: Flask) -> None:
-    from fieldapp.web import errors, security, templating  # noqa: PLC0415
+    from fieldapp.web import boundary, errors, security, templating  # noqa: PLC0415
 
+    boundary.init_app(app)  # first: its converter must exist before any rule, its check run first
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

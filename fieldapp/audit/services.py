@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from fieldapp.audit.models import AuditEvent
 from fieldapp.db import db
+from fieldapp.web.args import column_length
 
 if TYPE_CHECKING:
     from fieldapp.auth.models import User
+
+_SUBJECT_MAX = column_length(AuditEvent.subject_id)
+_IP_MAX = column_length(AuditEvent.ip)
 
 #: the client address of the request being served; set by the web layer, ``None`` in the CLI
 client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
@@ -32,13 +36,15 @@ def record(
     :param details: facts about the act; callers must never pass secrets or form answers.
     :return: the new event.
     """
+    address = ip if ip is not None else client_ip.get()
     event = AuditEvent(
         action=action,
         actor_id=actor.id if actor is not None else None,
         subject_type=subject_type,
-        subject_id=None if subject_id is None else str(subject_id),
+        # an id (an instanceID may be longer than the column) or address is kept as far as fits
+        subject_id=None if subject_id is None else str(subject_id)[:_SUBJECT_MAX],
         region_id=region_id,
-        ip=ip if ip is not None else client_ip.get(),
+        ip=None if address is None else address[:_IP_MAX],
         details=details,
     )
     db.session.add(event)

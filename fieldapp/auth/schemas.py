@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from fieldapp.auth.models import ROLE_VALUES
+from fieldapp.auth.models import ROLE_VALUES, ApiToken, Device, Region, User
+from fieldapp.web.args import Before, Text
 
 
 class LoginSchema(Schema):
@@ -14,24 +15,46 @@ class LoginSchema(Schema):
     )
 
 
+#: the longest password accepted (argon2 takes any length; this bounds the work per login)
+PASSWORD_MAX = 1024
+
+
 class UserCreateSchema(Schema):
-    username = fields.String(required=True)
-    display_name = fields.String(load_default="")
+    username = Text(column=User.username, required=True)
+    display_name = Text(column=User.display_name, load_default="")
     role = fields.String(required=True, validate=validate.OneOf(ROLE_VALUES))
-    regions = fields.List(fields.String(), load_default=list)
-    password = fields.String(required=True, load_only=True)
+    regions = fields.List(Text(column=Region.code), load_default=list)
+    password = Text(max=PASSWORD_MAX, required=True, load_only=True)
 
 
 class UserUpdateSchema(Schema):
-    display_name = fields.String()
+    display_name = Text(column=User.display_name)
     role = fields.String(validate=validate.OneOf(ROLE_VALUES))
-    regions = fields.List(fields.String())
+    regions = fields.List(Text(column=Region.code))
     active = fields.Boolean()
 
 
 class RegionSchema(Schema):
-    code = fields.String(required=True)
-    name = fields.String(required=True)
+    code = Text(column=Region.code, required=True)
+    name = Text(column=Region.name, required=True)
+
+
+class RegionRenameSchema(Schema):
+    code = Text(column=Region.code, required=True)
+    name = Text(column=Region.name, required=True)
+
+
+class DeviceCreateSchema(Schema):
+    user = Text(column=User.username, load_default="")
+    label = Text(column=Device.label, load_default="")
+
+
+class TokenLabelSchema(Schema):
+    label = Text(column=ApiToken.label, load_default="")
+
+
+class AuditArgs(Schema):
+    before = Before(load_default=None)
 
 
 class UserOutSchema(Schema):

@@ -22,8 +22,12 @@ from fieldapp.audit.services import record
 from fieldapp.auth import devices, services, sessions
 from fieldapp.auth.models import ROLE_VALUES, ApiToken, Device, Role, User
 from fieldapp.auth.schemas import (
+    AuditArgs,
+    DeviceCreateSchema,
     LoginSchema,
+    RegionRenameSchema,
     RegionSchema,
+    TokenLabelSchema,
     UserCreateSchema,
     UserOutSchema,
     UserUpdateSchema,
@@ -31,7 +35,7 @@ from fieldapp.auth.schemas import (
 from fieldapp.auth.throttle import TooManyAttempts
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import DomainError, Invalid, NotFound
-from fieldapp.web.args import load
+from fieldapp.web.args import load, load_args, load_json
 from fieldapp.web.permissions import current_actor, require
 from fieldapp.web.security import (
     begin_web_session,
@@ -258,12 +262,19 @@ def user(user_id: int) -> Any:
         try:
             with unit_of_work():
                 if action == "update":
+                    data = load(
+                        UserUpdateSchema(),
+                        {
+                            "regions": request.form.getlist("regions"),
+                            "display_name": request.form.get("display_name", target.display_name),
+                        },
+                    )
                     services.update_user(
                         target,
                         actor=current_actor(),
                         role=request.form.get("role") or None,
-                        regions=services.regions_by_codes(request.form.getlist("regions")),
-                        display_name=request.form.get("display_name"),
+                        regions=services.regions_by_codes(data["regions"]),
+                        display_name=data["display_name"],
                         active=request.form.get("active") == "on",
                     )
                     flash("Saved.")
@@ -279,10 +290,11 @@ def user(user_id: int) -> Any:
                     count = services.end_sessions(target, actor=current_actor())
                     flash(f"{target.username} is logged out everywhere ({count} ended).")
                 elif action == "token":
+                    label = load(TokenLabelSchema(), {"label": request.form.get("label", "")})
                     new_token, _ = services.issue_api_token(
                         target,
                         actor=current_actor(),
-                        label=request.form.get("label", ""),
+                        label=label["label"],
                         expires_in=_token_days(request.form.get("expires_in_days")),
                     )
                 elif action == "revoke_token":
@@ -335,12 +347,17 @@ def regions() -> Any:
         try:
             with unit_of_work():
                 if request.form.get("action") == "rename":
-                    region = services.get_region(request.form.get("code", ""))
+                    data = load(
+                        RegionRenameSchema(),
+                        {
+                            "code": request.form.get("code", ""),
+                            "name": request.form.get("name", ""),
+                        },
+                    )
+                    region = services.get_region(data["code"])
                     if region is None:
                         raise NotFound("No such region.")
-                    services.rename_region(
-                        region, request.form.get("name", ""), actor=current_actor()
-                    )
+                    services.rename_region(region, data["name"], actor=current_actor())
                 else:
                     data = load(
                         RegionSchema(),
@@ -375,7 +392,7 @@ def api_users() -> Any:
 @require(Role.ADMIN)
 def api_create_user() -> Any:
     """Create a user: ``{"username", "role", "password", "regions": [...], "display_name"}``."""
-    data = load(UserCreateSchema(), request.get_json(silent=True) or {})
+    data = load_json(UserCreateSchema())
     with unit_of_work():
         created = services.create_user(
             data["username"],
@@ -395,7 +412,7 @@ def api_update_user(username: str) -> Any:
     target: User | None = services.get_user_by_username(username)
     if target is None:
         raise NotFound("No such user.", code="user.not_found")
-    data = load(UserUpdateSchema(), request.get_json(silent=True) or {})
+    data = load_json(UserUpdateSchema())
     with unit_of_work():
         services.update_user(
             target,
@@ -425,7 +442,7 @@ def api_regions() -> Any:
 @require(Role.ADMIN)
 def api_create_region() -> Any:
     """Create a region: ``{"code", "name"}``."""
-    data = load(RegionSchema(), request.get_json(silent=True) or {})
+    data = load_json(RegionSchema())
     with unit_of_work():
         region = services.create_region(data["code"], data["name"], actor=current_actor())
     return {"code": region.code, "name": region.name}, 201
@@ -525,13 +542,15 @@ def devices_page() -> Any:
     setup = None
     if request.method == "POST":
         try:
-            worker = services.get_user_by_username(request.form.get("user", ""))
+            data = load(
+                DeviceCreateSchema(),
+                {"user": request.form.get("user", ""), "label": request.form.get("label", "")},
+            )
+            worker = services.get_user_by_username(data["user"])
             if worker is None:
                 raise NotFound("Choose a worker.", code="user.not_found")
             with unit_of_work():
-                token, device = devices.create_device(
-                    worker, actor=actor, label=request.form.get("label", "")
-                )
+                token, device = devices.create_device(worker, actor=actor, label=data["label"])
             setup = _device_setup(worker, token) | {"worker": worker, "device": device}
         except DomainError as exc:
             flash(exc.message, "error")
@@ -567,14 +586,12 @@ def api_devices() -> Any:
 @require(Role.ADMIN, Role.COORDINATOR)
 def api_create_device() -> Any:
     """``{"user": "worker1", "label": "..."}`` → ``201 {"token", "collect_url", "qr_url"}``."""
-    body = request.get_json(silent=True) or {}
-    worker = services.get_user_by_username(str(body.get("user", "")))
+    body = load_json(DeviceCreateSchema())
+    worker = services.get_user_by_username(body["user"])
     if worker is None or not devices.may_manage(current_actor(), worker):
         raise NotFound("No such user.", code="user.not_found")
     with unit_of_work():
-        token, device = devices.create_device(
-            worker, actor=current_actor(), label=str(body.get("label", ""))
-        )
+        token, device = devices.create_device(worker, actor=current_actor(), label=body["label"])
     return _device_setup(worker, token) | {"id": device.id, "user": worker.username}, 201
 
 
@@ -631,9 +648,9 @@ def audit() -> Any:
             query = query.where(
                 AuditEvent.at >= start if op == "ge" else AuditEvent.at < start + timedelta(days=1)
             )
-    before = args.get("before", "")
-    if before.isdigit():
-        query = query.where(AuditEvent.id < int(before))
+    before = load_args(AuditArgs())["before"]
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
     rows = db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)).all()
     page = list(rows[:AUDIT_PAGE])
     users = {u.id: u for u in services.list_users()}

@@ -17,10 +17,12 @@ from fieldapp.auth import services as auth
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.cases import care, services, wellbeing
 from fieldapp.cases.models import Case, CaseList, CaseStatus
+from fieldapp.cases.schemas import CasePageArgs
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import DomainError
 from fieldapp.submissions.models import Submission
 from fieldapp.web import charts
+from fieldapp.web.args import load_args
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("case_pages", __name__, url_prefix="/cases")
@@ -42,19 +44,22 @@ def case_list() -> Any:
     today = utcnow().date()
     query = _visible_query(actor)
     args = request.args
-    if args.get("q"):
-        needle = args["q"].strip().upper()
+    checked = load_args(CasePageArgs())
+    if checked["q"]:
+        needle = checked["q"].strip().upper()
         query = query.where(or_(Case.code.contains(needle), Case.uuid == needle.lower()))
-    if args.get("dataset"):
-        query = query.where(CaseList.name == args["dataset"])
-    if args.get("region"):
-        query = query.join(Region, Region.id == Case.region_id).where(Region.code == args["region"])
-    status = args.get("status", "open")
+    if checked["dataset"]:
+        query = query.where(CaseList.name == checked["dataset"])
+    if checked["region"]:
+        query = query.join(Region, Region.id == Case.region_id).where(
+            Region.code == checked["region"]
+        )
+    status = checked["status"]
     if status in ("open", "closed", "merged"):
         query = query.where(Case.status == status)
-    if args.get("overdue") == "1":
+    if checked["overdue"] == "1":
         query = query.where(Case.status == CaseStatus.OPEN.value, Case.next_due < today)
-    page = max(int(args.get("page", 1) or 1), 1)
+    page = int(checked["page"])
     overdue_first = (Case.next_due >= today) | Case.next_due.is_(None)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     cases = db.session.scalars(
@@ -67,7 +72,7 @@ def case_list() -> Any:
             "case.list_viewed",
             actor=actor,
             subject_type="case_list",
-            subject_id=args.get("dataset"),
+            subject_id=checked["dataset"] or None,
             count=len(cases),
         )
     regions = [r for r in auth.list_regions() if actor.sees_all_regions or r.id in actor.region_ids]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 from sqlalchemy import select
 
 from fieldapp.audit.services import record
@@ -12,10 +12,22 @@ from fieldapp.auth.models import Region, Role, User
 from fieldapp.auth.services import get_user_by_username, username_of
 from fieldapp.cases import care, services
 from fieldapp.cases.models import Case, CaseList, CaseStatus
+from fieldapp.cases.schemas import (
+    AssignBody,
+    CaseListUpdateBody,
+    CasesArgs,
+    CloseBody,
+    DuplicatesArgs,
+    LinkBody,
+    MergeBody,
+    ResolveBody,
+    TransferBody,
+)
 from fieldapp.db import db, unit_of_work, utcnow
-from fieldapp.errors import BadRequest, Invalid
+from fieldapp.errors import BadRequest
 from fieldapp.submissions.models import Submission
-from fieldapp.submissions.services import decode_cursor, encode_cursor
+from fieldapp.submissions.services import cursor_id, decode_cursor, encode_cursor
+from fieldapp.web.args import load_args, load_json
 from fieldapp.web.permissions import current_actor, require
 
 api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
@@ -47,31 +59,28 @@ def case_json(case: Case) -> dict[str, Any]:
 def api_cases() -> Any:
     """Cases the caller may see (``?dataset=&region=&overdue=&status=&cursor=``); audited."""
     actor = current_actor()
+    args = load_args(CasesArgs())
     query = select(Case).join(CaseList, CaseList.id == Case.case_list_id)
     if not actor.has_role(Role.ADMIN):
         query = query.where(Case.region_id.in_(actor.region_ids or {-1}))
         if not actor.has_role(Role.COORDINATOR):
             query = query.where(Case.assigned_to_id == actor.id)
-    if request.args.get("dataset"):
-        query = query.where(CaseList.name == request.args["dataset"])
-    if request.args.get("region"):
-        query = query.join(Region, Region.id == Case.region_id).where(
-            Region.code == request.args["region"]
-        )
-    status = request.args.get("status", "open")
-    if status not in ("open", "closed", "merged", "all"):
-        raise Invalid("status is open, closed, merged or all.", code="validation")
+    if args["dataset"]:
+        query = query.where(CaseList.name == args["dataset"])
+    if args["region"]:
+        query = query.join(Region, Region.id == Case.region_id).where(Region.code == args["region"])
+    status = args["status"]
     if status != "all":
         query = query.where(Case.status == status)
-    overdue = request.args.get("overdue")
-    if overdue in ("1", "true", "yes"):
+    if args["overdue"] in ("1", "true", "yes"):
         query = query.where(Case.status == CaseStatus.OPEN.value, Case.next_due < utcnow().date())
-    if request.args.get("cursor"):
-        (last_id,) = decode_cursor(request.args["cursor"], 1)
-        if not last_id.isdigit():
-            raise BadRequest("The cursor is not valid.", code="cursor.invalid")
-        query = query.where(Case.id > int(last_id))
-    limit = min(max(int(request.args.get("limit", 100) or 100), 1), 1000)
+    if args["cursor"]:
+        (last_id,) = decode_cursor(args["cursor"], 1)
+        try:
+            query = query.where(Case.id > cursor_id(last_id))
+        except ValueError:
+            raise BadRequest("The cursor is not valid.", code="cursor.invalid") from None
+    limit = args["limit"]
     rows = db.session.scalars(query.order_by(Case.id).limit(limit + 1)).all()
     page = list(rows[:limit])
     with unit_of_work():
@@ -79,7 +88,7 @@ def api_cases() -> Any:
             "case.list_viewed",
             actor=actor,
             subject_type="case_list",
-            subject_id=request.args.get("dataset"),
+            subject_id=args["dataset"] or None,
             count=len(page),
         )
     return {
@@ -150,20 +159,14 @@ def api_update_case_list(name: str) -> Any:
         from fieldapp.errors import NotFound  # noqa: PLC0415
 
         raise NotFound("No such case list.", code="case_list.not_found")
-    body = request.get_json(silent=True) or {}
-    cadence = body.get("cadence_days")
-    if cadence is not None and (not isinstance(cadence, int) or not 0 <= cadence <= 3650):
-        raise Invalid("cadence_days is a number of days from 0 (none) to 3650.", code="validation")
-    approval = body.get("approval_required")
-    if approval is not None and not isinstance(approval, bool):
-        raise Invalid("approval_required is true or false.", code="validation")
+    body = load_json(CaseListUpdateBody())
     with unit_of_work():
         services.update_case_list(
             case_list,
             actor=current_actor(),
-            cadence_days=cadence,
-            approval_required=approval,
-            next_visit_property=body.get("next_visit_property"),
+            cadence_days=body["cadence_days"],
+            approval_required=body["approval_required"],
+            next_visit_property=body["next_visit_property"],
         )
     return {
         "name": case_list.name,
@@ -194,9 +197,9 @@ def _user_or_404(username: str | None) -> User | None:
 def api_assign(case_id: str) -> Any:
     """``{"user": "worker1"}`` (or null to unassign)."""
     case = services.visible_case(case_id, actor=current_actor())
-    body = request.get_json(silent=True) or {}
+    body = load_json(AssignBody())
     with unit_of_work():
-        care.assign(case, _user_or_404(body.get("user")), actor=current_actor())
+        care.assign(case, _user_or_404(body["user"]), actor=current_actor())
     return case_json(case)
 
 
@@ -205,11 +208,11 @@ def api_assign(case_id: str) -> Any:
 def api_transfer(case_id: str) -> Any:
     """``{"region": "turkistan", "assign_to": "worker2"}`` (assign_to optional)."""
     case = services.visible_case(case_id, actor=current_actor())
-    body = request.get_json(silent=True) or {}
-    region = care.get_region_or_404(str(body.get("region", "")))
+    body = load_json(TransferBody())
+    region = care.get_region_or_404(body["region"])
     with unit_of_work():
         care.transfer(
-            case, region, actor=current_actor(), assign_to=_user_or_404(body.get("assign_to"))
+            case, region, actor=current_actor(), assign_to=_user_or_404(body["assign_to"])
         )
     return case_json(case)
 
@@ -219,9 +222,9 @@ def api_transfer(case_id: str) -> Any:
 def api_close(case_id: str) -> Any:
     """``{"reason": "..."}``."""
     case = services.visible_case(case_id, actor=current_actor())
-    body = request.get_json(silent=True) or {}
+    body = load_json(CloseBody())
     with unit_of_work():
-        care.close(case, actor=current_actor(), reason=str(body.get("reason") or ""))
+        care.close(case, actor=current_actor(), reason=body["reason"] or "")
     return case_json(case)
 
 
@@ -249,10 +252,10 @@ def api_link(case_id: str) -> Any:
     """``{"to": "<case id or code>", "relation": "household"}``."""
     actor = current_actor()
     case = services.visible_case(case_id, actor=actor)
-    body = request.get_json(silent=True) or {}
-    other = services.visible_case(str(body.get("to", "")), actor=actor)
+    body = load_json(LinkBody())
+    other = services.visible_case(body["to"], actor=actor)
     with unit_of_work():
-        care.link(case, other, str(body.get("relation", "")), actor=actor)
+        care.link(case, other, body["relation"], actor=actor)
     return {"items": care.links_of(case, actor=actor)}, 201
 
 
@@ -266,8 +269,9 @@ def api_duplicates(name: str) -> Any:
     case_list = services.get_case_list(name)
     if case_list is None:
         raise NotFound("No such case list.", code="case_list.not_found")
-    region = care.get_region_or_404(request.args["region"]) if request.args.get("region") else None
-    keys = [k for k in (request.args.get("keys") or "full_name,birth_year").split(",") if k]
+    args = load_args(DuplicatesArgs())
+    region = care.get_region_or_404(args["region"]) if args["region"] else None
+    keys = [k for k in (args["keys"] or "full_name,birth_year").split(",") if k]
     groups = care.find_duplicates(case_list, actor=current_actor(), region=region, keys=keys)
     with unit_of_work():
         record(
@@ -286,11 +290,9 @@ def api_merge(case_id: str) -> Any:
     """Merge another case into this one: ``{"other": id, "choose": {"prop": "keep"|"drop"}}``."""
     actor = current_actor()
     keep = services.visible_case(case_id, actor=actor)
-    body = request.get_json(silent=True) or {}
-    drop = services.visible_case(str(body.get("other", "")), actor=actor)
-    choose = body.get("choose") or {}
-    if not isinstance(choose, dict):
-        raise Invalid('"choose" maps property names to "keep" or "drop".', code="validation")
+    body = load_json(MergeBody())
+    drop = services.visible_case(body["other"], actor=actor)
+    choose = body["choose"] or {}
     with unit_of_work():
         care.merge(keep, drop, actor=actor, choose=choose)
     return case_json(keep) | {"merged": drop.uuid}
@@ -301,12 +303,12 @@ def api_merge(case_id: str) -> Any:
 def api_resolve(case_id: str) -> Any:
     """Clear a conflict: ``{"properties": {chosen values}, "note": "..."}`` (both optional)."""
     case = services.visible_case(case_id, actor=current_actor())
-    body = request.get_json(silent=True) or {}
-    properties = body.get("properties") or {}
-    if not isinstance(properties, dict):
-        raise Invalid('"properties" maps property names to values.', code="validation")
+    body = load_json(ResolveBody())
     with unit_of_work():
         care.resolve_conflict(
-            case, actor=current_actor(), properties=properties, note=str(body.get("note") or "")
+            case,
+            actor=current_actor(),
+            properties=body["properties"] or {},
+            note=body["note"] or "",
         )
     return case_json(case)

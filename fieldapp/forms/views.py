@@ -14,15 +14,17 @@ from flask import (
     request,
     url_for,
 )
+from marshmallow import Schema, fields
 from werkzeug.datastructures import FileStorage
 
 from fieldapp.auth.models import Role
 from fieldapp.db import unit_of_work
-from fieldapp.errors import BadRequest, DomainError, NotFound, PayloadTooLarge
+from fieldapp.errors import BadRequest, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms import services
-from fieldapp.forms.models import Form, FormVersion
+from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.forms.sandbox import CompileLimits, warm_up
-from fieldapp.web.files import blob_store
+from fieldapp.web.args import column_length, load_json
+from fieldapp.web.files import blob_store, content_disposition
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
@@ -38,6 +40,14 @@ def _warm_up_converter() -> None:
     # run in the serving processes themselves, do this: a forkserver started before gunicorn
     # forks its workers would not belong to them.
     warm_up()
+
+
+class PublishBody(Schema):
+    acknowledge_warnings = fields.Boolean(load_default=False, allow_none=True)
+
+
+class StateBody(Schema):
+    state = fields.String(load_default="")
 
 
 def _policy() -> services.ValidationPolicy:
@@ -86,6 +96,16 @@ def _attach(form: Form) -> None:
     upload = _uploaded_file(limit, "Attachment")
     data = upload.read(limit + 1)
     name = request.form.get("name") or upload.filename or ""
+    for value, limit, what in (
+        (name, column_length(FormAttachment.name), "name"),
+        (upload.mimetype or "", column_length(FormAttachment.content_type), "content_type"),
+    ):
+        if len(value) > limit:
+            raise Invalid(
+                f"The file's {what} is longer than {limit} characters.",
+                code="file.invalid",
+                details={what: [f"Longer than {limit} characters."]},
+            )
     with unit_of_work():
         services.attach_file(
             form,
@@ -214,7 +234,9 @@ def xform(form_id: str, version: str) -> Response:
     return Response(
         found.xform,
         mimetype="text/xml",
-        headers={"Content-Disposition": f'attachment; filename="{form_id}-{version}.xml"'},
+        headers={
+            "Content-Disposition": content_disposition("attachment", f"{form_id}-{version}.xml")
+        },
     )
 
 
@@ -227,7 +249,9 @@ def source(form_id: str, version: str) -> Response:
         blob_store().read(found.source_sha256),
         mimetype="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{form_id}-{version}{found.source_type}"'
+            "Content-Disposition": content_disposition(
+                "attachment", f"{form_id}-{version}{found.source_type}"
+            )
         },
     )
 
@@ -269,8 +293,8 @@ def api_detail(form_id: str) -> Any:
 def api_publish(form_id: str) -> Any:
     """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings."""
     form = services.get_form(form_id)
-    body = request.get_json(silent=True) or {}
-    acknowledge = bool(body.get("acknowledge_warnings")) or request.args.get(
+    body = load_json(PublishBody())
+    acknowledge = bool(body["acknowledge_warnings"]) or request.args.get(
         "acknowledge_warnings"
     ) in ("1", "true")
     with unit_of_work():
@@ -290,9 +314,9 @@ def api_publish(form_id: str) -> Any:
 def api_state(form_id: str) -> Any:
     """Set the form's state: ``{"state": "open" | "closing" | "closed"}``."""
     form = services.get_form(form_id)
-    body = request.get_json(silent=True) or {}
+    body = load_json(StateBody())
     with unit_of_work():
-        services.set_state(form, str(body.get("state", "")), actor=current_actor())
+        services.set_state(form, body["state"], actor=current_actor())
     return {"form_id": form.form_id, "state": form.state}
 
 

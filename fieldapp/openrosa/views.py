@@ -39,8 +39,10 @@ from fieldapp.openrosa.responses import (
     manifest_xml,
     message_xml,
 )
+from fieldapp.submissions.models import SubmissionAttachment, SubmissionVersion
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
-from fieldapp.web.files import blob_store
+from fieldapp.web.args import column_length
+from fieldapp.web.files import blob_store, content_disposition
 
 bp = Blueprint("openrosa", __name__)
 
@@ -293,7 +295,7 @@ def attachment(form_id: str, name: str) -> Response:
             return Response(status=304, headers={"ETag": f'"{token}"'})
         built = build_case_list(found.dataset, actor=_actor(), key=key)
         response = _conditional(built.content, "text/csv; charset=utf-8", etag=built.token)
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["Content-Disposition"] = content_disposition("attachment", name)
         return response
     if found.blob_sha256 is None:
         raise NotFound(f"{name} has not been uploaded yet.", code="form.attachment_missing")
@@ -332,6 +334,20 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
+_CONTENT_TYPE_MAX = column_length(SubmissionAttachment.content_type)
+_DEVICE_ID_MAX = column_length(SubmissionVersion.device_id)
+
+
+def _content_type(mimetype: str) -> str | None:
+    """A part's declared type, refused when longer than any real media type (and its column)."""
+    if len(mimetype) > _CONTENT_TYPE_MAX:
+        raise BadRequest(
+            f"An attachment declares a content type longer than {_CONTENT_TYPE_MAX} characters.",
+            code="submission.content_type",
+        )
+    return mimetype or None
+
+
 @bp.route("/submission", methods=["HEAD", "GET", "POST"])
 def submission() -> Response:
     """HEAD: 204 and the accepted size. POST: one submission (or one part of a split upload).
@@ -352,11 +368,18 @@ def submission() -> Response:
             "Required multipart POST field xml_submission_file missing.",
             code="submission.xml_part_missing",
         )
+    # the bytes are stored as received (UTF-16 and other encodings included) and decoded only
+    # by the hardened parser, which refuses a raw NUL as XML does
     uploads = [
-        Upload(name=name, data=part.read(), content_type=part.mimetype or None)
+        Upload(name=name, data=part.read(), content_type=_content_type(part.mimetype))
         for name, part in request.files.items(multi=True)
         if name != "xml_submission_file"
     ]
+    device_id = request.args.get("deviceID")
+    if device_id is not None and len(device_id) > _DEVICE_ID_MAX:
+        raise BadRequest(
+            f"deviceID is longer than {_DEVICE_ID_MAX} characters.", code="submission.device_id"
+        )
     user_agent = request.headers.get("User-Agent")
     if request.headers.get("ODK-Client"):
         user_agent = f"{request.headers['ODK-Client']} {user_agent or ''}".strip()
@@ -369,7 +392,7 @@ def submission() -> Response:
                     actor=_actor(),
                     store=blob_store(),
                     device=g.get("device"),
-                    device_id=request.args.get("deviceID"),
+                    device_id=device_id,
                     user_agent=user_agent,
                     max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
                     overdue_days=int(current_app.config["URGENT_OVERDUE_DAYS"]),

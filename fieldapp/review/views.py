@@ -183,7 +183,7 @@ def _cursor(cursor: str) -> tuple[bool, datetime, int]:
     """``(urgent, received_at, id)`` of the last row before the page ``cursor`` names."""
     urgent, at, ident = submissions.decode_cursor(cursor, 3)
     try:
-        at_value, id_value = datetime.fromisoformat(at), int(ident)
+        at_value, id_value = datetime.fromisoformat(at), submissions.cursor_id(ident)
     except ValueError:
         at_value = None
     if at_value is None or at_value.tzinfo is None or urgent not in ("0", "1"):

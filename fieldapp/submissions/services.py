@@ -255,6 +255,19 @@ def _touches_overdue_case(
     )
 
 
+def _check_identity_lengths(parsed: ParsedSubmission) -> None:
+    """Ids longer than their column are refused here, not by the database."""
+    from fieldapp.web.args import column_length  # noqa: PLC0415
+
+    limit = column_length(SubmissionVersion.instance_id)
+    for name, value in (("instanceID", parsed.instance_id), ("deprecatedID", parsed.deprecated_id)):
+        if value is not None and len(value) > limit:
+            raise BadRequest(
+                f"The submission's {name} is longer than {limit} characters.",
+                code="submission.id_too_long",
+            )
+
+
 def receive_submission(
     *,
     xml: bytes,
@@ -302,6 +315,7 @@ def receive_submission(
     """
     root = parse_tree(xml, max_bytes=max_xml_bytes)
     parsed = read_identity(root)
+    _check_identity_lengths(parsed)
     form, form_version, existing_id = _form_version(parsed)
     if not may_submit(actor):
         raise Forbidden(
@@ -503,15 +517,31 @@ def encode_cursor(*parts: object) -> str:
 
 
 def decode_cursor(cursor: str, count: int) -> list[str]:
+    """The ``count`` parts of a cursor made by :func:`encode_cursor` (ASCII only)."""
     try:
-        parts = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-    except (ValueError, UnicodeDecodeError):
+        parts = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").split("|")
+    except (ValueError, UnicodeError):
         parts = []
     if len(parts) != count:
         raise BadRequest(
             "The cursor is not valid; start from the first page.", code="cursor.invalid"
         )
     return parts
+
+
+def cursor_id(part: str) -> int:
+    """A row id from a cursor: digits within the database's integer range.
+
+    :raises ValueError: anything else (a 40-digit id would overflow the database's integer).
+    """
+    from fieldapp.web.boundary import DB_INT_MAX  # noqa: PLC0415
+
+    if not (part.isascii() and part.isdigit() and len(part) <= len(str(DB_INT_MAX))):
+        raise ValueError(part)
+    value = int(part)
+    if value > DB_INT_MAX:
+        raise ValueError(part)
+    return value
 
 
 def list_submissions(
@@ -540,7 +570,7 @@ def list_submissions(
     if cursor:
         at, ident = decode_cursor(cursor, 2)
         try:
-            at_value, id_value = datetime.fromisoformat(at), int(ident)
+            at_value, id_value = datetime.fromisoformat(at), cursor_id(ident)
         except ValueError:
             raise BadRequest(
                 "The cursor is not valid; start from the first page.", code="cursor.invalid"

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Role
 from fieldapp.auth.services import username_of
 from fieldapp.cases.services import case_changes
 from fieldapp.db import db, unit_of_work
-from fieldapp.errors import Invalid, NotFound
+from fieldapp.errors import NotFound
 from fieldapp.review import deletion
 from fieldapp.review import services as review
 from fieldapp.submissions import services
-from fieldapp.submissions.models import ReviewState, Submission
+from fieldapp.submissions.models import Submission
+from fieldapp.submissions.schemas import DeleteBody, ReviewBody, SubmissionListArgs
+from fieldapp.web.args import load_args, load_json
 from fieldapp.web.files import blob_store, file_response
 from fieldapp.web.permissions import current_actor, require
 
@@ -90,18 +92,15 @@ def _flag(value: str | None) -> bool | None:
 @require(*READERS)
 def api_list() -> Any:
     """Submissions the caller may see, newest first (``?cursor=`` for the next page)."""
-    state = request.args.get("review_state")
-    if state and state not in {s.value for s in ReviewState}:
-        raise Invalid(f"Unknown review state {state!r}.", code="validation")
-    limit = min(max(int(request.args.get("limit", 50) or 50), 1), 500)
+    args = load_args(SubmissionListArgs())
     page, next_cursor = services.list_submissions(
         actor=current_actor(),
-        form_id=request.args.get("form_id") or None,
-        review_state=state,
-        region=request.args.get("region") or None,
-        urgent=_flag(request.args.get("urgent")),
-        cursor=request.args.get("cursor") or None,
-        limit=limit,
+        form_id=args["form_id"] or None,
+        review_state=args["review_state"] or None,
+        region=args["region"] or None,
+        urgent=_flag(args["urgent"]),
+        cursor=args["cursor"] or None,
+        limit=args["limit"],
     )
     return {"items": [summary(s) for s in page], "next_cursor": next_cursor}
 
@@ -150,19 +149,15 @@ def api_detail(instance_id: str) -> Any:
 @require(Role.ADMIN, Role.COORDINATOR)
 def api_review(instance_id: str) -> Any:
     """``{"state": "approved"|"has_issues"|"rejected", "note": "...", "take": {prop: bool}}``."""
-    body = request.get_json(silent=True) or {}
-    take = body.get("take") or {}
-    if not isinstance(take, dict) or not all(isinstance(v, bool) for v in take.values()):
-        raise Invalid(
-            '"take" maps property names to true (take) or false (leave).', code="validation"
-        )
     submission = services.visible_submission(instance_id, actor=current_actor())
+    body = load_json(ReviewBody())
+    take = body["take"] or {}
     with unit_of_work():
         applied = review.review_submission(
             submission,
-            state=str(body.get("state", "")),
+            state=body["state"],
             actor=current_actor(),
-            note=str(body.get("note") or ""),
+            note=body["note"] or "",
             take=take,
         )
         result = detail(submission) | {
@@ -178,12 +173,10 @@ def api_review(instance_id: str) -> Any:
 @require(Role.ADMIN, Role.COORDINATOR)
 def api_delete(instance_id: str) -> Any:
     """``{"reason": "..."}``: delete softly (a phone resending it gets 409); restorable."""
-    body = request.get_json(silent=True) or {}
     submission = services.visible_submission(instance_id, actor=current_actor())
+    body = load_json(DeleteBody())
     with unit_of_work():
-        deletion.delete_submission(
-            submission, actor=current_actor(), reason=str(body.get("reason") or "")
-        )
+        deletion.delete_submission(submission, actor=current_actor(), reason=body["reason"] or "")
         deleted_at = submission.deleted_at
     assert deleted_at is not None
     return {"instance_id": instance_id, "deleted": True, "deleted_at": deleted_at.isoformat()}

@@ -1,11 +1,15 @@
 """Serving uploaded files without letting them act as web pages.
 
 Uploaded bytes come from phones and designers: an "image" may be HTML with script. Only raster
-images are shown inline; everything else is a download typed ``application/octet-stream``, and
-the file name is put in ``Content-Disposition`` with proper quoting.
+images are shown inline; everything else is a download typed ``application/octet-stream``.
+Every ``Content-Disposition`` header is built by :func:`content_disposition` (RFC 6266), so a
+name in any script downloads under that name and no name can break the header.
 """
 
 from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
 
 from flask import Response, current_app
 
@@ -19,6 +23,55 @@ def blob_store() -> BlobStore:
     return store
 
 
+#: characters that are never part of a file name: controls, bidi overrides and isolates
+#: (U+202E makes "gpj.exe" read as "exe.jpg"), and format characters in general
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: what the quoted ASCII fallback may not contain: quoting, escapes, path separators, and
+#: ``%`` (some browsers percent-decode the plain parameter)
+_FALLBACK_UNSAFE = frozenset('"\\/:%;*?<>|')
+#: RFC 5987 ``attr-char`` beyond letters and digits (``quote`` keeps ``_.-~`` itself)
+_ATTR_CHARS = "!#$&+^`|"
+
+
+def _clean_name(name: str) -> str:
+    """The name without invisible or reordering characters and without any directory part."""
+    kept = "".join(c for c in name if unicodedata.category(c) not in _UNSAFE_CATEGORIES)
+    kept = kept.replace("/", "_").replace("\\", "_").strip().lstrip(".")
+    return kept or "download"
+
+
+def _ascii_fallback(name: str) -> str:
+    """An ASCII stand-in for old clients: accents dropped, anything else unsafe becomes ``_``."""
+    out = []
+    for char in unicodedata.normalize("NFKD", name):
+        if unicodedata.combining(char):
+            continue
+        if " " <= char <= "~" and char not in _FALLBACK_UNSAFE:
+            out.append(char)
+        else:
+            out.append("_")
+    fallback = "".join(out).strip().lstrip(".")
+    stem, dot, ext = fallback.rpartition(".")
+    if not (stem if dot else fallback).strip("_ "):  # nothing readable was left
+        fallback = f"download.{ext}" if dot and ext.strip("_") else "download"
+    return fallback
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """A ``Content-Disposition`` value (RFC 6266) for ``filename`` in any script.
+
+    ``filename*=UTF-8''...`` (RFC 5987) carries the real name; ``filename="..."`` is a safe
+    ASCII fallback without quotes, backslashes, control or bidi characters or path separators.
+    The value itself is ASCII, so every server (gunicorn encodes headers as Latin-1) sends it.
+    """
+    name = _clean_name(filename)
+    fallback = _ascii_fallback(name)
+    value = f'{disposition}; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name, safe=_ATTR_CHARS)}"
+    return value
+
+
 #: types a browser renders without running anything (no SVG: it can carry script)
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
@@ -30,10 +83,10 @@ def file_response(
     kind = (content_type or "").split(";")[0].strip().lower()
     if inline and kind in INLINE_TYPES:
         response = Response(data, mimetype=kind)
-        response.headers.set("Content-Disposition", "inline", filename=name)
+        response.headers["Content-Disposition"] = content_disposition("inline", name)
     else:
         response = Response(data, mimetype="application/octet-stream")
-        response.headers.set("Content-Disposition", "attachment", filename=name)
+        response.headers["Content-Disposition"] = content_disposition("attachment", name)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

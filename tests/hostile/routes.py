@@ -1,0 +1,230 @@
+"""What every route of the app takes: the description the hostile-input suite feeds.
+
+Each endpoint of the URL map is described here with the query parameters, JSON fields and form
+fields it reads (path parameters come from the rule itself), a valid value for each, and the
+person who may use it. A route that is not described makes ``test_every_route_is_described``
+fail, so a new route cannot escape the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.cases.support import SEED1_ADULT
+
+
+@dataclass(frozen=True)
+class Route:
+    """The inputs of one endpoint and who may use it (a name from the world's people)."""
+
+    who: str
+    query: dict[str, str] = field(default_factory=dict)
+    json: dict[str, Any] | None = None  # None: the route takes no JSON body
+    form: dict[str, str] | None = None  # None: the route takes no form
+    multipart: bool = False  # a file upload (XLSForm, attachment, submission)
+
+
+C = "coord_n"
+A = "admin"
+D = "designer"
+W = "worker_n"
+
+OPENROSA: dict[str, Route] = {
+    "form_list": Route(W, query={"formID": "home_visit"}),
+    "submission": Route(W, query={"deviceID": "collect:abc"}, multipart=True),
+    "integrity": Route(W, query={"id": SEED1_ADULT}),
+    "form_download": Route(W),
+    "manifest": Route(W),
+    "attachment": Route(W),
+}
+
+ROUTES: dict[str, Route] = {
+    "pages.home": Route(C),
+    "auth.login": Route(
+        "anonymous",
+        query={"next": "/review", "expired": "1"},
+        form={"username": "nobody", "password": "wrong password", "next": "/review"},
+    ),
+    "auth.logout": Route(C),
+    "api.openapi": Route("anonymous"),
+    "admin.users": Route(A),
+    "admin.create_user": Route(
+        A,
+        form={
+            "username": "newperson",
+            "display_name": "New Person",
+            "role": "field_worker",
+            "regions": "north",
+            "password": "a long enough password",
+        },
+    ),
+    "admin.user": Route(
+        A,
+        form={
+            "action": "update",
+            "role": "field_worker",
+            "regions": "north",
+            "display_name": "Worker",
+            "active": "on",
+            "password": "another long password",
+            "label": "laptop",
+        },
+    ),
+    "admin.regions": Route(A, form={"action": "create", "code": "east", "name": "East"}),
+    "admin.audit": Route(
+        A,
+        query={
+            "action": "case",
+            "user": "coord_n",
+            "subject": "x",
+            "region": "north",
+            "from": "2026-01-01",
+            "to": "2026-12-31",
+            "before": "100",
+        },
+    ),
+    "admin.devices_page": Route(C, form={"user": "worker_n", "label": "phone"}),
+    "admin.revoke_device": Route(C, form={}),
+    "auth_api.api_users": Route(A),
+    "auth_api.api_create_user": Route(
+        A,
+        json={
+            "username": "newperson",
+            "role": "field_worker",
+            "password": "a long enough password",
+            "regions": ["north"],
+            "display_name": "New Person",
+        },
+    ),
+    "auth_api.api_update_user": Route(
+        A, json={"display_name": "W", "role": "field_worker", "regions": ["north"], "active": True}
+    ),
+    "auth_api.api_regions": Route(C),
+    "auth_api.api_create_region": Route(A, json={"code": "east", "name": "East"}),
+    "auth_api.api_devices": Route(C),
+    "auth_api.api_create_device": Route(C, json={"user": "worker_n", "label": "phone"}),
+    "auth_api.api_revoke_device": Route(C),
+    "auth_api.api_tokens": Route(A, query={"user": "worker_n"}),
+    "auth_api.api_revoke_token": Route(A),
+    "account.account": Route(W),
+    "account.end_my_sessions": Route(W, form={}),
+    "account.change_password": Route(
+        W, form={"current": "not the password", "password": "a new long enough password"}
+    ),
+    "account.revoke_my_token": Route(W, form={}),
+    "forms.catalogue": Route(D),
+    "forms.upload": Route(D, multipart=True),
+    "forms.detail": Route(D),
+    "forms.publish": Route(D, form={"acknowledge_warnings": "on"}),
+    "forms.change_state": Route(D, form={"state": "closing"}),
+    "forms.discard": Route(D, form={}),
+    "forms.attach": Route(D, form={"name": "logo.png"}, multipart=True),
+    "forms.xform": Route(D),
+    "forms.source": Route(D),
+    "forms_api.api_list": Route(D),
+    "forms_api.api_upload": Route(D, multipart=True),
+    "forms_api.api_detail": Route(D),
+    "forms_api.api_publish": Route(
+        D, query={"acknowledge_warnings": "1"}, json={"acknowledge_warnings": True}
+    ),
+    "forms_api.api_state": Route(D, json={"state": "closing"}),
+    "forms_api.api_discard": Route(D),
+    "forms_api.api_attach": Route(D, multipart=True),
+    "forms_api.api_xform": Route(D),
+    "submissions_api.api_list": Route(
+        C,
+        query={
+            "review_state": "approved",
+            "form_id": "family_registration",
+            "region": "north",
+            "urgent": "1",
+            "cursor": "",
+            "limit": "10",
+        },
+    ),
+    "submissions_api.api_detail": Route(C),
+    "submissions_api.api_attachment": Route(C),
+    "submissions_api.api_review": Route(
+        C, json={"state": "has_issues", "note": "check the ages", "take": {"full_name": True}}
+    ),
+    "submissions_api.api_delete": Route(C, json={"reason": "a duplicate"}),
+    "submissions_api.api_restore": Route(C, json={}),
+    "deletion.delete": Route(C, form={"reason": "a duplicate"}),
+    "deletion.deleted": Route(C),
+    "deletion.restore": Route(C, form={}),
+    "review.queue": Route(
+        C,
+        query={
+            "form": "family_registration",
+            "worker": "worker_n",
+            "state": "all",
+            "from": "2026-01-01",
+            "to": "2026-12-31",
+            "urgent": "1",
+            "cursor": "",
+        },
+    ),
+    "review.bulk_approve": Route(C, form={"instance_id": "uuid:x"}),
+    "review.submission_page": Route(C, query={"lang": "en"}),
+    "review.decide": Route(
+        C,
+        form={
+            "state": "has_issues",
+            "note": "check",
+            "seen_version": "uuid:x",
+            "take": "a:b",
+            "lang": "en",
+        },
+    ),
+    "review.add_comment": Route(C, form={"note": "a comment", "lang": "en"}),
+    "dashboard.region_dashboard": Route(C, query={"region": "north"}),
+    "cases_api.api_cases": Route(
+        C,
+        query={
+            "dataset": "households",
+            "region": "north",
+            "status": "all",
+            "overdue": "1",
+            "cursor": "",
+            "limit": "10",
+        },
+    ),
+    "cases_api.api_case": Route(C),
+    "cases_api.api_links": Route(C),
+    "cases_api.api_assign": Route(C, json={"user": "worker_n"}),
+    "cases_api.api_transfer": Route(C, json={"region": "south", "assign_to": None}),
+    "cases_api.api_close": Route(C, json={"reason": "moved away"}),
+    "cases_api.api_reopen": Route(C, json={}),
+    "cases_api.api_resolve": Route(C, json={"properties": {}, "note": "checked"}),
+    "cases_api.api_link": Route(C, json={"to": SEED1_ADULT, "relation": "household"}),
+    "cases_api.api_merge": Route(C, json={"other": SEED1_ADULT, "choose": {}}),
+    "cases_api.api_case_lists": Route(C),
+    "cases_api.api_update_case_list": Route(
+        D, json={"cadence_days": 30, "approval_required": True, "next_visit_property": "next_visit"}
+    ),
+    "cases_api.api_duplicates": Route(C, query={"region": "north", "keys": "full_name"}),
+    "case_pages.case_list": Route(
+        C,
+        query={
+            "q": "C",
+            "dataset": "households",
+            "region": "north",
+            "status": "open",
+            "overdue": "1",
+            "page": "1",
+        },
+    ),
+    "case_pages.case_page": Route(C),
+    "case_pages.act": Route(
+        C, form={"action": "close", "user": "worker_n", "region": "north", "reason": "moved"}
+    ),
+    "fill.index": Route(W),
+    "fill.fill": Route(W, query={"edit": "uuid:x"}),
+    "fill.submission_xml": Route(W),
+    "fill.submission_attachment": Route(W),
+    "fill.service_worker": Route("anonymous"),
+}
+for _prefix in ("openrosa", "openrosa_key", "openrosa_web"):
+    for _view, _route in OPENROSA.items():
+        ROUTES[f"{_prefix}.{_view}"] = _route
