@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(Path(__file__).parent / "templates"),
     )
     app.config.update(load_config(config))
+    _configure_logging()
     db.init_app(app)
     _configure_blobs(app)
     _configure_web(app)
@@ -34,10 +35,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _configure_blobs(app: Flask) -> None:
-    from fieldapp.blobs import BlobStore  # noqa: PLC0415
+def _configure_logging() -> None:
+    from fieldapp import logredact  # noqa: PLC0415
 
-    app.extensions["fieldapp.blobs"] = BlobStore(Path(app.config["DATA_DIR"]) / "blobs")
+    # however gunicorn was started, its access and error logs never show tokens or queries
+    logredact.install()
+
+
+def _configure_blobs(app: Flask) -> None:
+    from fieldapp.blobs import BlobStore, TemporarySweeper  # noqa: PLC0415
+
+    store = BlobStore(Path(app.config["DATA_DIR"]) / "blobs")
+    app.extensions["fieldapp.blobs"] = store
+    app.extensions["fieldapp.blob_sweeper"] = TemporarySweeper(
+        store,
+        interval=float(app.config["BLOB_SWEEP_INTERVAL_SECONDS"]),
+        max_age=float(app.config["BLOB_TMP_MAX_AGE_SECONDS"]),
+    ).start()
 
 
 def _configure_web(app: Flask) -> None:
