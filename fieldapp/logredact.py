@@ -67,7 +67,7 @@ def redact_atoms(atoms: MutableMapping[str, Any]) -> None:
         atoms[key] = safe
 
 
-def _summary(exc_info: Any) -> str:
+def exception_summary(exc_info: Any) -> str:
     """An exception's type and where it happened, without its message."""
     _, exc, tb = exc_info
     frames = traceback.extract_tb(tb)
@@ -87,7 +87,7 @@ class RedactingFilter(logging.Filter):
             record.args = tuple(redact_text(a) if isinstance(a, str) else a for a in record.args)
         if record.exc_info and record.exc_info[1] is not None:
             if isinstance(record.msg, str) and record.msg.startswith(_REQUEST_FAILURES):
-                record.msg = f"{record.msg} ({_summary(record.exc_info)})"
+                record.msg = f"{record.msg} ({exception_summary(record.exc_info)})"
                 record.exc_info = None
                 record.exc_text = None
             else:
@@ -98,9 +98,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install() -> None:
-    """Put the filter on gunicorn's loggers (once; harmless when gunicorn is not used)."""
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
+def install(app_logger: logging.Logger | None = None) -> None:
+    """Put the filter on gunicorn's loggers and on the app's logger and its handlers (once;
+    harmless when gunicorn is not used).
+
+    A filter on a logger sees only records logged on it, not those its children pass up to its
+    handlers (``fieldapp.web.errors`` logs into the app logger ``fieldapp``), so the app's
+    handlers, Flask's default one included, get the filter too.
+    """
+    targets: list[logging.Logger | logging.Handler] = [logging.getLogger(n) for n in LOGGERS]
+    if app_logger is not None:
+        targets += [app_logger, *app_logger.handlers]
+    for target in targets:
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())

@@ -13,7 +13,7 @@ import logging
 import traceback
 from typing import Any
 
-from flask import Flask, Response, make_response, render_template
+from flask import Flask, Response, current_app, make_response, render_template
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -58,9 +58,10 @@ def database_unavailable(exc: BaseException) -> bool:
 
 def _plain_page(status: int, message: str) -> Response:
     """A page without template or database, for when rendering the usual one failed."""
+    title = "Temporarily unavailable" if status == 503 else f"Error {status}"
     body = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Error {status}</title></head><body><h1>Error {status}</h1>"
+        f"<title>{title}</title></head><body><h1>{title}</h1>"
         f"<p role='alert'>{escape(message)}</p></body></html>"
     )
     return Response(body, status=status, content_type="text/html; charset=utf-8")
@@ -75,9 +76,17 @@ def render_error(status: int, code: str, message: str, details: Any = None) -> A
         if details is not None:
             body["details"] = details
         return {"error": body}, status
-    template = "unavailable.html" if status == 503 else "error.html"
     try:
-        page = render_template(template, status=status, code=code, message=message, details=details)
+        if status == 503:
+            # straight from the Jinja environment: render_template's context processors would
+            # load the signed-in user from the database that is out of reach
+            page = current_app.jinja_env.get_template("unavailable.html").render(
+                app_name="fieldapp", message=message
+            )
+        else:
+            page = render_template(
+                "error.html", status=status, code=code, message=message, details=details
+            )
     except Exception as exc:  # the page's layout may read the signed-in user from the database
         log.warning("error page %s fell back to plain HTML after %s", status, type(exc).__name__)
         from fieldapp.db import db  # noqa: PLC0415
