@@ -44,9 +44,9 @@ DEFAULTS: dict[str, Any] = {
     #: public address used in Collect URLs and QR codes; default: the request's own host
     "SITE_URL": None,
     #: seconds between sweeps of temporary files left in the blob store by interrupted writes
-    "BLOB_SWEEP_INTERVAL_SECONDS": 3600,
+    "BLOB_SWEEP_INTERVAL_SECONDS": 900,
     #: age in seconds after which such a temporary file is abandoned (a write takes seconds)
-    "BLOB_TMP_MAX_AGE_SECONDS": 3600,
+    "BLOB_TMP_MAX_AGE_SECONDS": 900,
 }
 
 
