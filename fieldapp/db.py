@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
@@ -210,6 +210,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             _upgrade_before_first_write(cursor, statement, context)
 
         return engine
+    if url.startswith("postgresql") and "application_name" not in make_url(url).query:
+        # names the app's backends in pg_stat_activity (and for pg_terminate_backend)
+        connect_args = {"application_name": "fieldapp", **kwargs.pop("connect_args", {})}
+        kwargs["connect_args"] = connect_args
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 

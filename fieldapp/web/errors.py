@@ -10,6 +10,7 @@ needs the database, so an error page cannot itself fail on a dead connection.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import traceback
 from typing import Any
 
@@ -35,6 +36,9 @@ _HTTP_CODES = {
     415: "unsupported_type",
 }
 
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+
 #: seconds a client is asked to wait before retrying after a 503
 RETRY_AFTER_SECONDS = 5
 
@@ -48,12 +52,21 @@ def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database is briefly out of reach, so a retry may succeed.
 
     A connection the driver reports lost (SQLAlchemy then discards it and the pool reconnects),
-    any operational error (connection refused, SQLite's lock still held after the busy timeout,
-    a PostgreSQL deadlock or cancelled statement) and a pool with no free connection in time.
+    a PostgreSQL operational error (connection refused, a deadlock, a cancelled statement),
+    SQLite's lock still held after the busy timeout, and a pool with no free connection in time.
     """
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OperationalError | PoolTimeoutError)
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):
+        # pysqlite also reports mistakes ("no such table") as operational errors: only a lock
+        # still held after the busy timeout is worth a retry
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    return True
 
 
 def _plain_page(status: int, message: str) -> Response:
