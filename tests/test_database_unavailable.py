@@ -43,3 +43,17 @@ def test_a_mistake_that_sqlite_calls_operational_stays_an_internal_error(tmp_pat
     exc = _error_of(f"sqlite:///{tmp_path / 'y.sqlite3'}", "SELECT * FROM no_such_table")
     assert not database_unavailable(exc)
     assert not database_unavailable(ValueError("not a database error"))
+
+
+def test_signed_in_answers_stay_uncached_without_the_header_hook_loading_the_user(
+    login_as, api_token, client
+):
+    # the hook decides from the session and from a user the request already loaded, so that it
+    # cannot fail on a database that just failed the request
+    coordinator = login_as("coordinator")
+    assert coordinator.get("/review").headers["Cache-Control"] == "no-store"
+    token = api_token("coordinator")
+    answer = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in client.get("/login").headers
