@@ -15,18 +15,32 @@ from fieldapp.db import db
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class FieldApp(Flask):
+    """Flask, logging an unhandled exception by its type and place only.
+
+    Flask's own line names the request's path (which can hold a device token) and its traceback
+    quotes the exception's message (which can quote answers); neither may reach a log.
+    """
+
+    def log_exception(self, exc_info: Any) -> None:
+        from fieldapp.logredact import exception_summary  # noqa: PLC0415
+
+        self.logger.error("unhandled exception: %s", exception_summary(exc_info))
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured fieldapp.
 
     :param config: settings that win over defaults and environment variables.
     """
-    app = Flask(
+    app = FieldApp(
         "fieldapp",
         static_folder=str(PROJECT_ROOT / "static"),
         static_url_path="/static",
         template_folder=str(Path(__file__).parent / "templates"),
     )
     app.config.update(load_config(config))
+    _configure_logging(app)
     db.init_app(app)
     _configure_blobs(app)
     _configure_web(app)
@@ -34,10 +48,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _configure_blobs(app: Flask) -> None:
-    from fieldapp.blobs import BlobStore  # noqa: PLC0415
+def _configure_logging(app: Flask) -> None:
+    from fieldapp import logredact  # noqa: PLC0415
 
-    app.extensions["fieldapp.blobs"] = BlobStore(Path(app.config["DATA_DIR"]) / "blobs")
+    # however gunicorn was started, its access and error logs never show tokens or queries;
+    # nor does the app's own log (Flask writes it to gunicorn's error stream)
+    logredact.install(app.logger)
+
+
+def _configure_blobs(app: Flask) -> None:
+    from fieldapp.blobs import BlobStore, TemporarySweeper  # noqa: PLC0415
+
+    store = BlobStore(Path(app.config["DATA_DIR"]) / "blobs")
+    app.extensions["fieldapp.blobs"] = store
+    app.extensions["fieldapp.blob_sweeper"] = TemporarySweeper(
+        store,
+        interval=float(app.config["BLOB_SWEEP_INTERVAL_SECONDS"]),
+        max_age=float(app.config["BLOB_TMP_MAX_AGE_SECONDS"]),
+    ).start()
 
 
 def _configure_web(app: Flask) -> None:

@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     "URGENT_OVERDUE_DAYS": 14,
     #: public address used in Collect URLs and QR codes; default: the request's own host
     "SITE_URL": None,
+    #: seconds between sweeps of temporary files left in the blob store by interrupted writes
+    "BLOB_SWEEP_INTERVAL_SECONDS": 900,
+    #: age in seconds after which such a temporary file is abandoned (a write takes seconds)
+    "BLOB_TMP_MAX_AGE_SECONDS": 900,
 }
 
 

@@ -6,10 +6,19 @@ command, a job) owns one unit of work and commits it once (:func:`unit_of_work`)
 SQLite is the embedded default. It runs in WAL mode with foreign keys on and ``synchronous=FULL``
 (an acknowledged write survives a power cut), and pysqlite's own transaction handling is switched
 off so that SQLAlchemy's BEGIN/SAVEPOINT work as on PostgreSQL.
+
+Writers on SQLite must hold the write lock from the start of their transaction: a deferred
+transaction that has read cannot be upgraded once another connection committed (SQLITE_BUSY,
+returned at once, without waiting on the busy timeout). Requests that declare a write (any method
+but GET/HEAD/OPTIONS) begin with ``BEGIN IMMEDIATE``; every other transaction begins deferred and,
+at its first write, is restarted as ``BEGIN IMMEDIATE`` (see :func:`_upgrade_before_first_write`),
+so a GET that writes an audit row waits its turn like any other writer.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,9 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -77,20 +87,90 @@ class Base(DeclarativeBase):
 #: concurrent writers queue on the busy timeout instead of failing on a stale read snapshot
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
+log = logging.getLogger(__name__)
+
 
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)
 
 
+#: how long a SQLite writer waits for the write lock before giving up, in seconds
+SQLITE_BUSY_TIMEOUT = 30
+
+#: key in a SQLite connection's ``info``: "deferred" while its transaction has not written,
+#: "writing" once it holds (or, inside a savepoint, competes for) the write lock
+_TX_STATE = "fieldapp.sqlite_transaction"
+
+# leading blanks, comments and parentheses before a statement's first keyword
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)
+_KEYWORD = re.compile(r"[A-Za-z]+")
+_DML = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+_READS = frozenset({"SELECT", "VALUES", "EXPLAIN", "PRAGMA"})
+_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def statement_writes(sql: str) -> bool:
+    """Whether a SQLite statement may write (anything not known to be a read or transaction
+    control counts as a write, so an unusual statement errs on the side of the write lock)."""
+    body = sql[_LEADING.match(sql).end() :]  # type: ignore[union-attr]
+    match = _KEYWORD.match(body)
+    keyword = match.group(0).upper() if match else ""
+    if keyword in _READS or keyword in _CONTROL:
+        return False
+    if keyword == "WITH":
+        return _DML.search(body) is not None
+    return True
+
+
+def _upgrade_before_first_write(cursor: DBAPICursor, statement: str, context: Any) -> None:
+    """Restart a deferred SQLite transaction as ``BEGIN IMMEDIATE`` before its first write.
+
+    The transaction has only read, so ending it loses nothing; the new one waits for the write
+    lock on the busy timeout and reads the newest data, as a PostgreSQL (read committed)
+    transaction would from its next statement on. Inside a savepoint the transaction cannot be
+    restarted (the savepoint would be lost): it writes as it is, as before.
+    """
+    if context is None:
+        return
+    connection: Connection = context.root_connection
+    info = connection.info
+    if info.get(_TX_STATE) != "deferred" or not statement_writes(statement):
+        return
+    info[_TX_STATE] = "writing"
+    if connection.in_nested_transaction():
+        return
+    cursor.execute("COMMIT")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        # SQLAlchemy believes a transaction is open: keep one open, so that nothing that
+        # follows runs in autocommit; the caller sees the error and rolls back
+        cursor.execute("BEGIN")
+        info[_TX_STATE] = "deferred"
+        raise
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine, tuned for SQLite when the URL is SQLite.
+
+    Plain ``postgresql://`` URLs use psycopg 3 (the driver fieldapp installs), as
+    ``FIELDAPP_DATABASE_URL`` does.
 
     :param url: a SQLAlchemy URL.
     :return: the engine.
     """
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
+    from fieldapp.config import normalise_database_url  # noqa: PLC0415
+
+    url = normalise_database_url(url)
+    if _is_sqlite(url):
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, hide_parameters=True, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_on_connect(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
@@ -102,14 +182,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        def _sqlite_begin(conn: Connection) -> None:
+            immediate = write_intent.get()
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            conn.info[_TX_STATE] = "writing" if immediate else "deferred"
+
+        @event.listens_for(engine, "do_execute")
+        def _sqlite_execute(
+            cursor: DBAPICursor, statement: str, parameters: Any, context: ExecutionContext
+        ) -> None:
+            _upgrade_before_first_write(cursor, statement, context)
+
+        @event.listens_for(engine, "do_executemany")
+        def _sqlite_executemany(
+            cursor: DBAPICursor, statement: str, parameters: Any, context: ExecutionContext
+        ) -> None:
+            _upgrade_before_first_write(cursor, statement, context)
+
+        @event.listens_for(engine, "do_execute_no_params")
+        def _sqlite_execute_no_params(
+            cursor: DBAPICursor, statement: str, context: ExecutionContext
+        ) -> None:
+            _upgrade_before_first_write(cursor, statement, context)
 
         return engine
+    if url.startswith("postgresql") and "application_name" not in make_url(url).query:
+        # names the app's backends in pg_stat_activity (and for pg_terminate_backend)
+        connect_args = {"application_name": "fieldapp", **kwargs.pop("connect_args", {})}
+        kwargs["connect_args"] = connect_args
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
@@ -133,7 +237,43 @@ class Database:
 
         @app.teardown_appcontext
         def _remove_session(exc: BaseException | None) -> None:
+            self.remove_session()
+
+    def remove_session(self) -> None:
+        """End this thread's session and return its connection; never raises.
+
+        Runs after the response is made, outside Flask's error handlers: an exception here would
+        become the server's own bare 500 (and a log line naming the request's path). When the
+        connection died under the session (a restarted or terminated database backend), the
+        rollback on it fails; the connection is then discarded and the next request gets a fresh
+        one from the pool.
+        """
+        try:
             self.session.remove()
+        except Exception as exc:  # teardown must not raise, whatever happened
+            log.warning(
+                "database session ended with %s; its connection is discarded", type(exc).__name__
+            )
+            self._discard()
+
+    def rollback_quietly(self) -> None:
+        """Roll this thread's session back for an error response; never raises."""
+        try:
+            self.session.rollback()
+        except Exception as exc:  # an error page must not fail on a dead connection
+            log.warning("rollback failed with %s; the connection is discarded", type(exc).__name__)
+            self._discard()
+
+    def _discard(self) -> None:
+        # invalidate() drops the connections without talking to the database; clear() forgets
+        # the session even when closing it failed half-way
+        try:
+            if self.session.registry.has():
+                self.session.registry().invalidate()
+        except Exception as exc:
+            log.warning("discarding the session failed with %s", type(exc).__name__)
+        finally:
+            self.session.registry.clear()
 
 
 db = Database()

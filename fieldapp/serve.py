@@ -1,34 +1,39 @@
 """Serving with gunicorn from the ``fieldapp serve`` and ``fieldapp demo`` commands.
 
 Each worker builds its own app (and so its own database engine) after the fork. Production can run
-gunicorn directly: ``gunicorn 'fieldapp:create_app()'``.
+gunicorn directly with the same settings: ``gunicorn -c python:fieldapp.gunicorn_conf
+'fieldapp:create_app()'`` (:mod:`fieldapp.gunicorn_conf`). Without that config the app still
+keeps secrets out of gunicorn's logs: it installs :class:`fieldapp.logredact.RedactingFilter`
+on gunicorn's loggers when it is created.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-_TOKEN_IN_PATH = re.compile(r"/key/[^/]+")
+from fieldapp import gunicorn_conf, logredact
+from fieldapp.logredact import redact_path
 
-
-def redact_path(path: str) -> str:
-    """Hide device tokens that travel in URL paths (``/collect/key/<token>/...``)."""
-    return _TOKEN_IN_PATH.sub("/key/***", path)
+__all__ = ["RedactingLogger", "redact_path", "serve"]
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]
-    """gunicorn's logger, with secrets taken out of logged paths."""
+    """gunicorn's logger, with secrets taken out of access-log atoms and error-log records."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        logredact.install()
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for key in ("U", "r"):
-            if isinstance(atoms.get(key), str):
-                atoms[key] = redact_path(atoms[key])
+        logredact.redact_atoms(atoms)
         return atoms
+
+
+_SETTINGS = ("workers", "threads", "worker_class", "timeout", "accesslog", "access_log_format")
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -46,18 +51,21 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def serve(host: str, port: int, *, workers: int = 2, threads: int = 4) -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    workers: int = gunicorn_conf.workers,
+    threads: int = gunicorn_conf.threads,
+) -> None:
     """Serve until stopped."""
-    _Gunicorn(
+    options: dict[str, Any] = {key: getattr(gunicorn_conf, key) for key in _SETTINGS}
+    options.update(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
-            "worker_class": "gthread",
-            "timeout": 120,
-            "accesslog": "-",
             "logger_class": RedactingLogger,
-            # the access log shows method, path and status, never query strings or bodies
-            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
         }
-    ).run()
+    )
+    _Gunicorn(options).run()

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -37,6 +38,8 @@ class LiveServer:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.schema: str | None = None
+        self.application_name: str | None = None
+        self.log_dir: Path | None = None
         base_url = os.environ.get("FIELDAPP_TEST_DATABASE_URL")
         if base_url and "postgresql" in base_url:
             self.schema = f"live_{uuid.uuid4().hex[:8]}"
@@ -45,7 +48,12 @@ class LiveServer:
                 conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
             engine.dispose()
             sep = "&" if "?" in base_url else "?"
-            self.database_url = f"{base_url}{sep}options=-csearch_path%3D{self.schema}"
+            # the application name lets a test find (and terminate) this server's backends only
+            self.application_name = f"fieldapp_{self.schema}"
+            self.database_url = (
+                f"{base_url}{sep}options=-csearch_path%3D{self.schema}"
+                f"&application_name={self.application_name}"
+            )
             self._admin_url = base_url
         else:
             self.database_url = f"sqlite:///{data_dir / 'live.sqlite3'}"
@@ -74,30 +82,55 @@ class LiveServer:
             raise AssertionError(f"fieldapp {' '.join(args)} failed: {result.stderr}")
         return result.stdout.strip()
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "fieldapp:create_app()",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "4",
-                "--timeout",
-                "60",
-            ],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    def start(self, *, workers: int = 2, threads: int = 4, log_dir: Path | None = None) -> None:
+        """Start gunicorn as production runs it (``gunicorn 'fieldapp:create_app()'``, gthread).
+
+        :param log_dir: keep everything the server writes there: ``access.log`` (gunicorn's
+            default format, which shows the request line and Basic username), ``error.log``,
+            ``stdout.log`` and ``stderr.log``; otherwise it is discarded.
+        """
+        args = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "fieldapp:create_app()",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--timeout",
+            "60",
+        ]
+        stdout: Any = subprocess.DEVNULL
+        stderr: Any = subprocess.DEVNULL
+        self.log_dir = log_dir
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            args += [
+                "--access-logfile",
+                str(log_dir / "access.log"),
+                "--error-logfile",
+                str(log_dir / "error.log"),
+            ]
+            stdout = (log_dir / "stdout.log").open("ab")
+            stderr = (log_dir / "stderr.log").open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                args,
+                env=self.env,
+                cwd=ROOT,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        finally:
+            for stream in (stdout, stderr):
+                if stream is not subprocess.DEVNULL:
+                    stream.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
@@ -126,6 +159,14 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.proc = None
+
+    def logs(self) -> str:
+        """Everything the server wrote to its logs so far (``start(log_dir=...)``)."""
+        if self.log_dir is None:
+            return ""
+        return "".join(
+            path.read_text(errors="replace") for path in sorted(self.log_dir.glob("*.log"))
+        )
 
     def engine(self):  # type: ignore[no-untyped-def]
         """An engine on the server's own database (its schema is in the URL)."""

@@ -1,17 +1,23 @@
 """Errors as the browser and the JSON API see them; the one place they are rendered.
 
 Domain errors keep their status and message; HTTP errors from werkzeug (404, 405, 413) get the
-same JSON shape on the API; anything unexpected is a 500 with no internals shown (and is
-re-raised in tests, so that they fail loudly).
+same JSON shape on the API; a database out of reach (a lost connection, a lock or pool that
+timed out) is a retryable 503 with ``Retry-After``; anything else unexpected is a 500 with no
+internals shown (and is re-raised in tests, so that they fail loudly). Rendering an error never
+needs the database, so an error page cannot itself fail on a dead connection.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import traceback
 from typing import Any
 
-from flask import Flask, make_response, render_template
+from flask import Flask, Response, current_app, make_response, render_template
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from fieldapp.errors import DomainError
@@ -30,6 +36,49 @@ _HTTP_CODES = {
     415: "unsupported_type",
 }
 
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+
+#: seconds a client is asked to wait before retrying after a 503
+RETRY_AFTER_SECONDS = 5
+
+UNAVAILABLE_MESSAGE = (
+    "The server cannot reach its database for a moment. Nothing was changed; "
+    "try again in a few seconds."
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is briefly out of reach, so a retry may succeed.
+
+    A connection the driver reports lost (SQLAlchemy then discards it and the pool reconnects),
+    a PostgreSQL operational error (connection refused, a deadlock, a cancelled statement),
+    SQLite's lock still held after the busy timeout, and a pool with no free connection in time.
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):
+        # pysqlite also reports mistakes ("no such table") as operational errors: only a lock
+        # still held after the busy timeout is worth a retry
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
+    return True
+
+
+def _plain_page(status: int, message: str) -> Response:
+    """A page without template or database, for when rendering the usual one failed."""
+    title = "Temporarily unavailable" if status == 503 else f"Error {status}"
+    body = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{title}</title></head><body><h1>{title}</h1>"
+        f"<p role='alert'>{escape(message)}</p></body></html>"
+    )
+    return Response(body, status=status, content_type="text/html; charset=utf-8")
+
 
 def render_error(status: int, code: str, message: str, details: Any = None) -> Any:
     """Render an error as OpenRosa XML (phones), JSON (API) or a page."""
@@ -40,19 +89,40 @@ def render_error(status: int, code: str, message: str, details: Any = None) -> A
         if details is not None:
             body["details"] = details
         return {"error": body}, status
-    return render_template(
-        "error.html", status=status, code=code, message=message, details=details
-    ), status
+    try:
+        if status == 503:
+            # straight from the Jinja environment: render_template's context processors would
+            # load the signed-in user from the database that is out of reach
+            page = current_app.jinja_env.get_template("unavailable.html").render(
+                app_name="fieldapp", message=message
+            )
+        else:
+            page = render_template(
+                "error.html", status=status, code=code, message=message, details=details
+            )
+    except Exception as exc:  # the page's layout may read the signed-in user from the database
+        log.warning("error page %s fell back to plain HTML after %s", status, type(exc).__name__)
+        from fieldapp.db import db  # noqa: PLC0415
+
+        db.rollback_quietly()
+        return _plain_page(status, message)
+    return page, status
+
+
+def render_unavailable() -> Response:
+    """The retryable 503 for a database out of reach, with ``Retry-After``."""
+    response = make_response(render_error(503, "unavailable", UNAVAILABLE_MESSAGE))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+    from fieldapp.db import db  # noqa: PLC0415
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Any:
-        from fieldapp.db import db  # noqa: PLC0415
-
-        db.session.rollback()
+        db.rollback_quietly()
         response = make_response(render_error(exc.http_status, exc.code, exc.message, exc.details))
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int):
@@ -74,11 +144,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
+        db.rollback_quietly()
+        if database_unavailable(exc):
+            # expected in operation (a restarted database, a busy SQLite file): the client
+            # retries; only the type is logged (the message may quote SQL)
+            log.warning("database unavailable (%s); answered 503", type(exc).__name__)
+            return render_unavailable()
         if app.testing:
             raise exc
-        from fieldapp.db import db  # noqa: PLC0415
-
-        db.session.rollback()
         # Only the exception's type and where it happened: messages may quote form answers,
         # names or SQL parameters, which must never reach the logs.
         frames = traceback.extract_tb(exc.__traceback__)

@@ -205,7 +205,11 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     fill = request.path == FILL_PREFIX or request.path.startswith(FILL_PREFIX + "/")
     headers.setdefault("Content-Security-Policy", FILL_CSP if fill else CSP)
-    if current_user and current_user.is_authenticated:
+    # Decided without loading the user: this runs after error responses too, and loading would
+    # query a database that may just have failed (the error would escape every handler).
+    user = g.get("_login_user")  # flask-login's cache: set when this request needed the user
+    signed_in = "_user_id" in session or (user is not None and user.is_authenticated)
+    if signed_in or response.status_code >= 400:
         headers.setdefault("Cache-Control", "no-store")
     return response
 
