@@ -357,6 +357,7 @@ def submission() -> Response:
                     device_id=request.args.get("deviceID"),
                     user_agent=user_agent,
                     max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
+                    max_xml_elements=int(current_app.config["SUBMISSION_XML_MAX_ELEMENTS"]),
                     overdue_days=int(current_app.config["URGENT_OVERDUE_DAYS"]),
                 )
             break

@@ -29,6 +29,10 @@ from fieldapp.errors import BadRequest
 from fieldapp.forms.xform import Choice, Field
 from fieldapp.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
 
+#: most elements in a submission unless the caller says otherwise (config
+#: ``SUBMISSION_XML_MAX_ELEMENTS``); counted while parsing, so a bigger document costs little
+DEFAULT_MAX_ELEMENTS = 50_000
+
 __all__ = [
     "ENCRYPTED_NS",
     "DisplayItem",
@@ -146,11 +150,12 @@ class DisplayItem:
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
+    # the parser keeps elements only (no comments, PIs or entities), so the tag is a string
+    return str(element.tag).rpartition("}")[2]
 
 
 def _elements(element: etree._Element) -> Iterable[etree._Element]:
-    return (child for child in element if isinstance(child.tag, str))
+    return element.iterchildren(etree.Element)
 
 
 def _child(element: etree._Element | None, name: str) -> etree._Element | None:
@@ -167,9 +172,11 @@ def _text(element: etree._Element | None) -> str | None:
     return text or None
 
 
-def _parse_root(xml: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+def _parse_root(
+    xml: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> etree._Element:
     try:
-        return parse_xml(xml, max_bytes=max_bytes)
+        return parse_xml(xml, max_bytes=max_bytes, max_elements=max_elements)
     except XmlError as err:
         raise SubmissionXmlInvalid(
             f"The submission is not acceptable XML. {err.message}",
@@ -183,37 +190,54 @@ def _is_envelope(root: etree._Element) -> bool:
     return etree.QName(root).namespace == ENCRYPTED_NS or flag in {"yes", "true"}
 
 
-def _meta_value(root: etree._Element, name: str) -> str | None:
-    """``meta/<name>`` directly under the root, in any namespace (``orx:meta`` or ``meta``)."""
-    for meta in _elements(root):
-        if _local(meta) == "meta":
-            value = _text(_child(meta, name))
-            if value is not None:
-                return value
+def _named(element: etree._Element, name: str) -> list[etree._Element]:
+    """The child elements named ``name`` in any namespace (or none); lxml filters in C, so a
+    document with many other children costs little here."""
+    return list(element.iterchildren(f"{{*}}{name}"))
+
+
+def _meta_value(metas: Sequence[etree._Element], name: str) -> str | None:
+    """``meta/<name>`` in any namespace (``orx:meta`` or ``meta``): the first with a value."""
+    for meta in metas:
+        value = _text(_child(meta, name))
+        if value is not None:
+            return value
     return None
 
 
-def parse_submission(xml: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> ParsedSubmission:
+def parse_submission(
+    xml: bytes,
+    *,
+    max_bytes: int = 10 * 1024 * 1024,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> ParsedSubmission:
     """Read a submission's identity, following ODK Central's ``Submission.fromXml``.
 
     :param xml: the ``xml_submission_file`` part.
     :param max_bytes: the largest document accepted.
+    :param max_elements: the most elements accepted (more is a 413, found while parsing).
     :return: form id, version, instance ids, instance name and the encrypted envelope, if any.
-    :raises SubmissionXmlInvalid: the body is empty, not well-formed, too large (413), too
-        deep, or carries a DOCTYPE (code ``submission.xml_invalid``; also an ``XmlError``).
+    :raises SubmissionXmlInvalid: the body is empty, not well-formed, too large or with too
+        many elements (413), too deep, or carries a DOCTYPE (code ``submission.xml_invalid``;
+        also an ``XmlError``; the XML error's own code in ``details["xml_code"]``).
     :raises SubmissionInvalid: the root has no ``id`` attribute (``submission.form_id_missing``)
         or there is no ``meta/instanceID`` (``submission.instance_id_missing``).
     """
-    return read_identity(_parse_root(xml, max_bytes))
+    return read_identity(_parse_root(xml, max_bytes, max_elements))
 
 
-def parse_tree(xml: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> etree._Element:
+def parse_tree(
+    xml: bytes,
+    *,
+    max_bytes: int = 10 * 1024 * 1024,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> etree._Element:
     """The submission's document, parsed once with the hardened parser, for callers that need
     its identity, attachments and data (pass it on as ``root=``).
 
     :raises SubmissionXmlInvalid: see :func:`parse_submission`.
     """
-    return _parse_root(xml, max_bytes)
+    return _parse_root(xml, max_bytes, max_elements)
 
 
 def read_identity(root: etree._Element) -> ParsedSubmission:
@@ -225,7 +249,8 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
             "submission must carry the form's id, as in <data id='my_form'>.",
             code="submission.form_id_missing",
         )
-    instance_id = _meta_value(root, "instanceID") or (root.get("instanceID") or "").strip()
+    metas = _named(root, "meta")
+    instance_id = _meta_value(metas, "instanceID") or (root.get("instanceID") or "").strip()
     if not instance_id:
         raise SubmissionInvalid(
             "The submission has no instance ID. fieldapp needs meta/instanceID to recognise a "
@@ -238,24 +263,26 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
     if encrypted:
         media = tuple(
             name
-            for parent in _elements(root)
-            if _local(parent) == "media"
+            for parent in _named(root, "media")
             for file in _elements(parent)
             if _local(file) == "file" and (name := _text(file)) is not None
         )
+
+    def first(name: str) -> str | None:
+        found = next(root.iterchildren(f"{{*}}{name}"), None) if encrypted else None
+        return _text(found)
+
     return ParsedSubmission(
         form_id=form_id,
         version=(root.get("version") or "").strip(),
         instance_id=instance_id,
-        deprecated_id=_meta_value(root, "deprecatedID"),
-        instance_name=_meta_value(root, "instanceName"),
+        deprecated_id=_meta_value(metas, "deprecatedID"),
+        instance_name=_meta_value(metas, "instanceName"),
         encrypted=encrypted,
-        encrypted_key=_text(_child(root, "base64EncryptedKey")) if encrypted else None,
-        encrypted_signature=(
-            _text(_child(root, "base64EncryptedElementSignature")) if encrypted else None
-        ),
+        encrypted_key=first("base64EncryptedKey"),
+        encrypted_signature=first("base64EncryptedElementSignature"),
         encrypted_media=media,
-        encrypted_xml_file=_text(_child(root, "encryptedXmlFile")) if encrypted else None,
+        encrypted_xml_file=first("encryptedXmlFile"),
     )
 
 
@@ -316,18 +343,20 @@ def expected_attachments(
         names = [*parsed.encrypted_media, parsed.encrypted_xml_file]
     else:
         binaries = _relative_paths(fields, _is_binary)
+        # only groups and repeats on the way to a binary field are entered: the walk visits
+        # the elements the form puts there, not the whole document
+        prefixes = {path[:i] for path in binaries for i in range(1, len(path))}
         names = []
         if root is None:
             root = _parse_root(xml)
 
         def walk(element: etree._Element, path: tuple[str, ...]) -> None:
             for child in _elements(element):
-                if child.get(_JR_TEMPLATE) is not None:
-                    continue
                 child_path = (*path, _local(child))
                 if child_path in binaries:
-                    names.append(child.text)
-                else:
+                    if child.get(_JR_TEMPLATE) is None:
+                        names.append(child.text)
+                elif child_path in prefixes and child.get(_JR_TEMPLATE) is None:
                     walk(child, child_path)
 
         if binaries:
@@ -406,7 +435,7 @@ def _entity(element: etree._Element) -> dict[str, Any]:
 
 def _unknown(element: etree._Element) -> Any:
     """Data the field tree does not describe: text as a string, nested elements as dicts."""
-    if next(iter(_elements(element)), None) is None:
+    if not len(element):
         return element.text or None
     return _container(element, ())
 

@@ -32,6 +32,7 @@ from fieldapp.submissions.models import (
     SubmissionVersion,
 )
 from fieldapp.submissions.parsing import (
+    DEFAULT_MAX_ELEMENTS,
     ParsedSubmission,
     expected_attachments,
     parse_tree,
@@ -235,14 +236,16 @@ def receive_submission(
     device_id: str | None = None,
     user_agent: str | None = None,
     max_xml_bytes: int = 10 * 1024 * 1024,
+    max_xml_elements: int = DEFAULT_MAX_ELEMENTS,
     overdue_days: int = 14,
 ) -> ReceiveResult:
     """Take in one submission POST (ODK-INTEROP §2.4, with fieldapp's §10 rules).
 
     In order:
 
-    1. parse the XML (hardened parser): no form id → 400; no instanceID → 400 (fieldapp does
-       not invent one: a retry would become a duplicate);
+    1. parse the XML (hardened parser, once; more than ``max_xml_elements`` elements → 413 as
+       soon as the parser passes the limit): no form id → 400; no instanceID → 400 (fieldapp
+       does not invent one: a retry would become a duplicate);
     2. resolve the form and version: unknown form or version → 404; an older published version
        is fine; ``closing`` accepts, ``closed`` → 409;
     3. the actor must be a field worker or coordinator with a region → 403;
@@ -265,7 +268,7 @@ def receive_submission(
 
     :raises DomainError: with the status the phone should get.
     """
-    root = parse_tree(xml, max_bytes=max_xml_bytes)
+    root = parse_tree(xml, max_bytes=max_xml_bytes, max_elements=max_xml_elements)
     parsed = read_identity(root)
     form, form_version, existing_id = _form_version(parsed)
     if not may_submit(actor):
