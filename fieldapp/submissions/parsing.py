@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from lxml import etree
@@ -35,12 +36,14 @@ DEFAULT_MAX_ELEMENTS = 50_000
 
 __all__ = [
     "ENCRYPTED_NS",
+    "EXPECTED_TEXT",
     "DisplayItem",
     "ParsedSubmission",
     "SubmissionInvalid",
     "SubmissionXmlInvalid",
     "describe",
     "expected_attachments",
+    "invalid_answers",
     "parse_submission",
     "submission_data",
 ]
@@ -57,7 +60,9 @@ _ENTITY_ATTRIBUTES = (
     "branchId",
 )
 
-_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+# at most 19 digits: enough for any 64-bit integer, and Python refuses to convert strings of
+# more than 4,300 digits (a ValueError that would become a 500)
+_INT = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _INT_TYPES = frozenset({"int", "integer", "long", "short"})
 _DECIMAL_TYPES = frozenset({"decimal", "double", "float"})
@@ -133,6 +138,8 @@ class DisplayItem:
         ``yes``/``no`` for booleans, ``lat, lon`` for points, ``""`` for no value.
     :param children: the items of a group.
     :param instances: the items of each instance of a repeat.
+    :param invalid: the type the answer should have had (``date``, ``select_one``...) when it
+        does not parse as it (see :func:`invalid_answers`); ``None`` for a valid answer.
     """
 
     path: str
@@ -144,6 +151,7 @@ class DisplayItem:
     display: str
     children: tuple[DisplayItem, ...] = ()
     instances: tuple[tuple[DisplayItem, ...], ...] = ()
+    invalid: str | None = None
 
 
 # -- identity --------------------------------------------------------------------------------
@@ -505,6 +513,160 @@ def submission_data(
     return _container(root, fields)
 
 
+# -- answer types ----------------------------------------------------------------------------
+
+#: what each expected type means, for the people who read a flagged answer
+EXPECTED_TEXT: dict[str, str] = {
+    "int": "a whole number",
+    "decimal": "a number",
+    "boolean": "true or false",
+    "date": "a date (YYYY-MM-DD)",
+    "dateTime": "a date and time (YYYY-MM-DDThh:mm:ss with a time zone)",
+    "time": "a time (hh:mm:ss)",
+    "geopoint": "a location (latitude longitude [altitude accuracy])",
+    "geotrace": "a line of locations separated by ;",
+    "geoshape": "a shape of locations separated by ;",
+    "select_one": "one of the question's choices",
+    "select_multiple": "some of the question's choices",
+    "rank": "the question's choices in order",
+}
+
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+_TIME = re.compile(
+    r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?(Z|[+-]([0-9]{2})(?::?([0-9]{2}))?)?",
+    re.ASCII,
+)
+_INT32 = 2**31
+_INT64 = 2**63
+
+
+def _is_date(text: str) -> bool:
+    found = _DATE.fullmatch(text)
+    if found is None:
+        return False
+    try:
+        date(*(int(g) for g in found.groups()))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_time(text: str) -> bool:
+    found = _TIME.fullmatch(text)
+    if found is None:
+        return False
+    hour, minute, second, _zone, zone_hour, zone_minute = found.groups()
+    return (
+        int(hour) < 24
+        and int(minute) < 60
+        and int(second or 0) < 61  # a leap second
+        and int(zone_hour or 0) <= 14
+        and int(zone_minute or 0) < 60
+    )
+
+
+def _is_date_time(text: str) -> bool:
+    day, sep, clock = text.partition("T")
+    return bool(sep) and _is_date(day) and _is_time(clock)
+
+
+def _is_points(text: str) -> bool:
+    points = [p for p in text.split(";") if p.strip()]
+    return bool(points) and all(isinstance(_geopoint(p), dict) for p in points)
+
+
+def _static_choices(item: Field) -> frozenset[str] | None:
+    """The values a select may take, when the form lists them itself.
+
+    ``None`` when they come from elsewhere: a file (``select_one_from_file``, a case list), the
+    form's own repeat, or a ``search()`` appearance (choices looked up in a CSV on the phone).
+    """
+    if item.choices is None or item.choices_from is not None or not item.choices:
+        return None
+    if "search(" in (item.appearance or ""):
+        return None
+    return frozenset(c.value for c in item.choices)
+
+
+def _mismatch(value: Any, item: Field) -> str | None:
+    """The type a leaf's typed value (from :func:`_typed`) should have had, or ``None`` when it
+    has it (or there is nothing to check: no answer, text, files, barcodes...)."""
+    if value is None:
+        return None
+    data_type = item.data_type or "string"
+    if item.kind in {"select_one", "select_multiple", "rank"}:
+        allowed = _static_choices(item)
+        if allowed is None:
+            return None
+        values = value if isinstance(value, list) else str(value).split()
+        if item.kind == "select_one" and len(values) != 1:
+            return item.kind
+        return None if all(str(v) in allowed for v in values) else item.kind
+    if data_type in _INT_TYPES:
+        bound = _INT64 if data_type == "long" else _INT32
+        ok = isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+        return None if ok else "int"
+    if data_type in _DECIMAL_TYPES:
+        return None if isinstance(value, float) else "decimal"
+    if data_type == "boolean":
+        return None if isinstance(value, bool) else "boolean"
+    if data_type == "geopoint":
+        return None if isinstance(value, dict) else "geopoint"
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    checks: dict[str, Callable[[str], bool]] = {
+        "date": _is_date,
+        "dateTime": _is_date_time,
+        "time": _is_time,
+        "geotrace": _is_points,
+        "geoshape": _is_points,
+    }
+    check = checks.get(data_type)
+    return data_type if check is not None and not check(text) else None
+
+
+def invalid_answers(data: Mapping[str, Any], fields: Sequence[Field]) -> list[dict[str, str]]:
+    """The answers that do not parse as their field's type.
+
+    Checked: whole numbers (``int``, within 32 bits; ``long`` within 64), decimals, booleans,
+    dates, times, date-times, geopoints, geotraces and geoshapes, and selects and ranks against
+    their choices when the form lists them itself (not ``select_one_from_file``, case lists or
+    ``search()``). Text, barcodes, files and data the form does not describe are not checked.
+    Such answers are kept as sent; the server flags them and never copies them to a case.
+
+    :param data: the result of :func:`submission_data`.
+    :param fields: the field tree of the form version.
+    :return: ``{"path", "field", "expected"}`` per flagged answer, in the form's order:
+        ``path`` with repeat positions (``/data/children[2]/dob``, counted from 1), ``field``
+        the field's path (``/data/children/dob``), ``expected`` the type (a key of
+        :data:`EXPECTED_TEXT`).
+    """
+    out: list[dict[str, str]] = []
+
+    def walk(container: Mapping[str, Any], items: Sequence[Field], at: str) -> None:
+        for item in items:
+            value = container.get(item.name)
+            if item.kind == "repeat":
+                entries = value if isinstance(value, list) else []
+                for position, entry in enumerate(entries, start=1):
+                    if isinstance(entry, Mapping):
+                        walk(entry, item.children, f"{at}/{item.name}[{position}]")
+            elif item.kind == "group" or item.children:
+                if isinstance(value, Mapping):
+                    walk(value, item.children, f"{at}/{item.name}")
+            else:
+                expected = _mismatch(value, item)
+                if expected is not None:
+                    out.append(
+                        {"path": f"{at}/{item.name}", "field": item.path, "expected": expected}
+                    )
+
+    root = fields[0].path.rsplit("/", 1)[0] if fields else ""
+    walk(data, fields, root)
+    return out
+
+
 # -- display ---------------------------------------------------------------------------------
 
 
@@ -584,9 +746,15 @@ def _items(
     parent: str,
     language: str | None,
     default_language: str | None,
+    *,
+    invalid: Mapping[str, str] | None = None,
+    at: str | None = None,
 ) -> tuple[DisplayItem, ...]:
+    """``at``: ``parent`` with repeat positions, as the paths of :func:`invalid_answers`."""
     out: list[DisplayItem] = []
     known = {item.name for item in fields}
+    flags = invalid or {}
+    at = parent if at is None else at
     for item in fields:
         value = data.get(item.name)
         if _skip(item, value):
@@ -594,8 +762,16 @@ def _items(
         label = _pick(item.labels, language, default_language) or item.name
         if item.kind == "repeat":
             instances = tuple(
-                _items(entry, item.children, item.path, language, default_language)
-                for entry in (value if isinstance(value, list) else [])
+                _items(
+                    entry,
+                    item.children,
+                    item.path,
+                    language,
+                    default_language,
+                    invalid=flags,
+                    at=f"{at}/{item.name}[{position}]",
+                )
+                for position, entry in enumerate(value if isinstance(value, list) else [], 1)
                 if isinstance(entry, Mapping)
             )
             out.append(
@@ -617,6 +793,8 @@ def _items(
                 item.path,
                 language,
                 default_language,
+                invalid=flags,
+                at=f"{at}/{item.name}",
             )
             if children:
                 out.append(
@@ -632,6 +810,7 @@ def _items(
                     )
                 )
         else:
+            flagged = flags.get(f"{at}/{item.name}")
             out.append(
                 DisplayItem(
                     path=item.path,
@@ -640,7 +819,11 @@ def _items(
                     kind=item.kind,
                     data_type=item.data_type,
                     value=value,
-                    display=_display(value, item, language, default_language),
+                    # a flagged answer is shown exactly as sent, not through its choice labels
+                    display=str(value)
+                    if flagged and isinstance(value, str)
+                    else _display(value, item, language, default_language),
+                    invalid=flagged,
                 )
             )
     for name, value in data.items():
@@ -667,6 +850,7 @@ def describe(
     language: str | None,
     *,
     default_language: str | None = None,
+    invalid: Sequence[Mapping[str, str]] | None = None,
 ) -> tuple[DisplayItem, ...]:
     """Labelled items for people to read, in the form's order.
 
@@ -682,7 +866,10 @@ def describe(
     :param default_language: the form's default language, used when a label is missing in
         ``language`` (blank, or pyxform's ``-`` placeholder); without it (or when that is
         missing too) the label in the form's first language is used, then the field name.
+    :param invalid: the version's flagged answers (:func:`invalid_answers`); each flagged item
+        carries its expected type in ``invalid``.
     :return: one item per top-level field shown.
     """
     parent = fields[0].path.rsplit("/", 1)[0] if fields else ""
-    return _items(data, fields, parent, language, default_language)
+    flags = {str(f.get("path")): str(f.get("expected")) for f in invalid or ()}
+    return _items(data, fields, parent, language, default_language, invalid=flags)

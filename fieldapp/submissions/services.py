@@ -35,6 +35,7 @@ from fieldapp.submissions.parsing import (
     DEFAULT_MAX_ELEMENTS,
     ParsedSubmission,
     expected_attachments,
+    invalid_answers,
     parse_tree,
     read_identity,
     submission_data,
@@ -333,6 +334,7 @@ def receive_submission(
         submitter_id=actor.id,
         received_at=now,
     )
+    version.invalid_answers = invalid_answers(data, fields)  # kept as sent, flagged
     urgent = str(data.get("urgent") or "").strip().lower() == "yes" or (
         not parsed.encrypted
         and bool(form_version.entities)
