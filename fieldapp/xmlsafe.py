@@ -75,12 +75,23 @@ class XmlTooManyElements(XmlTooLarge):
     code = "xml.too_many_elements"
 
 
-def _parser() -> etree.XMLPullParser:
+#: UTF-32 by its first four bytes (XML 1.0 appendix F): a byte order mark, or "<" so encoded.
+#: libxml2 finds UTF-32 by itself only when given the whole document at once, not when fed it.
+_UTF32_STARTS = {
+    b"\x00\x00\xfe\xff": "UTF-32BE",
+    b"\xff\xfe\x00\x00": "UTF-32LE",
+    b"\x00\x00\x00<": "UTF-32BE",
+    b"<\x00\x00\x00": "UTF-32LE",
+}
+
+
+def _parser(encoding: str | None = None) -> etree.XMLPullParser:
     # A new parser per call: lxml parsers keep an error log and are not thread safe. A pull
     # parser reports each element as it starts and ends, so depth and count are checked during
     # the parse instead of in a second walk over the tree.
     return etree.XMLPullParser(
         events=("start", "end"),
+        encoding=encoding,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -166,7 +177,7 @@ def parse_xml(
 def _bounded_parse(raw: bytes, max_depth: int, max_elements: int | None) -> etree._Element:
     """Parse ``raw`` in chunks, refusing it as soon as it nests too deep or has too many
     elements."""
-    parser = _parser()
+    parser = _parser(_UTF32_STARTS.get(raw[:4]))
     depth = count = 0
 
     def check() -> None:

@@ -146,7 +146,9 @@ def entity_blocks(
             label = entity.get("label")
             blocks.append(
                 EntityBlock(
-                    dataset=str(entity.get("dataset")),
+                    # no list name is longer than its column (255): a longer one names no list
+                    # and is kept short enough to be stored with the error it causes
+                    dataset=str(entity.get("dataset"))[:255],
                     raw_id=raw_id,
                     case_uuid=normalise_uuid(raw_id),
                     create=_flag(entity.get("create")),

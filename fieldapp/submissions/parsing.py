@@ -66,6 +66,8 @@ _INT = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _INT_TYPES = frozenset({"int", "integer", "long", "short"})
 _DECIMAL_TYPES = frozenset({"decimal", "double", "float"})
+#: the longest instanceID (and deprecatedID) accepted: the width of their columns
+MAX_INSTANCE_ID_LENGTH = 255
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 _MAX_NAME_LENGTH = 255
 
@@ -74,8 +76,8 @@ class SubmissionInvalid(BadRequest):
     """The submission cannot be accepted as it is (400).
 
     The code is ``submission.invalid`` unless a more specific one applies:
-    ``submission.form_id_missing``, ``submission.instance_id_missing`` or
-    ``submission.xml_invalid``.
+    ``submission.form_id_missing``, ``submission.instance_id_missing``,
+    ``submission.instance_id_too_long`` or ``submission.xml_invalid``.
     """
 
     code = "submission.invalid"
@@ -229,7 +231,9 @@ def parse_submission(
         many elements (413), too deep, or carries a DOCTYPE (code ``submission.xml_invalid``;
         also an ``XmlError``; the XML error's own code in ``details["xml_code"]``).
     :raises SubmissionInvalid: the root has no ``id`` attribute (``submission.form_id_missing``)
-        or there is no ``meta/instanceID`` (``submission.instance_id_missing``).
+        or there is no ``meta/instanceID`` (``submission.instance_id_missing``), or it or
+        ``meta/deprecatedID`` is longer than :data:`MAX_INSTANCE_ID_LENGTH`
+        (``submission.instance_id_too_long``).
     """
     return read_identity(_parse_root(xml, max_bytes, max_elements))
 
@@ -266,6 +270,14 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
             "meta group (XLSForm and ODK Collect add it by default).",
             code="submission.instance_id_missing",
         )
+    deprecated_id = _meta_value(metas, "deprecatedID")
+    for what, value in (("instanceID", instance_id), ("deprecatedID", deprecated_id or "")):
+        if len(value) > MAX_INSTANCE_ID_LENGTH:
+            raise SubmissionInvalid(
+                f"The submission's {what} is {len(value):,} characters long; at most "
+                f"{MAX_INSTANCE_ID_LENGTH} are accepted (Collect's are 41, uuid:...).",
+                code="submission.instance_id_too_long",
+            )
     encrypted = _is_envelope(root)
     media: tuple[str, ...] = ()
     if encrypted:
@@ -284,7 +296,7 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
         form_id=form_id,
         version=(root.get("version") or "").strip(),
         instance_id=instance_id,
-        deprecated_id=_meta_value(metas, "deprecatedID"),
+        deprecated_id=deprecated_id,
         instance_name=_meta_value(metas, "instanceName"),
         encrypted=encrypted,
         encrypted_key=first("base64EncryptedKey"),
