@@ -35,6 +35,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
+from fieldapp.cases.models import CaseWork
 from fieldapp.db import db
 from fieldapp.forms import services as forms
 from fieldapp.forms.models import Form
@@ -467,3 +468,12 @@ def test_a_cut_off_multipart_body_leaves_no_open_temporary_file(phone: Phone) ->
         warnings.simplefilter("always", ResourceWarning)
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_an_overlong_entity_list_name_is_case_work_in_error_not_a_500(phone: Phone) -> None:
+    xml = fresh(BASE_XML, uuid.uuid4()).replace(
+        b'dataset="households"', b'dataset="' + b"h" * 300 + b'"', 1
+    )
+    assert check(phone.send([xml_part(xml), photo_part()]), xml) == 201
+    errors = db.session.scalars(select(CaseWork).where(CaseWork.state == "error")).all()
+    assert [len(w.dataset) for w in errors] == [255]
