@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, select
 from sqlalchemy.exc import DataError
 
 from fieldapp.cases.models import CaseWork
@@ -291,7 +291,7 @@ def test_submissions_in_other_encodings(
     phone: Phone, instance: uuid.UUID, settlement: str, encoding: str, declared: str | None
 ) -> None:
     # UTF-16/32 on PostgreSQL: see test_a_utf16_submission_is_stored_as_sent
-    assume(not (_on_postgresql() and encoding in WIDE_ENCODINGS))
+    assume(not (_wide_xml_fails() and encoding in WIDE_ENCODINGS))
     text = fresh(BASE_XML, instance).decode("utf-8")
     text = text.replace("hotel november", _escape(settlement).decode("utf-8"), 1)
     declaration = "" if declared is None else f"<?xml version='1.0' encoding='{declared}' ?>"
@@ -306,19 +306,21 @@ def test_submissions_in_other_encodings(
 WIDE_ENCODINGS = {"utf-16", "utf-16-le", "utf-16-be", "utf-32"}
 
 
-def _on_postgresql() -> bool:
+def _wide_xml_fails() -> bool:
+    """Whether UTF-16/32 XML cannot be stored yet: on PostgreSQL while the XML column is text
+    (decoded as UTF-8, such bytes hold NUL characters, which PostgreSQL refuses). Storing the
+    exact bytes received (issue 10 item 11, another branch: a binary column) ends it, and then
+    these cases run in full without a change here."""
     assert db.engine is not None
-    return db.engine.dialect.name == "postgresql"
+    text_column = not isinstance(SubmissionVersion.__table__.c.xml.type, LargeBinary)
+    return db.engine.dialect.name == "postgresql" and text_column
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
 def test_a_utf16_submission_is_stored_as_sent(
     request: pytest.FixtureRequest, phone: Phone, encoding: str
 ) -> None:
-    if _on_postgresql():
-        # Today the XML is stored as text decoded as UTF-8, and UTF-16 bytes decoded so hold NUL
-        # characters, which PostgreSQL refuses (a 500). Storing the exact bytes received
-        # (issue 10 item 11, another branch) fixes it; strict, so the mark goes when it does.
+    if _wide_xml_fails():
         request.applymarker(
             pytest.mark.xfail(
                 reason="UTF-16/32 XML is stored as text (issue 10 item 11)",
