@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from flask import Flask
+from flask import Flask, Request
 
 from fieldapp.config import load_config
 from fieldapp.db import db
@@ -28,6 +28,33 @@ class FieldApp(Flask):
         self.logger.error("unhandled exception: %s", exception_summary(exc_info))
 
 
+class _Request(Request):
+    """Closes every upload stream it opened, even those of a multipart body that broke off.
+
+    Werkzeug closes the files of ``request.files`` at the end of a request, but when a body
+    fails to parse halfway (a cut-off or mis-framed multipart upload) it drops the parts read so
+    far, and their temporary files stay open until garbage collection finds them.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        stream = super()._get_file_stream(
+            total_content_length, content_type, filename, content_length
+        )
+        self.__dict__.setdefault("_upload_streams", []).append(stream)
+        return stream
+
+    def close(self) -> None:
+        super().close()
+        for stream in self.__dict__.pop("_upload_streams", []):
+            stream.close()
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured fieldapp.
 
@@ -39,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_url_path="/static",
         template_folder=str(Path(__file__).parent / "templates"),
     )
+    app.request_class = _Request
     app.config.update(load_config(config))
     _configure_logging(app)
     db.init_app(app)

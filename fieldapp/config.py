@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "OPENROSA_MAX_BYTES": 50 * 1024 * 1024,
     #: largest submission XML part
     "SUBMISSION_XML_MAX_BYTES": 10 * 1024 * 1024,
+    #: most elements in a submission XML part (counted while parsing; more is a fast 413). The
+    #: programme's largest real submission has under 100; this leaves room for long repeats
+    #: while keeping any accepted document quick to take in
+    "SUBMISSION_XML_MAX_ELEMENTS": 50_000,
     #: a submission that updates a case whose follow-up is overdue by more than this many days
     #: is urgent in the review queue (as is one whose form computes ``urgent`` = "yes")
     "URGENT_OVERDUE_DAYS": 14,

@@ -6,8 +6,9 @@ fetches, parameter entities), and no OpenRosa document needs one. So :func:`pars
 document that has a ``<!DOCTYPE``, and the parser underneath is configured to resolve no entities,
 load no DTD and touch no network even if something slipped through.
 
-Size and depth are bounded too: size before parsing, depth right after, so a hostile document
-costs at most one bounded parse.
+Size, depth and the number of elements are bounded too: size before parsing, depth and element
+count while parsing (the document is fed to the parser in chunks and refused as soon as a limit is
+passed), so a hostile document costs at most one bounded parse, never a full walk of a huge tree.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ __all__ = [
     "XmlError",
     "XmlTooDeep",
     "XmlTooLarge",
+    "XmlTooManyElements",
     "iterparse_xml",
     "parse_xml",
 ]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
+#: bytes fed to the parser at a time: the element count is checked after each chunk, so a
+#: document over the limit is refused after at most one chunk more than the limit
+_CHUNK = 64 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # A DOCTYPE (or a stray ENTITY declaration) in any ASCII-compatible encoding. UTF-16/32 documents
@@ -67,9 +72,29 @@ class XmlTooDeep(XmlError):
     code = "xml.too_deep"
 
 
-def _parser() -> etree.XMLParser:
-    # A new parser per call: lxml parsers keep an error log and are not thread safe.
-    return etree.XMLParser(
+class XmlTooManyElements(XmlTooLarge):
+    """The XML document has more elements than allowed (413)."""
+
+    code = "xml.too_many_elements"
+
+
+#: UTF-32 by its first four bytes (XML 1.0 appendix F): a byte order mark, or "<" so encoded.
+#: libxml2 finds UTF-32 by itself only when given the whole document at once, not when fed it.
+_UTF32_STARTS = {
+    b"\x00\x00\xfe\xff": "UTF-32BE",
+    b"\xff\xfe\x00\x00": "UTF-32LE",
+    b"\x00\x00\x00<": "UTF-32BE",
+    b"<\x00\x00\x00": "UTF-32LE",
+}
+
+
+def _parser(encoding: str | None = None) -> etree.XMLPullParser:
+    # A new parser per call: lxml parsers keep an error log and are not thread safe. A pull
+    # parser reports each element as it starts and ends, so depth and count are checked during
+    # the parse instead of in a second walk over the tree.
+    return etree.XMLPullParser(
+        events=("start", "end"),
+        encoding=encoding,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -104,6 +129,7 @@ def parse_xml(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    max_elements: int | None = None,
 ) -> etree._Element:
     """Parse an untrusted XML document safely.
 
@@ -113,10 +139,12 @@ def parse_xml(
     :param data: the document, as bytes (any declared encoding) or as text.
     :param max_bytes: the largest document accepted, in bytes (UTF-8 bytes for text).
     :param max_depth: the deepest element nesting accepted; the root element is depth 1.
+    :param max_elements: the most elements accepted (``None``: no limit but size and depth).
     :return: the root element.
     :raises XmlTooLarge: the document is larger than ``max_bytes`` (checked before parsing).
     :raises XmlDoctypeForbidden: the document has a DOCTYPE or entity declaration.
     :raises XmlTooDeep: elements nest deeper than ``max_depth``.
+    :raises XmlTooManyElements: there are more than ``max_elements`` elements (413).
     :raises XmlError: the document is empty or not well-formed; the message gives line and column.
     """
     raw = _to_bytes(data)
@@ -133,7 +161,7 @@ def parse_xml(
             "these are not accepted. Remove the <!DOCTYPE ...> part and send it again."
         )
     try:
-        root = etree.fromstring(raw, parser=_parser())
+        root = _bounded_parse(raw, max_depth, max_elements)
     except etree.XMLSyntaxError as err:
         if "excessive depth" in (err.msg or "").lower():  # libxml2's own limit (256 levels)
             raise _too_deep(max_depth) from None
@@ -146,19 +174,42 @@ def parse_xml(
             "The XML document contains a DOCTYPE declaration; it is not accepted. "
             "Remove the <!DOCTYPE ...> part and send it again."
         )
-    _check_depth(root, max_depth)
     return root
 
 
-def _check_depth(root: etree._Element, max_depth: int) -> None:
-    depth = 0
-    for event, _element in etree.iterwalk(root, events=("start", "end")):
-        if event == "start":
-            depth += 1
-            if depth > max_depth:
-                raise _too_deep(max_depth)
-        else:
-            depth -= 1
+def _bounded_parse(raw: bytes, max_depth: int, max_elements: int | None) -> etree._Element:
+    """Parse ``raw`` in chunks, refusing it as soon as it nests too deep or has too many
+    elements."""
+    parser = _parser(_UTF32_STARTS.get(raw[:4]))
+    depth = count = 0
+
+    def check() -> None:
+        nonlocal depth, count
+        for event, _element in parser.read_events():
+            if event == "start":
+                depth += 1
+                count += 1
+                if depth > max_depth:
+                    raise _too_deep(max_depth)
+            else:
+                depth -= 1
+        if max_elements is not None and count > max_elements:
+            raise _too_many(max_elements)
+
+    view = memoryview(raw)
+    for offset in range(0, len(raw), _CHUNK):
+        parser.feed(bytes(view[offset : offset + _CHUNK]))
+        check()
+    root = parser.close()
+    check()
+    return root
+
+
+def _too_many(max_elements: int) -> XmlTooManyElements:
+    return XmlTooManyElements(
+        f"The XML document has more than {max_elements:,} elements; the limit is {max_elements:,}.",
+        details={"max_elements": max_elements},
+    )
 
 
 def _too_deep(max_depth: int) -> XmlTooDeep:

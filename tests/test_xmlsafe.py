@@ -12,6 +12,7 @@ from fieldapp.xmlsafe import (
     XmlError,
     XmlTooDeep,
     XmlTooLarge,
+    XmlTooManyElements,
     parse_xml,
 )
 
@@ -111,6 +112,37 @@ def test_oversize_is_refused_before_parsing() -> None:
     assert info.value.code == "xml.too_large"
     assert info.value.http_status == 413
     assert isinstance(info.value, XmlError)
+
+
+def test_element_count_is_bounded() -> None:
+    with pytest.raises(XmlTooManyElements) as info:
+        parse_xml(b"<a>" + b"<b/>" * 100 + b"</a>", max_elements=100)  # 101 with the root
+    assert info.value.code == "xml.too_many_elements"
+    assert info.value.http_status == 413
+    assert isinstance(info.value, XmlTooLarge)
+    assert info.value.details == {"max_elements": 100}
+    assert len(parse_xml(b"<a>" + b"<b/>" * 99 + b"</a>", max_elements=100)) == 99
+
+
+def test_millions_of_elements_are_refused_while_parsing() -> None:
+    # 2,000,000 empty elements in 8 MB: refused after the first chunks, not after a full parse
+    # (the module's time bound applies; tests/openrosa/test_slow_bodies.py times it over HTTP)
+    document = b"<a>" + b"<b/>" * 2_000_000 + b"</a>"
+    with pytest.raises(XmlTooManyElements):
+        parse_xml(document, max_elements=50_000)
+
+
+def test_utf32_with_and_without_byte_order_mark() -> None:
+    document = '<?xml version="1.0" encoding="UTF-32"?><d>ж</d>'
+    for encoding in ("utf-32", "utf-32-le", "utf-32-be"):
+        assert parse_xml(document.encode(encoding)).text == "ж"
+
+
+def test_depth_is_checked_while_parsing_across_chunks() -> None:
+    # the nesting starts after more than one parser chunk of ordinary content
+    document = "<a>" + "<b/>" * 40_000 + "<c>" * 70 + "</c>" * 70 + "</a>"
+    with pytest.raises(XmlTooDeep):
+        parse_xml(document)
 
 
 def test_oversize_text_counts_utf8_bytes() -> None:

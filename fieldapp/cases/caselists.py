@@ -133,6 +133,16 @@ def build_case_list(
     key = key or state_key(dataset, actor=actor, today=today)
     case_list = db.session.scalars(select(CaseList).where(CaseList.name == dataset)).one_or_none()
     buffer = io.StringIO()
+    # Not neutralised against spreadsheet formulas (fieldapp.spreadsheet), on purpose: this file
+    # is read by ODK Collect and ODK Web Forms, which take every cell literally and evaluate
+    # nothing, and forms compute with its values. A leading apostrophe would become part of the
+    # value on every phone: a negative score "-2" would no longer be a number, a phone number
+    # "+7 701 ..." would no longer dial, a choice value would match no choice. The danger it
+    # guards against is gone at the source instead: answers that do not parse as their field's
+    # type are never copied to a case (submissions.parsing.invalid_answers), so numbers, dates,
+    # locations and listed choices here are what their type says; only free-text properties can
+    # start with "=", and Collect shows those as text. Any export meant for people must use
+    # fieldapp.spreadsheet (tests/test_spreadsheet.py checks every CSV/XLSX writer).
     writer = csv.writer(buffer, lineterminator="\n")
     columns = _columns(case_list) if case_list else []
     writer.writerow(["name", "label", "__version", *columns, "next_due", "overdue"])

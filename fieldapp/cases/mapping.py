@@ -4,14 +4,16 @@ For every entity declaration of the form (``EntityDecl``: list, container, prope
 instance of its container in the submission (the survey, a group, or each repeat entry) that
 carries a ``meta/entity`` block becomes one :class:`EntityBlock`. Property values are the typed
 answers of the ``save_to`` fields. An answer that is absent or empty proposes nothing: a question
-that was not relevant must not wipe what the case already holds.
+that was not relevant must not wipe what the case already holds. Nor does an answer flagged as
+not of its field's type (``submissions.parsing.invalid_answers``): a date answered with a formula
+must not become a case property that every phone of the case list receives.
 """
 
 from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,6 +35,8 @@ class EntityBlock:
     trunk_version: int | None
     branch_id: str | None
     properties: dict[str, Any] = field(default_factory=dict)
+    #: properties left out because their answer was flagged as not of its type
+    invalid: tuple[str, ...] = ()
 
 
 def normalise_uuid(raw: str | None) -> str | None:
@@ -72,18 +76,21 @@ def _segments(path: str) -> list[str]:
     return [s for s in path.split("/") if s][1:]
 
 
-def _containers(data: Any, segments: Sequence[str]) -> Iterator[Mapping[str, Any]]:
-    """Every dict at ``segments`` below ``data``, descending into each repeat entry."""
+def _containers(
+    data: Any, segments: Sequence[str], at: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every dict at ``segments`` below ``data``, descending into each repeat entry, with its
+    path: ``at`` and the segments, repeat positions counted from 1 (``/data/children[2]``)."""
     if isinstance(data, list):
-        for item in data:
-            yield from _containers(item, segments)
+        for position, item in enumerate(data, start=1):
+            yield from _containers(item, segments, f"{at}[{position}]")
         return
     if not isinstance(data, Mapping):
         return
     if not segments:
-        yield data
+        yield at, data
         return
-    yield from _containers(data.get(segments[0]), segments[1:])
+    yield from _containers(data.get(segments[0]), segments[1:], f"{at}/{segments[0]}")
 
 
 def _value_at(container: Mapping[str, Any], segments: Sequence[str]) -> Any:
@@ -100,35 +107,48 @@ def _proposed(value: Any) -> bool:
 
 
 def entity_blocks(
-    data: Mapping[str, Any], declarations: Sequence[Mapping[str, Any]]
+    data: Mapping[str, Any],
+    declarations: Sequence[Mapping[str, Any]],
+    *,
+    invalid: Collection[str] = (),
 ) -> list[EntityBlock]:
     """The case work of a submission.
 
     :param data: the submission's structured data (``submission_data``).
     :param declarations: the form version's entity declarations as stored (``dataset``,
         ``container_path``, ``properties`` as ``[property, field path]`` pairs).
+    :param invalid: paths of flagged answers, with repeat positions (the ``path`` of
+        ``submissions.parsing.invalid_answers``); they propose nothing.
     :return: one block per container instance with an entity block, in document order.
     """
     blocks: list[EntityBlock] = []
     for decl in declarations:
         container_path = str(decl["container_path"])
         container_segments = _segments(container_path)
-        for container in _containers(data, container_segments):
+        root = "/" + container_path.strip("/").split("/")[0]
+        for at, container in _containers(data, container_segments, root):
             meta = container.get("meta")
             entity = meta.get("entity") if isinstance(meta, Mapping) else None
             if not isinstance(entity, Mapping) or not entity.get("dataset"):
                 continue
             properties: dict[str, Any] = {}
+            left: list[str] = []
             for prop, field_path in decl.get("properties", []):
                 relative = str(field_path)[len(container_path) :].strip("/")
                 value = _value_at(container, relative.split("/")) if relative else None
-                if _proposed(value):
+                if not _proposed(value):
+                    continue
+                if f"{at}/{relative}" in invalid:
+                    left.append(str(prop))
+                else:
                     properties[str(prop)] = value
             raw_id = str(entity.get("id") or "").strip()
             label = entity.get("label")
             blocks.append(
                 EntityBlock(
-                    dataset=str(entity.get("dataset")),
+                    # no list name is longer than its column (255): a longer one names no list
+                    # and is kept short enough to be stored with the error it causes
+                    dataset=str(entity.get("dataset"))[:255],
                     raw_id=raw_id,
                     case_uuid=normalise_uuid(raw_id),
                     create=_flag(entity.get("create")),
@@ -138,6 +158,7 @@ def entity_blocks(
                     trunk_version=_int(entity.get("trunkVersion")),
                     branch_id=str(entity.get("branchId") or "").strip() or None,
                     properties=properties,
+                    invalid=tuple(left),
                 )
             )
     return blocks

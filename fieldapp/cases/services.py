@@ -146,7 +146,9 @@ def record_case_work(
             lists[name] = get_case_list(name)
         return lists[name]
 
-    for block in entity_blocks(version.data, entities):
+    # answers flagged as not of their type are never proposed (see cases.mapping)
+    flagged = {str(f.get("path")) for f in version.invalid_answers or () if isinstance(f, dict)}
+    for block in entity_blocks(version.data, entities, invalid=flagged):
         if not block.create and not block.update:
             continue  # e.g. a registration without consent: create="0"
         work = CaseWork(

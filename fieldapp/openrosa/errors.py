@@ -22,10 +22,12 @@ def is_openrosa_request() -> bool:
     return any(request.path == p or request.path.startswith(p + "/") for p in (PREFIX, WEB_PREFIX))
 
 
-def render_openrosa_error(status: int, message: str) -> Response:
-    """An OpenRosa error response."""
+def render_openrosa_error(status: int, message: str, code: str | None = None) -> Response:
+    """An OpenRosa error response (the error's ``code`` as an attribute of its message)."""
     response = Response(
-        message_xml(message, nature="error"), status=status, content_type="text/xml; charset=utf-8"
+        message_xml(message, nature="error", code=code),
+        status=status,
+        content_type="text/xml; charset=utf-8",
     )
     if (
         status == 401

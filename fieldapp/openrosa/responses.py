@@ -63,12 +63,18 @@ def manifest_xml(entries: Iterable[MediaEntry]) -> str:
     return "".join(parts)
 
 
-def message_xml(text: str, *, nature: str = "") -> str:
-    """An ``OpenRosaResponse`` carrying one message (``nature="error"`` for errors)."""
+def message_xml(text: str, *, nature: str = "", code: str | None = None) -> str:
+    """An ``OpenRosaResponse`` carrying one message (``nature="error"`` for errors).
+
+    ``code`` is the error's stable code (``submission.xml_invalid``), as an attribute of the
+    message: Collect shows the message text and ignores attributes it does not know, while
+    scripts and support staff can tell refusals apart without parsing the prose.
+    """
+    code_attr = f" code={quoteattr(code)}" if code else ""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<OpenRosaResponse xmlns="{RESPONSE_NS}" items="0">\n'
-        f"  <message nature={quoteattr(nature)}>{escape(text)}</message>\n"
+        f"  <message nature={quoteattr(nature)}{code_attr}>{escape(text)}</message>\n"
         "</OpenRosaResponse>\n"
     )
 

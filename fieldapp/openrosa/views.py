@@ -16,6 +16,7 @@ the decisions are in ``forms.services`` and ``submissions.services``.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
@@ -39,7 +40,7 @@ from fieldapp.openrosa.responses import (
     manifest_xml,
     message_xml,
 )
-from fieldapp.submissions.models import SubmissionAttachment, SubmissionVersion
+from fieldapp.submissions.models import SubmissionVersion
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
 from fieldapp.web.args import column_length
 from fieldapp.web.files import blob_store, content_disposition
@@ -334,18 +335,51 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
-_CONTENT_TYPE_MAX = column_length(SubmissionAttachment.content_type)
 _DEVICE_ID_MAX = column_length(SubmissionVersion.device_id)
 
 
-def _content_type(mimetype: str) -> str | None:
-    """A part's declared type, refused when longer than any real media type (and its column)."""
-    if len(mimetype) > _CONTENT_TYPE_MAX:
+#: a part's content type as stored: ``type/subtype`` (parameters dropped), at most the column's
+#: 100 characters; anything else is stored as unknown rather than refused (the file still counts)
+_MIMETYPE = re.compile(
+    r"(?:[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,48})/(?:[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,48})"
+)
+_XML_PART = "xml_submission_file"
+
+
+def _read_parts(max_xml_bytes: int) -> tuple[bytes, list[Upload]]:
+    """The XML part and the file parts of a submission POST (ODK-INTEROP §2.2).
+
+    The XML may come as a file part or as a plain field; exactly one is accepted, since with two
+    the server could not tell which one the phone meant. Reading the XML stops one byte past the
+    limit, so an oversized part is refused (413) without being read whole.
+    """
+    xml_files = request.files.getlist(_XML_PART)
+    xml_fields = request.form.getlist(_XML_PART)
+    if len(xml_files) + len(xml_fields) > 1:
         raise BadRequest(
-            f"An attachment declares a content type longer than {_CONTENT_TYPE_MAX} characters.",
-            code="submission.content_type",
+            "The POST has more than one xml_submission_file part; send exactly one.",
+            code="submission.xml_part_duplicate",
         )
-    return mimetype or None
+    if xml_files:
+        xml = xml_files[0].read(max_xml_bytes + 1)
+    elif xml_fields:
+        xml = xml_fields[0].encode()
+    else:
+        raise BadRequest(
+            "Required multipart POST field xml_submission_file missing.",
+            code="submission.xml_part_missing",
+        )
+    uploads = [
+        Upload(name=name, data=part.read(), content_type=_stored_mimetype(part.mimetype))
+        for name, part in request.files.items(multi=True)
+        if name != _XML_PART
+    ]
+    return xml, uploads
+
+
+def _stored_mimetype(mimetype: str | None) -> str | None:
+    value = (mimetype or "").strip()
+    return value.lower() if _MIMETYPE.fullmatch(value) else None
 
 
 @bp.route("/submission", methods=["HEAD", "GET", "POST"])
@@ -358,23 +392,7 @@ def submission() -> Response:
         return Response(status=204)
     limit = int(current_app.config["OPENROSA_MAX_BYTES"])
     request.max_content_length = limit
-    xml_part = request.files.get("xml_submission_file")
-    if xml_part is not None:
-        xml = xml_part.read(int(current_app.config["SUBMISSION_XML_MAX_BYTES"]) + 1)
-    elif "xml_submission_file" in request.form:
-        xml = request.form["xml_submission_file"].encode()
-    else:
-        raise BadRequest(
-            "Required multipart POST field xml_submission_file missing.",
-            code="submission.xml_part_missing",
-        )
-    # the bytes are stored as received (UTF-16 and other encodings included) and decoded only
-    # by the hardened parser, which refuses a raw NUL as XML does
-    uploads = [
-        Upload(name=name, data=part.read(), content_type=_content_type(part.mimetype))
-        for name, part in request.files.items(multi=True)
-        if name != "xml_submission_file"
-    ]
+    xml, uploads = _read_parts(int(current_app.config["SUBMISSION_XML_MAX_BYTES"]))
     device_id = request.args.get("deviceID")
     if device_id is not None and len(device_id) > _DEVICE_ID_MAX:
         raise BadRequest(
@@ -395,6 +413,7 @@ def submission() -> Response:
                     device_id=device_id,
                     user_agent=user_agent,
                     max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
+                    max_xml_elements=int(current_app.config["SUBMISSION_XML_MAX_ELEMENTS"]),
                     overdue_days=int(current_app.config["URGENT_OVERDUE_DAYS"]),
                 )
             break

@@ -52,7 +52,7 @@ from fieldapp.submissions.models import (
     SubmissionStateCount,
     SubmissionVersion,
 )
-from fieldapp.submissions.parsing import DisplayItem, describe
+from fieldapp.submissions.parsing import EXPECTED_TEXT, DisplayItem, describe
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("review", __name__)
@@ -653,6 +653,7 @@ def _answers(
         fields,
         language.name if language else None,
         default_language=form_version.default_language,
+        invalid=version.invalid_answers,
     )
     media = {
         path: f.mediatype or ""
@@ -703,6 +704,7 @@ def submission_page(instance_id: str) -> Any:
         earlier=[v for v in submission.versions if v.id != version.id],
         may_decide=submission.review_state != ReviewState.APPROVED,
         states=ReviewState,
+        expected_text=EXPECTED_TEXT,
     )
     with unit_of_work():
         record(

@@ -165,6 +165,10 @@ class SubmissionVersion(Base):
     encrypted: Mapped[bool] = mapped_column(default=False)
     #: the answers as structured data following the form's field tree
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: answers that do not parse as their field's type (``submissions.parsing.invalid_answers``:
+    #: path, field, expected type), kept as sent in ``data`` but never copied to a case; NULL
+    #: for versions received before answers were checked
+    invalid_answers: Mapped[list[Any] | None] = mapped_column(default=list)
     #: ``?deviceID=`` of the upload
     device_id: Mapped[str | None] = mapped_column(String(255))
     #: the client's User-Agent (prefixed by ODK-Client when given)

@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from lxml import etree
@@ -29,14 +30,20 @@ from fieldapp.errors import BadRequest
 from fieldapp.forms.xform import Choice, Field
 from fieldapp.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
 
+#: most elements in a submission unless the caller says otherwise (config
+#: ``SUBMISSION_XML_MAX_ELEMENTS``); counted while parsing, so a bigger document costs little
+DEFAULT_MAX_ELEMENTS = 50_000
+
 __all__ = [
     "ENCRYPTED_NS",
+    "EXPECTED_TEXT",
     "DisplayItem",
     "ParsedSubmission",
     "SubmissionInvalid",
     "SubmissionXmlInvalid",
     "describe",
     "expected_attachments",
+    "invalid_answers",
     "parse_submission",
     "submission_data",
 ]
@@ -53,10 +60,14 @@ _ENTITY_ATTRIBUTES = (
     "branchId",
 )
 
-_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+# at most 19 digits: enough for any 64-bit integer, and Python refuses to convert strings of
+# more than 4,300 digits (a ValueError that would become a 500)
+_INT = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _INT_TYPES = frozenset({"int", "integer", "long", "short"})
 _DECIMAL_TYPES = frozenset({"decimal", "double", "float"})
+#: the longest instanceID (and deprecatedID) accepted: the width of their columns
+MAX_INSTANCE_ID_LENGTH = 255
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 _MAX_NAME_LENGTH = 255
 
@@ -65,8 +76,8 @@ class SubmissionInvalid(BadRequest):
     """The submission cannot be accepted as it is (400).
 
     The code is ``submission.invalid`` unless a more specific one applies:
-    ``submission.form_id_missing``, ``submission.instance_id_missing`` or
-    ``submission.xml_invalid``.
+    ``submission.form_id_missing``, ``submission.instance_id_missing``,
+    ``submission.instance_id_too_long`` or ``submission.xml_invalid``.
     """
 
     code = "submission.invalid"
@@ -129,6 +140,8 @@ class DisplayItem:
         ``yes``/``no`` for booleans, ``lat, lon`` for points, ``""`` for no value.
     :param children: the items of a group.
     :param instances: the items of each instance of a repeat.
+    :param invalid: the type the answer should have had (``date``, ``select_one``...) when it
+        does not parse as it (see :func:`invalid_answers`); ``None`` for a valid answer.
     """
 
     path: str
@@ -140,17 +153,19 @@ class DisplayItem:
     display: str
     children: tuple[DisplayItem, ...] = ()
     instances: tuple[tuple[DisplayItem, ...], ...] = ()
+    invalid: str | None = None
 
 
 # -- identity --------------------------------------------------------------------------------
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
+    # the parser keeps elements only (no comments, PIs or entities), so the tag is a string
+    return str(element.tag).rpartition("}")[2]
 
 
 def _elements(element: etree._Element) -> Iterable[etree._Element]:
-    return (child for child in element if isinstance(child.tag, str))
+    return element.iterchildren(etree.Element)
 
 
 def _child(element: etree._Element | None, name: str) -> etree._Element | None:
@@ -167,9 +182,11 @@ def _text(element: etree._Element | None) -> str | None:
     return text or None
 
 
-def _parse_root(xml: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+def _parse_root(
+    xml: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> etree._Element:
     try:
-        return parse_xml(xml, max_bytes=max_bytes)
+        return parse_xml(xml, max_bytes=max_bytes, max_elements=max_elements)
     except XmlError as err:
         raise SubmissionXmlInvalid(
             f"The submission is not acceptable XML. {err.message}",
@@ -183,37 +200,56 @@ def _is_envelope(root: etree._Element) -> bool:
     return etree.QName(root).namespace == ENCRYPTED_NS or flag in {"yes", "true"}
 
 
-def _meta_value(root: etree._Element, name: str) -> str | None:
-    """``meta/<name>`` directly under the root, in any namespace (``orx:meta`` or ``meta``)."""
-    for meta in _elements(root):
-        if _local(meta) == "meta":
-            value = _text(_child(meta, name))
-            if value is not None:
-                return value
+def _named(element: etree._Element, name: str) -> list[etree._Element]:
+    """The child elements named ``name`` in any namespace (or none); lxml filters in C, so a
+    document with many other children costs little here."""
+    return list(element.iterchildren(f"{{*}}{name}"))
+
+
+def _meta_value(metas: Sequence[etree._Element], name: str) -> str | None:
+    """``meta/<name>`` in any namespace (``orx:meta`` or ``meta``): the first with a value."""
+    for meta in metas:
+        value = _text(_child(meta, name))
+        if value is not None:
+            return value
     return None
 
 
-def parse_submission(xml: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> ParsedSubmission:
+def parse_submission(
+    xml: bytes,
+    *,
+    max_bytes: int = 10 * 1024 * 1024,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> ParsedSubmission:
     """Read a submission's identity, following ODK Central's ``Submission.fromXml``.
 
     :param xml: the ``xml_submission_file`` part.
     :param max_bytes: the largest document accepted.
+    :param max_elements: the most elements accepted (more is a 413, found while parsing).
     :return: form id, version, instance ids, instance name and the encrypted envelope, if any.
-    :raises SubmissionXmlInvalid: the body is empty, not well-formed, too large (413), too
-        deep, or carries a DOCTYPE (code ``submission.xml_invalid``; also an ``XmlError``).
+    :raises SubmissionXmlInvalid: the body is empty, not well-formed, too large or with too
+        many elements (413), too deep, or carries a DOCTYPE (code ``submission.xml_invalid``;
+        also an ``XmlError``; the XML error's own code in ``details["xml_code"]``).
     :raises SubmissionInvalid: the root has no ``id`` attribute (``submission.form_id_missing``)
-        or there is no ``meta/instanceID`` (``submission.instance_id_missing``).
+        or there is no ``meta/instanceID`` (``submission.instance_id_missing``), or it or
+        ``meta/deprecatedID`` is longer than :data:`MAX_INSTANCE_ID_LENGTH`
+        (``submission.instance_id_too_long``).
     """
-    return read_identity(_parse_root(xml, max_bytes))
+    return read_identity(_parse_root(xml, max_bytes, max_elements))
 
 
-def parse_tree(xml: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> etree._Element:
+def parse_tree(
+    xml: bytes,
+    *,
+    max_bytes: int = 10 * 1024 * 1024,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> etree._Element:
     """The submission's document, parsed once with the hardened parser, for callers that need
     its identity, attachments and data (pass it on as ``root=``).
 
     :raises SubmissionXmlInvalid: see :func:`parse_submission`.
     """
-    return _parse_root(xml, max_bytes)
+    return _parse_root(xml, max_bytes, max_elements)
 
 
 def read_identity(root: etree._Element) -> ParsedSubmission:
@@ -225,7 +261,8 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
             "submission must carry the form's id, as in <data id='my_form'>.",
             code="submission.form_id_missing",
         )
-    instance_id = _meta_value(root, "instanceID") or (root.get("instanceID") or "").strip()
+    metas = _named(root, "meta")
+    instance_id = _meta_value(metas, "instanceID") or (root.get("instanceID") or "").strip()
     if not instance_id:
         raise SubmissionInvalid(
             "The submission has no instance ID. fieldapp needs meta/instanceID to recognise a "
@@ -233,29 +270,39 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
             "meta group (XLSForm and ODK Collect add it by default).",
             code="submission.instance_id_missing",
         )
+    deprecated_id = _meta_value(metas, "deprecatedID")
+    for what, value in (("instanceID", instance_id), ("deprecatedID", deprecated_id or "")):
+        if len(value) > MAX_INSTANCE_ID_LENGTH:
+            raise SubmissionInvalid(
+                f"The submission's {what} is {len(value):,} characters long; at most "
+                f"{MAX_INSTANCE_ID_LENGTH} are accepted (Collect's are 41, uuid:...).",
+                code="submission.instance_id_too_long",
+            )
     encrypted = _is_envelope(root)
     media: tuple[str, ...] = ()
     if encrypted:
         media = tuple(
             name
-            for parent in _elements(root)
-            if _local(parent) == "media"
+            for parent in _named(root, "media")
             for file in _elements(parent)
             if _local(file) == "file" and (name := _text(file)) is not None
         )
+
+    def first(name: str) -> str | None:
+        found = next(root.iterchildren(f"{{*}}{name}"), None) if encrypted else None
+        return _text(found)
+
     return ParsedSubmission(
         form_id=form_id,
         version=(root.get("version") or "").strip(),
         instance_id=instance_id,
-        deprecated_id=_meta_value(root, "deprecatedID"),
-        instance_name=_meta_value(root, "instanceName"),
+        deprecated_id=deprecated_id,
+        instance_name=_meta_value(metas, "instanceName"),
         encrypted=encrypted,
-        encrypted_key=_text(_child(root, "base64EncryptedKey")) if encrypted else None,
-        encrypted_signature=(
-            _text(_child(root, "base64EncryptedElementSignature")) if encrypted else None
-        ),
+        encrypted_key=first("base64EncryptedKey"),
+        encrypted_signature=first("base64EncryptedElementSignature"),
         encrypted_media=media,
-        encrypted_xml_file=_text(_child(root, "encryptedXmlFile")) if encrypted else None,
+        encrypted_xml_file=first("encryptedXmlFile"),
     )
 
 
@@ -316,18 +363,20 @@ def expected_attachments(
         names = [*parsed.encrypted_media, parsed.encrypted_xml_file]
     else:
         binaries = _relative_paths(fields, _is_binary)
+        # only groups and repeats on the way to a binary field are entered: the walk visits
+        # the elements the form puts there, not the whole document
+        prefixes = {path[:i] for path in binaries for i in range(1, len(path))}
         names = []
         if root is None:
             root = _parse_root(xml)
 
         def walk(element: etree._Element, path: tuple[str, ...]) -> None:
             for child in _elements(element):
-                if child.get(_JR_TEMPLATE) is not None:
-                    continue
                 child_path = (*path, _local(child))
                 if child_path in binaries:
-                    names.append(child.text)
-                else:
+                    if child.get(_JR_TEMPLATE) is None:
+                        names.append(child.text)
+                elif child_path in prefixes and child.get(_JR_TEMPLATE) is None:
                     walk(child, child_path)
 
         if binaries:
@@ -406,7 +455,7 @@ def _entity(element: etree._Element) -> dict[str, Any]:
 
 def _unknown(element: etree._Element) -> Any:
     """Data the field tree does not describe: text as a string, nested elements as dicts."""
-    if next(iter(_elements(element)), None) is None:
+    if not len(element):
         return element.text or None
     return _container(element, ())
 
@@ -474,6 +523,160 @@ def submission_data(
     if _is_envelope(root):
         return {}
     return _container(root, fields)
+
+
+# -- answer types ----------------------------------------------------------------------------
+
+#: what each expected type means, for the people who read a flagged answer
+EXPECTED_TEXT: dict[str, str] = {
+    "int": "a whole number",
+    "decimal": "a number",
+    "boolean": "true or false",
+    "date": "a date (YYYY-MM-DD)",
+    "dateTime": "a date and time (YYYY-MM-DDThh:mm:ss with a time zone)",
+    "time": "a time (hh:mm:ss)",
+    "geopoint": "a location (latitude longitude [altitude accuracy])",
+    "geotrace": "a line of locations separated by ;",
+    "geoshape": "a shape of locations separated by ;",
+    "select_one": "one of the question's choices",
+    "select_multiple": "some of the question's choices",
+    "rank": "the question's choices in order",
+}
+
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+_TIME = re.compile(
+    r"([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?(Z|[+-]([0-9]{2})(?::?([0-9]{2}))?)?",
+    re.ASCII,
+)
+_INT32 = 2**31
+_INT64 = 2**63
+
+
+def _is_date(text: str) -> bool:
+    found = _DATE.fullmatch(text)
+    if found is None:
+        return False
+    try:
+        date(*(int(g) for g in found.groups()))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_time(text: str) -> bool:
+    found = _TIME.fullmatch(text)
+    if found is None:
+        return False
+    hour, minute, second, _zone, zone_hour, zone_minute = found.groups()
+    return (
+        int(hour) < 24
+        and int(minute) < 60
+        and int(second or 0) < 61  # a leap second
+        and int(zone_hour or 0) <= 14
+        and int(zone_minute or 0) < 60
+    )
+
+
+def _is_date_time(text: str) -> bool:
+    day, sep, clock = text.partition("T")
+    return bool(sep) and _is_date(day) and _is_time(clock)
+
+
+def _is_points(text: str) -> bool:
+    points = [p for p in text.split(";") if p.strip()]
+    return bool(points) and all(isinstance(_geopoint(p), dict) for p in points)
+
+
+def _static_choices(item: Field) -> frozenset[str] | None:
+    """The values a select may take, when the form lists them itself.
+
+    ``None`` when they come from elsewhere: a file (``select_one_from_file``, a case list), the
+    form's own repeat, or a ``search()`` appearance (choices looked up in a CSV on the phone).
+    """
+    if item.choices is None or item.choices_from is not None or not item.choices:
+        return None
+    if "search(" in (item.appearance or ""):
+        return None
+    return frozenset(c.value for c in item.choices)
+
+
+def _mismatch(value: Any, item: Field) -> str | None:
+    """The type a leaf's typed value (from :func:`_typed`) should have had, or ``None`` when it
+    has it (or there is nothing to check: no answer, text, files, barcodes...)."""
+    if value is None:
+        return None
+    data_type = item.data_type or "string"
+    if item.kind in {"select_one", "select_multiple", "rank"}:
+        allowed = _static_choices(item)
+        if allowed is None:
+            return None
+        values = value if isinstance(value, list) else str(value).split()
+        if item.kind == "select_one" and len(values) != 1:
+            return item.kind
+        return None if all(str(v) in allowed for v in values) else item.kind
+    if data_type in _INT_TYPES:
+        bound = _INT64 if data_type == "long" else _INT32
+        ok = isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+        return None if ok else "int"
+    if data_type in _DECIMAL_TYPES:
+        return None if isinstance(value, float) else "decimal"
+    if data_type == "boolean":
+        return None if isinstance(value, bool) else "boolean"
+    if data_type == "geopoint":
+        return None if isinstance(value, dict) else "geopoint"
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    checks: dict[str, Callable[[str], bool]] = {
+        "date": _is_date,
+        "dateTime": _is_date_time,
+        "time": _is_time,
+        "geotrace": _is_points,
+        "geoshape": _is_points,
+    }
+    check = checks.get(data_type)
+    return data_type if check is not None and not check(text) else None
+
+
+def invalid_answers(data: Mapping[str, Any], fields: Sequence[Field]) -> list[dict[str, str]]:
+    """The answers that do not parse as their field's type.
+
+    Checked: whole numbers (``int``, within 32 bits; ``long`` within 64), decimals, booleans,
+    dates, times, date-times, geopoints, geotraces and geoshapes, and selects and ranks against
+    their choices when the form lists them itself (not ``select_one_from_file``, case lists or
+    ``search()``). Text, barcodes, files and data the form does not describe are not checked.
+    Such answers are kept as sent; the server flags them and never copies them to a case.
+
+    :param data: the result of :func:`submission_data`.
+    :param fields: the field tree of the form version.
+    :return: ``{"path", "field", "expected"}`` per flagged answer, in the form's order:
+        ``path`` with repeat positions (``/data/children[2]/dob``, counted from 1), ``field``
+        the field's path (``/data/children/dob``), ``expected`` the type (a key of
+        :data:`EXPECTED_TEXT`).
+    """
+    out: list[dict[str, str]] = []
+
+    def walk(container: Mapping[str, Any], items: Sequence[Field], at: str) -> None:
+        for item in items:
+            value = container.get(item.name)
+            if item.kind == "repeat":
+                entries = value if isinstance(value, list) else []
+                for position, entry in enumerate(entries, start=1):
+                    if isinstance(entry, Mapping):
+                        walk(entry, item.children, f"{at}/{item.name}[{position}]")
+            elif item.kind == "group" or item.children:
+                if isinstance(value, Mapping):
+                    walk(value, item.children, f"{at}/{item.name}")
+            else:
+                expected = _mismatch(value, item)
+                if expected is not None:
+                    out.append(
+                        {"path": f"{at}/{item.name}", "field": item.path, "expected": expected}
+                    )
+
+    root = fields[0].path.rsplit("/", 1)[0] if fields else ""
+    walk(data, fields, root)
+    return out
 
 
 # -- display ---------------------------------------------------------------------------------
@@ -555,9 +758,15 @@ def _items(
     parent: str,
     language: str | None,
     default_language: str | None,
+    *,
+    invalid: Mapping[str, str] | None = None,
+    at: str | None = None,
 ) -> tuple[DisplayItem, ...]:
+    """``at``: ``parent`` with repeat positions, as the paths of :func:`invalid_answers`."""
     out: list[DisplayItem] = []
     known = {item.name for item in fields}
+    flags = invalid or {}
+    at = parent if at is None else at
     for item in fields:
         value = data.get(item.name)
         if _skip(item, value):
@@ -565,8 +774,16 @@ def _items(
         label = _pick(item.labels, language, default_language) or item.name
         if item.kind == "repeat":
             instances = tuple(
-                _items(entry, item.children, item.path, language, default_language)
-                for entry in (value if isinstance(value, list) else [])
+                _items(
+                    entry,
+                    item.children,
+                    item.path,
+                    language,
+                    default_language,
+                    invalid=flags,
+                    at=f"{at}/{item.name}[{position}]",
+                )
+                for position, entry in enumerate(value if isinstance(value, list) else [], 1)
                 if isinstance(entry, Mapping)
             )
             out.append(
@@ -588,6 +805,8 @@ def _items(
                 item.path,
                 language,
                 default_language,
+                invalid=flags,
+                at=f"{at}/{item.name}",
             )
             if children:
                 out.append(
@@ -603,6 +822,7 @@ def _items(
                     )
                 )
         else:
+            flagged = flags.get(f"{at}/{item.name}")
             out.append(
                 DisplayItem(
                     path=item.path,
@@ -611,7 +831,11 @@ def _items(
                     kind=item.kind,
                     data_type=item.data_type,
                     value=value,
-                    display=_display(value, item, language, default_language),
+                    # a flagged answer is shown exactly as sent, not through its choice labels
+                    display=str(value)
+                    if flagged and isinstance(value, str)
+                    else _display(value, item, language, default_language),
+                    invalid=flagged,
                 )
             )
     for name, value in data.items():
@@ -638,6 +862,7 @@ def describe(
     language: str | None,
     *,
     default_language: str | None = None,
+    invalid: Sequence[Mapping[str, str]] | None = None,
 ) -> tuple[DisplayItem, ...]:
     """Labelled items for people to read, in the form's order.
 
@@ -653,7 +878,10 @@ def describe(
     :param default_language: the form's default language, used when a label is missing in
         ``language`` (blank, or pyxform's ``-`` placeholder); without it (or when that is
         missing too) the label in the form's first language is used, then the field name.
+    :param invalid: the version's flagged answers (:func:`invalid_answers`); each flagged item
+        carries its expected type in ``invalid``.
     :return: one item per top-level field shown.
     """
     parent = fields[0].path.rsplit("/", 1)[0] if fields else ""
-    return _items(data, fields, parent, language, default_language)
+    flags = {str(f.get("path")): str(f.get("expected")) for f in invalid or ()}
+    return _items(data, fields, parent, language, default_language, invalid=flags)

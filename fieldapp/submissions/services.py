@@ -32,8 +32,10 @@ from fieldapp.submissions.models import (
     SubmissionVersion,
 )
 from fieldapp.submissions.parsing import (
+    DEFAULT_MAX_ELEMENTS,
     ParsedSubmission,
     expected_attachments,
+    invalid_answers,
     parse_tree,
     read_identity,
     submission_data,
@@ -255,19 +257,6 @@ def _touches_overdue_case(
     )
 
 
-def _check_identity_lengths(parsed: ParsedSubmission) -> None:
-    """Ids longer than their column are refused here, not by the database."""
-    from fieldapp.web.args import column_length  # noqa: PLC0415
-
-    limit = column_length(SubmissionVersion.instance_id)
-    for name, value in (("instanceID", parsed.instance_id), ("deprecatedID", parsed.deprecated_id)):
-        if value is not None and len(value) > limit:
-            raise BadRequest(
-                f"The submission's {name} is longer than {limit} characters.",
-                code="submission.id_too_long",
-            )
-
-
 def receive_submission(
     *,
     xml: bytes,
@@ -278,14 +267,16 @@ def receive_submission(
     device_id: str | None = None,
     user_agent: str | None = None,
     max_xml_bytes: int = 10 * 1024 * 1024,
+    max_xml_elements: int = DEFAULT_MAX_ELEMENTS,
     overdue_days: int = 14,
 ) -> ReceiveResult:
     """Take in one submission POST (ODK-INTEROP §2.4, with fieldapp's §10 rules).
 
     In order:
 
-    1. parse the XML (hardened parser): no form id → 400; no instanceID → 400 (fieldapp does
-       not invent one: a retry would become a duplicate);
+    1. parse the XML (hardened parser, once; more than ``max_xml_elements`` elements → 413 as
+       soon as the parser passes the limit): no form id → 400; no instanceID → 400 (fieldapp
+       does not invent one: a retry would become a duplicate);
     2. resolve the form and version: unknown form or version → 404; an older published version
        is fine; ``closing`` accepts, ``closed`` → 409;
     3. the actor must be a field worker or coordinator with a region → 403;
@@ -313,9 +304,8 @@ def receive_submission(
 
     :raises DomainError: with the status the phone should get.
     """
-    root = parse_tree(xml, max_bytes=max_xml_bytes)
+    root = parse_tree(xml, max_bytes=max_xml_bytes, max_elements=max_xml_elements)
     parsed = read_identity(root)
-    _check_identity_lengths(parsed)
     form, form_version, existing_id = _form_version(parsed)
     if not may_submit(actor):
         raise Forbidden(
@@ -383,6 +373,7 @@ def receive_submission(
         submitter_id=actor.id,
         received_at=now,
     )
+    version.invalid_answers = invalid_answers(data, fields)  # kept as sent, flagged
     urgent = str(data.get("urgent") or "").strip().lower() == "yes" or (
         not parsed.encrypted
         and bool(form_version.entities)

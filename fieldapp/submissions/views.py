@@ -55,6 +55,9 @@ def detail(submission: Submission) -> dict[str, Any]:
     assert version is not None
     return summary(submission) | {
         "data": version.data,
+        # answers kept as sent but not of their field's type (never copied to a case); null
+        # for versions received before answers were checked
+        "invalid_answers": version.invalid_answers,
         "encrypted": version.encrypted,
         "device_id": version.device_id,
         "attachments": services.attachment_summary(version),

@@ -174,7 +174,9 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/submissions/{instance_id}": {
             "get": _op(
-                "One submission: data, attachments, case_changes, versions, reviews (audited)"
+                "One submission: data, invalid_answers (path, field, expected type: kept as "
+                "sent, never copied to a case), attachments, case_changes, versions, reviews "
+                "(audited)"
             ),
             "delete": _op(
                 'Delete softly: {"reason"}; a phone resending it gets 409; restorable',

@@ -83,7 +83,7 @@ def _plain_page(status: int, message: str) -> Response:
 def render_error(status: int, code: str, message: str, details: Any = None) -> Any:
     """Render an error as OpenRosa XML (phones), JSON (API) or a page."""
     if is_openrosa_request():
-        return render_openrosa_error(status, message)
+        return render_openrosa_error(status, message, code)
     if is_api_request():
         body: dict[str, Any] = {"code": code, "message": message}
         if details is not None:
