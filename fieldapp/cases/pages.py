@@ -21,6 +21,7 @@ from fieldapp.cases.schemas import CasePageArgs
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import DomainError
 from fieldapp.submissions.models import Submission
+from fieldapp.submissions.services import scope_submissions
 from fieldapp.web import charts
 from fieldapp.web.args import load_args
 from fieldapp.web.permissions import current_actor, require
@@ -131,11 +132,16 @@ def case_page(case_id: str) -> Any:
     """One case: properties, links, timeline of versions and submissions, actions, viewers."""
     actor = current_actor()
     case = services.visible_case(case_id, actor=actor)
+    # the submissions the timeline may link to: those the reader may open (a deleted one, or one
+    # of a region the case has left, keeps its version on the timeline without a link)
     submissions = {
         s.id: s
         for s in db.session.scalars(
-            select(Submission).where(
-                Submission.id.in_([v.submission_id for v in case.versions if v.submission_id])
+            scope_submissions(
+                select(Submission).where(
+                    Submission.id.in_([v.submission_id for v in case.versions if v.submission_id])
+                ),
+                actor,
             )
         )
     }

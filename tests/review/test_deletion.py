@@ -124,3 +124,18 @@ def test_the_delete_form_on_the_submission_page(programme, desk):
     assert done.status_code == 302
     assert done.headers["Location"].endswith("/review")
     assert browser.get(f"/submissions/{instance}").status_code == 404
+
+
+def test_the_case_timeline_keeps_a_deleted_submissions_version_without_a_dead_link(programme, desk):
+    worker, coord = programme["worker"], programme["coord"]
+    instance = worker.submit(*registration("seed1"))
+    coord.api.review(instance)  # the household case gets its first version from it
+    browser = desk("coord")
+    page = browser.get(f"/cases/{SEED1_HOUSEHOLD}").data.decode()
+    assert f'href="/submissions/{instance}"' in page
+
+    assert _delete(coord, instance).status_code == 200
+    page = browser.get(f"/cases/{SEED1_HOUSEHOLD}").data.decode()
+    assert "Version 1" in page  # what the case became stays on its timeline
+    assert f'href="/submissions/{instance}"' not in page  # the link would be a 404
+    assert "from a submission that was deleted or that you may not open" in page
