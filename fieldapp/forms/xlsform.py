@@ -17,9 +17,12 @@ This is the only module of fieldapp that imports pyxform. It does three things p
    strings (``"[row : 5] On the 'survey' sheet, ..."``); the strings are matched against pyxform's
    own message templates to recover the code and the context. Anything else pyxform lets escape
    is caught and reported as a problem, never as a crash.
-3. **Adds fieldapp's rules:** the settings sheet must give a ``version``, the form id must be a
-   plain name, and every expression cell must at least parse as XPath (pyxform does not look
-   inside expressions; without this check a stray bracket is only found by ODK Validate).
+3. **Adds fieldapp's rules**, each one a warning or a failure ODK Collect / Web Forms would have
+   (forms/README.md, "fieldapp's own checks and why"): every expression cell must parse as
+   XPath once typographic quotes are replaced as pyxform replaces them (pyxform does not look
+   inside expressions; without this check a stray bracket is only found by ODK Validate), and
+   a form id fieldapp cannot put in a URL path is replaced by a derived one, with a note. A
+   missing ``version`` is no problem here: the catalogue generates one (forms.services).
 
 Macro-enabled workbooks (``.xlsm``, or an ``.xlsx`` holding ``xl/vbaProject.bin``) are refused:
 the uploaded file is kept and handed back to staff, and a server should not redistribute macros.
