@@ -420,9 +420,26 @@ def test_a_form_without_version_gets_a_rising_version_and_a_note_and_publishes(
     assert client.post("/api/v1/forms/visit/publish", headers=designer).status_code == 200
     detail = client.get("/api/v1/forms/visit", headers=designer).json
     assert detail["current_version"] == "202612031427"
+    # nor does a discarded draft's version come back (a phone may have tried it)
+    fourth = upload(client, data, headers=designer)
+    assert client.delete("/api/v1/forms/visit/draft", headers=designer).status_code == 204
+    assert upload(client, data, headers=designer).json["version"] == str(
+        int(fourth.json["version"]) + 1
+    )
     # a later upload with the designer's own version keeps it as written
     own = upload(client, xlsform_md("20261203a"), headers=designer)
     assert own.json["version"] == "20261203a" and own.json["warnings"] == []
+
+
+def test_a_discarded_form_never_published_gets_a_higher_version_when_uploaded_again(
+    client, designer, monkeypatch
+):
+    monkeypatch.setattr(services, "utcnow", lambda: datetime(2026, 12, 3, 14, 25, tzinfo=UTC))
+    data = NO_VERSION.replace("{form_id}", "visit").encode()
+    assert upload(client, data, headers=designer).json["version"] == "202612031425"
+    assert client.delete("/api/v1/forms/visit/draft", headers=designer).status_code == 204
+    assert services.find_form("visit") is None
+    assert upload(client, data, headers=designer).json["version"] == "202612031426"
 
 
 def test_the_browser_shows_a_version_note_and_publishes_without_the_checkbox(login_as):

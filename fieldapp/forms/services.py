@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from fieldapp.audit.models import AuditEvent
 from fieldapp.audit.services import record
 from fieldapp.auth.models import User
 from fieldapp.blobs import BlobStore, store_blob
@@ -90,16 +91,29 @@ def _suggest_next_version(version: str) -> str:
     return f"{today}01"
 
 
-def _generated_version(form: Form | None) -> str:
+def _generated_version(form_id: str, form: Form | None) -> str:
     """A version for an upload that needs one: the upload time as ``YYYYMMDDHHMM``, or one more
-    than the highest all-digit version the form has, whichever is higher, so that it rises with
-    every upload (two in one minute included) and sorts after the designer's own numbers."""
+    than the highest all-digit version this form id had, whichever is higher, so that it rises
+    with every upload (two in one minute included) and sorts after the designer's own numbers.
+
+    Discarded drafts are gone from the catalogue but not from the audit log, which is read too:
+    a draft may have been tried on a phone, so its version is not given out again.
+    """
+    used: list[object] = [v.version for v in form.versions] if form is not None else []
+    used.extend(
+        details.get("version")
+        for details in db.session.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "form.draft_uploaded",
+                AuditEvent.subject_type == "form",
+                AuditEvent.subject_id == form_id[:128],
+            )
+        )
+        if isinstance(details, dict)
+    )
     candidate = int(utcnow().strftime("%Y%m%d%H%M"))
-    if form is not None:
-        taken = [int(v.version) for v in form.versions if v.version.isdigit()]
-        if taken:
-            candidate = max(candidate, max(taken) + 1)
-    return str(candidate)
+    numbers = [int(v) for v in used if isinstance(v, str) and v.isascii() and v.isdigit()]
+    return str(max([candidate, *(n + 1 for n in numbers)]))
 
 
 def _version_note(form: Form | None, written: str, generated: str) -> dict[str, Any]:
@@ -174,7 +188,7 @@ def upload_draft(
     if not version_string or reused:
         # A published version never changes (phones hold it), and phones need a version to tell
         # uploads apart: fieldapp picks one rather than refusing the form.
-        version_string = _generated_version(form)
+        version_string = _generated_version(info.form_id, form)
         xform = set_form_version(xform, version_string)
         notes.append(_version_note(form, info.version, version_string))
     if form is None:
