@@ -237,7 +237,8 @@ def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
             )
             continue
         for warning in version.warnings:
-            click.echo(f"{path.name}: warning: {warning.get('message')}", err=True)
+            kind = "note" if warning.get("note") else "warning"
+            click.echo(f"{path.name}: {kind}: {warning.get('message')}", err=True)
         click.echo(
             f"{path.name}: published {version.form.form_id} version {version.version} "
             f"(ODK Validate: {version.validation})"

@@ -1,7 +1,7 @@
 """The one error hierarchy of fieldapp.
 
 Services raise :class:`DomainError` subclasses; they never raise werkzeug exceptions. Each error
-carries a stable ``code`` (``"form.version_exists"``), an ``http_status`` and a message written
+carries a stable ``code`` (``"form.no_draft"``), an ``http_status`` and a message written
 for the person who has to act on it. Each protocol renders them in exactly one place:
 ``fieldapp.web.errors`` as JSON or HTML, ``fieldapp.openrosa.errors`` as OpenRosa XML.
 """

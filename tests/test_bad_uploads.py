@@ -170,15 +170,17 @@ BAD_UPLOADS = [
         "form.invalid",
     ),
     (
-        "missing version",
+        # (a missing version was one until issue 11: the server now generates one)
+        "group never closed",
         "visit.md",
         md("""
-        | survey   |          |        |        |
-        |          | type     | name   | label  |
-        |          | text     | family | Family |
-        | settings |          |        |        |
-        |          | form_id  | form_title |    |
-        |          | visit    | Visit  |        |
+        | survey   |             |        |        |
+        |          | type        | name   | label  |
+        |          | begin group | g      | G      |
+        |          | text        | family | Family |
+        | settings |             |        |        |
+        |          | form_id     | version |       |
+        |          | visit       | 1      |        |
         """),
         422,
         "form.invalid",

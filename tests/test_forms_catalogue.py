@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import textwrap
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -100,7 +103,11 @@ def test_new_upload_of_a_published_form_is_a_draft_and_old_versions_stay(client,
     }
 
 
-def test_a_used_version_string_is_refused_with_a_clear_message(client, designer):
+def test_reuploading_a_published_version_gets_a_generated_version_and_a_warning(
+    client, designer, monkeypatch
+):
+    # issue 11: not a refusal any more; the published version stays as phones hold it
+    monkeypatch.setattr(services, "utcnow", lambda: datetime(2026, 12, 3, 14, 25, tzinfo=UTC))
     upload(client, xlsform_md("7"), headers=designer)
     client.post("/api/v1/forms/visit/publish", headers=designer)
     again = upload(
@@ -108,11 +115,27 @@ def test_a_used_version_string_is_refused_with_a_clear_message(client, designer)
         xlsform_md("7", extra_rows="|  | text | notes | Notes | Заметки |"),
         headers=designer,
     )
-    assert again.status_code == 409
-    error = again.json["error"]
-    assert error["code"] == "form.version_exists"
-    assert "Change 'version' on the settings sheet" in error["message"]
-    assert "8" in error["message"]  # a suggestion for the next version
+    assert again.status_code == 201, again.json
+    assert again.json["version"] == "202612031425"
+    (warning,) = again.json["warnings"]
+    assert warning["code"] == "form.version_exists"
+    assert "note" not in warning  # the designer's own version was overridden: confirm it
+    assert (warning["sheet"], warning["row"], warning["column"]) == ("settings", 2, "version")
+    assert "Version '7' was already published" in warning["message"]
+    assert "202612031425" in warning["message"] and "to 8" in warning["message"]
+    refused = client.post("/api/v1/forms/visit/publish", headers=designer)
+    assert refused.json["error"]["code"] == "form.warnings_unacknowledged"
+    published = client.post(
+        "/api/v1/forms/visit/publish", headers=designer, json={"acknowledge_warnings": True}
+    )
+    assert published.status_code == 200, published.json
+    detail = client.get("/api/v1/forms/visit", headers=designer).json
+    assert {v["version"]: v["status"] for v in detail["versions"]} == {
+        "7": "published",
+        "202612031425": "published",
+    }
+    xform = client.get("/api/v1/forms/visit/versions/7.xml", headers=designer).data
+    assert b"notes" not in xform  # version 7 is unchanged
 
 
 def test_reuploading_a_draft_with_the_same_version_replaces_the_draft(client, designer):
@@ -346,3 +369,153 @@ def test_labels_from_the_xlsform_are_escaped_in_pages(login_as):
     page = designer.get("/forms/evil")
     assert b"<script>alert(1)</script>" not in page.data
     assert b"&lt;script&gt;" in page.data
+
+
+# -- issue 11: forms fieldapp used to refuse ---------------------------------------------------
+
+NO_VERSION = textwrap.dedent("""
+    | survey   |         |          |        |                              |
+    |          | type    | name     | label  | relevant                     |
+    |          | text    | family   | Family |                              |
+    |          | integer | children | Kids   | ${family} != \u2018none\u2019         |
+    | settings |         |          |        |                              |
+    |          | form_id | form_title |      |                              |
+    |          | {form_id} | Spec   |        |                              |
+    """)
+
+
+def instance_root(xform: bytes) -> str:
+    match = re.search(rb"<instance>\s*(<data [^>]*>)", xform)
+    assert match is not None, xform[:500]
+    return match.group(1).decode()
+
+
+def test_a_form_without_version_gets_a_rising_version_and_a_note_and_publishes(
+    client, designer, monkeypatch
+):
+    now = datetime(2026, 12, 3, 14, 25, tzinfo=UTC)
+    monkeypatch.setattr(services, "utcnow", lambda: now)
+    data = NO_VERSION.replace("{form_id}", "visit").encode()
+    first = upload(client, data, headers=designer)
+    assert first.status_code == 201, first.json
+    assert first.json["version"] == "202612031425"
+    (note,) = first.json["warnings"]
+    assert note["code"] == "xlsform.version_generated" and note["note"] is True
+    assert "202612031425" in note["message"]
+    # a note does not hold publishing up
+    published = client.post("/api/v1/forms/visit/publish", headers=designer)
+    assert published.status_code == 200, published.json
+    assert published.json["version"] == "202612031425"
+
+    # the XForm phones get carries the version, and its hash is of those bytes
+    xform = client.get("/api/v1/forms/visit/versions/202612031425.xml", headers=designer).data
+    assert instance_root(xform) == '<data id="visit" version="202612031425">'
+    summary = client.get("/api/v1/forms/visit", headers=designer).json["versions"][0]
+    assert summary["hash"] == "md5:" + hashlib.md5(xform).hexdigest()
+
+    # two more uploads in the same minute still rise, draft replaced or not
+    second = upload(client, data, headers=designer)
+    third = upload(client, data, headers=designer)
+    assert (second.json["version"], third.json["version"]) == ("202612031426", "202612031427")
+    assert client.post("/api/v1/forms/visit/publish", headers=designer).status_code == 200
+    detail = client.get("/api/v1/forms/visit", headers=designer).json
+    assert detail["current_version"] == "202612031427"
+    # nor does a discarded draft's version come back (a phone may have tried it)
+    fourth = upload(client, data, headers=designer)
+    assert client.delete("/api/v1/forms/visit/draft", headers=designer).status_code == 204
+    assert upload(client, data, headers=designer).json["version"] == str(
+        int(fourth.json["version"]) + 1
+    )
+    # a later upload with the designer's own version keeps it as written
+    own = upload(client, xlsform_md("20261203a"), headers=designer)
+    assert own.json["version"] == "20261203a" and own.json["warnings"] == []
+
+
+def test_a_discarded_form_never_published_gets_a_higher_version_when_uploaded_again(
+    client, designer, monkeypatch
+):
+    monkeypatch.setattr(services, "utcnow", lambda: datetime(2026, 12, 3, 14, 25, tzinfo=UTC))
+    data = NO_VERSION.replace("{form_id}", "visit").encode()
+    assert upload(client, data, headers=designer).json["version"] == "202612031425"
+    assert client.delete("/api/v1/forms/visit/draft", headers=designer).status_code == 204
+    assert services.find_form("visit") is None
+    assert upload(client, data, headers=designer).json["version"] == "202612031426"
+
+
+def test_the_browser_shows_a_version_note_and_publishes_without_the_checkbox(login_as):
+    browser = login_as("designer")
+    data = NO_VERSION.replace("{form_id}", "visit").encode()
+    page = browser.post(
+        "/forms/upload",
+        data={"file": (io.BytesIO(data), "visit.md")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Notes" in html and "the upload time" in html
+    assert 'name="acknowledge_warnings"' not in html
+    published = browser.post("/forms/visit/publish", data={}, follow_redirects=True)
+    assert "is published" in published.get_data(as_text=True)
+
+
+def test_typographic_quotes_are_accepted_through_the_api(client, designer):
+    response = upload(client, NO_VERSION.replace("{form_id}", "visit").encode(), headers=designer)
+    assert response.status_code == 201, response.json
+    xform = services.get_form("visit").draft.xform
+    assert "relevant=\" /data/family  != 'none'\"" in xform
+
+
+def test_a_form_id_with_a_space_is_kept(client, designer):
+    response = upload(
+        client, NO_VERSION.replace("{form_id}", "Spec test").encode(), headers=designer
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["form_id"] == "Spec test"
+    assert [w["code"] for w in response.json["warnings"]] == ["xlsform.version_generated"]
+    assert client.post("/api/v1/forms/Spec%20test/publish", headers=designer).status_code == 200
+    assert client.get("/api/v1/forms/Spec%20test", headers=designer).json["state"] == "open"
+
+
+def test_a_form_id_with_a_slash_is_derived_with_a_note(client, designer):
+    response = upload(client, NO_VERSION.replace("{form_id}", "visit/2").encode(), headers=designer)
+    assert response.status_code == 201, response.json
+    assert response.json["form_id"] == "visit_2"
+    codes = [w["code"] for w in response.json["warnings"]]
+    assert codes == ["xlsform.version_generated", "xlsform.form_id_changed"]
+    assert all(w.get("note") for w in response.json["warnings"])
+    assert client.post("/api/v1/forms/visit_2/publish", headers=designer).status_code == 200
+
+
+@pytest.mark.java
+def test_collect_fills_and_sends_a_form_with_generated_version_and_spaced_id(
+    app, client, designer, make_user, tmp_path
+):
+    from tests.conftest import need
+    from tests.javarosa import fill, javarosa_available
+    from tests.openrosa.helpers import Collect, device_for
+
+    need(javarosa_available(), "Java, javac and pyxform's ODK_Validate.jar are needed")
+    data = NO_VERSION.replace("{form_id}", "Spec test").encode()
+    version = upload(client, data, headers=designer).json["version"]
+    assert client.post("/api/v1/forms/Spec%20test/publish", headers=designer).status_code == 200
+    worker = make_user("field_worker", username="jr", regions=["north"])
+    db.session.commit()
+    phone = Collect(app, f"/collect/key/{device_for(worker)}")
+    listing = phone.get("/formList").data.decode()
+    assert "<formID>Spec test</formID>" in listing
+    assert f"<version>{version}</version>" in listing
+    url = re.search(r"<downloadUrl>([^<]+)</downloadUrl>", listing).group(1)
+    form_xml = phone.get(url.replace("&amp;", "&"), openrosa=False).data.decode()
+    assert f'id="Spec test" version="{version}"' in form_xml
+    # the relevance written with typographic quotes works: children only when family != 'none'
+    with_children = fill(
+        form_xml, {}, {"/data/family": "F1", "/data/children": "2"}, workdir=tmp_path
+    )
+    without = fill(form_xml, {}, {"/data/family": "none"}, workdir=tmp_path)
+    assert b"<children>2</children>" in with_children
+    assert b"<children" not in without
+    for xml in (with_children, without):
+        assert f'id="Spec test" version="{version}"'.encode() in xml
+        response = phone.submit(xml)
+        assert response.status_code == 201, response.data

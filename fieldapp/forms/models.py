@@ -117,9 +117,10 @@ class FormVersion(Base):
     fields: Mapped[list[Any]] = mapped_column(default=list, deferred=True)
     #: entity declarations: ``[{"dataset", "container_path", "create", "update", ...}]``
     entities: Mapped[list[Any]] = mapped_column(default=list)
-    #: pyxform warnings as problem dicts (``message``, ``sheet``, ``row``, ``column``)
+    #: pyxform's and fieldapp's warnings as problem dicts (``message``, ``code``, ``sheet``,
+    #: ``row``, ``column``); ``note: true`` marks one that only informs
     warnings: Mapped[list[Any]] = mapped_column(default=list)
-    #: when someone confirmed they read the warnings (required before publishing)
+    #: when someone confirmed they read the warnings (required before publishing, notes aside)
     warnings_acknowledged_at: Mapped[datetime | None]
     #: ``passed``, ``skipped`` (no Java) or NULL (not run yet)
     validation: Mapped[str | None] = mapped_column(String(16))
@@ -136,6 +137,11 @@ class FormVersion(Base):
         order_by="FormAttachment.name",
         cascade="all, delete-orphan",
     )
+
+    @property
+    def blocking_warnings(self) -> list[Any]:
+        """The warnings to acknowledge before publishing: all but the notes."""
+        return [w for w in self.warnings if not (isinstance(w, dict) and w.get("note"))]
 
     @property
     def missing_attachments(self) -> list[FormAttachment]:

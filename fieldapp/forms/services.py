@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from fieldapp.audit.models import AuditEvent
 from fieldapp.audit.services import record
 from fieldapp.auth.models import User
 from fieldapp.blobs import BlobStore, store_blob
@@ -29,7 +30,7 @@ from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadToo
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
 from fieldapp.forms.sandbox import CompileLimits, compile_in_child
 from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
-from fieldapp.forms.xlsform import FormProblem, java_available, odk_validate
+from fieldapp.forms.xlsform import FormProblem, java_available, odk_validate, set_form_version
 from fieldapp.xmlsafe import XmlError, parse_xml
 
 
@@ -90,6 +91,65 @@ def _suggest_next_version(version: str) -> str:
     return f"{today}01"
 
 
+def _generated_version(form_id: str, form: Form | None) -> str:
+    """A version for an upload that needs one: the upload time as ``YYYYMMDDHHMM``, or one more
+    than the highest all-digit version this form id had, whichever is higher, so that it rises
+    with every upload (two in one minute included) and sorts after the designer's own numbers.
+
+    Discarded drafts are gone from the catalogue but not from the audit log, which is read too:
+    a draft may have been tried on a phone, so its version is not given out again.
+    """
+    used: list[object] = [v.version for v in form.versions] if form is not None else []
+    used.extend(
+        details.get("version")
+        for details in db.session.scalars(
+            select(AuditEvent.details).where(
+                AuditEvent.action == "form.draft_uploaded",
+                AuditEvent.subject_type == "form",
+                AuditEvent.subject_id == form_id[:128],
+            )
+        )
+        if isinstance(details, dict)
+    )
+    candidate = int(utcnow().strftime("%Y%m%d%H%M"))
+    numbers = [int(v) for v in used if isinstance(v, str) and v.isascii() and v.isdigit()]
+    return str(max([candidate, *(n + 1 for n in numbers)]))
+
+
+def _version_note(form: Form | None, written: str, generated: str) -> dict[str, Any]:
+    """The note (no version written) or warning (a published one) saying why the upload got
+    the generated version."""
+    where = {"sheet": "settings", "row": 2, "column": "version"}
+    if not written:
+        return {
+            "message": (
+                f"The settings sheet has no version, so this upload is version {generated} (the "
+                "upload time); every later upload without a version gets a higher one. Phones "
+                "tell versions apart by it. To choose versions yourself, add a 'version' column "
+                "to the settings sheet."
+            ),
+            "code": "xlsform.version_generated",
+            **where,
+            "note": True,
+        }
+    published = next(v for v in form.published_versions if v.version == written) if form else None
+    when = (
+        f" on {published.published_at.date().isoformat()}"
+        if published is not None and published.published_at
+        else ""
+    )
+    return {
+        "message": (
+            f"Version {written!r} was already published{when}, and phones may hold it, so this "
+            f"upload is version {generated} instead. To choose the version yourself, raise "
+            f"'version' on the settings sheet (for example to {_suggest_next_version(written)}) "
+            "and upload again."
+        ),
+        "code": "form.version_exists",
+        **where,
+    }
+
+
 def upload_draft(
     data: bytes,
     *,
@@ -111,7 +171,9 @@ def upload_draft(
     :raises FormCompileError: the XLSForm has errors (422, with sheet/row/column per problem),
         is over a content limit (413), or took too long or too much memory to convert (422).
     :raises CompilerUnavailable: no converter process could be started (503).
-    :raises Conflict: this version string is already published for this form.
+    A form without a settings ``version``, or with one already published, gets a generated
+    version (see :func:`_generated_version`) written into its XForm, and a note saying so.
+
     :return: the new draft version.
     """
     compiled = compile_in_child(
@@ -119,28 +181,21 @@ def upload_draft(
     )
     info = parse_xform(compiled.xform)
     form = find_form(info.form_id)
+    xform = compiled.xform
+    version_string = info.version
+    notes: list[dict[str, Any]] = []
+    reused = form is not None and any(v.version == info.version for v in form.published_versions)
+    if not version_string or reused:
+        # A published version never changes (phones hold it), and phones need a version to tell
+        # uploads apart: fieldapp picks one rather than refusing the form.
+        version_string = _generated_version(info.form_id, form)
+        xform = set_form_version(xform, version_string)
+        notes.append(_version_note(form, info.version, version_string))
     if form is None:
         form = Form(form_id=info.form_id, title=info.title, state=FormState.DRAFT.value)
         db.session.add(form)
         db.session.flush()
     else:
-        for version in form.published_versions:
-            if version.version == info.version:
-                when = version.published_at.date().isoformat() if version.published_at else ""
-                raise Conflict(
-                    f"Version {info.version!r} of form {info.form_id!r} was already published"
-                    f" on {when}, and phones may hold it. Change 'version' on the settings sheet"
-                    f" (for example to {_suggest_next_version(info.version)}) and upload again.",
-                    code="form.version_exists",
-                    details=[
-                        {
-                            "message": "This version string is already used.",
-                            "sheet": "settings",
-                            "row": 2,
-                            "column": "version",
-                        }
-                    ],
-                )
         old_draft = form.draft
         if old_draft is not None:
             form.versions.remove(old_draft)
@@ -148,19 +203,19 @@ def upload_draft(
     blob_sha = store_blob(store, data)
     version = FormVersion(
         form=form,
-        version=info.version,
+        version=version_string,
         status=VersionStatus.DRAFT.value,
         title=info.title,
         source_filename=PurePosixPath(filename.replace("\\", "/")).name[:255] or "form",
         source_type=compiled.file_type,
         source_sha256=blob_sha,
-        xform=compiled.xform,
-        xform_md5=hashlib.md5(compiled.xform.encode(), usedforsecurity=False).hexdigest(),
+        xform=xform,
+        xform_md5=hashlib.md5(xform.encode(), usedforsecurity=False).hexdigest(),
         languages=list(info.languages),
         default_language=info.default_language,
         fields=field_tree_to_json(info.fields),
         entities=[_entity_json(e) for e in info.entities],
-        warnings=[w.to_dict() for w in compiled.warnings],
+        warnings=notes + [w.to_dict() for w in compiled.warnings],
         encrypted=info.encrypted,
         created_by_id=actor.id if actor else None,
     )
@@ -300,7 +355,7 @@ def _validate(xform: str, policy: ValidationPolicy) -> str:
 
 def acknowledge_warnings(version: FormVersion, *, actor: User | None) -> None:
     """Note that someone read the draft's warnings."""
-    if version.warnings and version.warnings_acknowledged_at is None:
+    if version.blocking_warnings and version.warnings_acknowledged_at is None:
         version.warnings_acknowledged_at = utcnow()
         db.session.flush()
         record(
@@ -334,12 +389,12 @@ def publish(
         )
     if acknowledge:
         acknowledge_warnings(draft, actor=actor)
-    if draft.warnings and draft.warnings_acknowledged_at is None:
+    blocking = draft.blocking_warnings
+    if blocking and draft.warnings_acknowledged_at is None:
         raise Conflict(
-            f"The draft has {len(draft.warnings)} warning(s). Read them and confirm before "
-            "publishing.",
+            f"The draft has {len(blocking)} warning(s). Read them and confirm before publishing.",
             code="form.warnings_unacknowledged",
-            details=draft.warnings,
+            details=blocking,
         )
     draft.validation = _validate(draft.xform, policy or ValidationPolicy())
     now = utcnow()

@@ -17,9 +17,12 @@ This is the only module of fieldapp that imports pyxform. It does three things p
    strings (``"[row : 5] On the 'survey' sheet, ..."``); the strings are matched against pyxform's
    own message templates to recover the code and the context. Anything else pyxform lets escape
    is caught and reported as a problem, never as a crash.
-3. **Adds fieldapp's rules:** the settings sheet must give a ``version``, the form id must be a
-   plain name, and every expression cell must at least parse as XPath (pyxform does not look
-   inside expressions; without this check a stray bracket is only found by ODK Validate).
+3. **Adds fieldapp's rules**, each one a warning or a failure ODK Collect / Web Forms would have
+   (forms/README.md, "fieldapp's own checks and why"): every expression cell must parse as
+   XPath once typographic quotes are replaced as pyxform replaces them (pyxform does not look
+   inside expressions; without this check a stray bracket is only found by ODK Validate), and
+   a form id fieldapp cannot put in a URL path is replaced by a derived one, with a note. A
+   missing ``version`` is no problem here: the catalogue generates one (forms.services).
 
 Macro-enabled workbooks (``.xlsm``, or an ``.xlsx`` holding ``xl/vbaProject.bin``) are refused:
 the uploaded file is kept and handed back to staff, and a server should not redistribute macros.
@@ -52,6 +55,7 @@ from openpyxl.xml.constants import SHARED_STRINGS
 from pyxform import aliases as px_aliases
 from pyxform.constants import SUPPORTED_SHEET_NAMES
 from pyxform.errors import ErrorCode, PyXFormError
+from pyxform.parsing.sheet_headers import clean_text_values
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
 from pyxform.xls2json_backends import DefinitionData, SupportedFileTypes
@@ -70,6 +74,7 @@ __all__ = [
     "compile_xlsform",
     "java_available",
     "odk_validate",
+    "set_form_version",
 ]
 
 SUPPORTED_EXTENSIONS: Final = (".xlsx", ".xls", ".csv", ".md")
@@ -105,7 +110,11 @@ _HEADERS_PHRASE = re.compile(r"headers provided for sheet: '([^']+)'")
 _COLUMN_PHRASE = re.compile(r"the '([^']+)' value(?: '[^']*')? (?:is|was)")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _REF = re.compile(r"\$\{[^}]*\}")
-_FORM_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+#: what fieldapp changes in a form id: "/" (the id is one segment of fieldapp's URL paths) and
+#: characters an XML attribute or a URL cannot carry; see forms/README.md
+_FORM_ID_UNSAFE = re.compile(r"[/\x00-\x1f\x7f]")
+#: the form id column of the database
+MAX_FORM_ID_CHARS: Final = 255
 _XPATH_NAMESPACES: Final = {
     "jr": "http://openrosa.org/javarosa",
     "odk": "http://www.opendatakit.org/xforms",
@@ -141,6 +150,8 @@ class FormProblem:
     :param sheet: the sheet name (``survey``, ``choices``, ``settings``, ``entities``...).
     :param row: the spreadsheet row number (the header row is row 1).
     :param column: the column header, such as ``relevant``.
+    :param note: for a warning, that it only informs (what fieldapp did for the designer) and
+        need not be acknowledged before publishing.
     """
 
     message: str
@@ -148,16 +159,21 @@ class FormProblem:
     sheet: str | None = None
     row: int | None = None
     column: str | None = None
+    note: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        """The problem as JSON: ``message``, ``code``, ``sheet``, ``row``, ``column``."""
-        return {
+        """The problem as JSON: ``message``, ``code``, ``sheet``, ``row``, ``column``, and
+        ``note: true`` for a note."""
+        shape: dict[str, object] = {
             "message": self.message,
             "code": self.code,
             "sheet": self.sheet,
             "row": self.row,
             "column": self.column,
         }
+        if self.note:
+            shape["note"] = True
+        return shape
 
     def location(self) -> str:
         """Where the problem is, for a one-line summary ("survey sheet, row 5, column relevant")."""
@@ -293,19 +309,6 @@ def compile_xlsform(
 
     problems: list[FormProblem] = []
     notes: list[FormProblem] = []
-    version = settings.get("version", "").strip()
-    if not version:
-        problems.append(
-            FormProblem(
-                "The settings sheet has no version. Add a 'version' column to the settings sheet "
-                "with a value such as 2026112101 (the date and a counter), and raise it every "
-                "time you change the form: phones need it to tell versions apart.",
-                code="xlsform.version_missing",
-                sheet="settings",
-                row=2,
-                column="version",
-            )
-        )
 
     # Read before convert(): pyxform may rework the row dicts it is given.
     expression_problems = list(_check_expressions(sheets))
@@ -323,7 +326,9 @@ def compile_xlsform(
     if result is not None:
         xform = str(result.xform)
         problems.extend(expression_problems)
-        problems.extend(_check_form_id(xform, settings, stem))
+        xform, id_problems, id_notes = _check_form_id(xform, settings, stem)
+        problems.extend(id_problems)
+        notes.extend(id_notes)
         if not _settings_form_id(settings):
             notes.append(
                 FormProblem(
@@ -1330,7 +1335,8 @@ def _check_expressions(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                 column = columns.get(str(header).strip().lower())
                 if column is None or value is None:
                     continue
-                text = str(value).strip()
+                # pyxform replaces typographic quotes before it compiles: check what it compiles.
+                text = clean_text_values(str(value)).strip()
                 if not text or text in yes_no:
                     continue
                 error = _xpath_syntax_error(text)
@@ -1362,43 +1368,86 @@ def _clip(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _check_form_id(xform: str, settings: Mapping[str, str], stem: str) -> list[FormProblem]:
+def _check_form_id(
+    xform: str, settings: Mapping[str, str], stem: str
+) -> tuple[str, list[FormProblem], list[FormProblem]]:
+    """Keep the form id pyxform wrote unless fieldapp cannot serve it; return the XForm (with a
+    derived id if need be), the problems and the notes.
+
+    JavaRosa (Collect) and ODK Web Forms read the id as a plain attribute string and accept any
+    text, spaces included; fieldapp only has to change what would break its own URL paths.
+    """
     try:
         root = parse_xml(xform)
     except XmlTooLarge:
-        return [
-            FormProblem(
-                "The converted form is larger than 10 MB, more than phones can load. Split it "
-                "into smaller forms, or move long choice lists into a CSV file attached to the "
-                "form (select_one_from_file).",
-                code="xlsform.xform_too_large",
-            )
-        ]
-    except XmlError:  # pragma: no cover - pyxform always writes well-formed XML
-        return [FormProblem("pyxform produced an unreadable XForm.", code="xlsform.unexpected")]
-    ns = {"x": "http://www.w3.org/2002/xforms", "h": "http://www.w3.org/1999/xhtml"}
-    data = root.find("h:head/x:model/x:instance/*", ns)
-    form_id = data.get("id", "") if data is not None else ""
-    if _FORM_ID.fullmatch(form_id) and len(form_id) <= 100:
-        return []
-    from_settings = bool(_settings_form_id(settings))
-    source = (
-        f"The form_id '{form_id}'"
-        if from_settings
-        else f"The settings sheet has no form_id, and the file name '{stem}'"
-    )
-    return [
-        FormProblem(
-            f"{source} cannot be used as a form id. A form id starts with a letter or underscore "
-            "and holds only letters, digits, underscores, hyphens and periods, no spaces "
-            "(at most 100 characters), for example home_visit. Set 'form_id' on the settings "
-            "sheet.",
-            code="xlsform.form_id_invalid",
-            sheet="settings",
-            row=2,
-            column="form_id",
+        return (
+            xform,
+            [
+                FormProblem(
+                    "The converted form is larger than 10 MB, more than phones can load. Split "
+                    "it into smaller forms, or move long choice lists into a CSV file attached "
+                    "to the form (select_one_from_file).",
+                    code="xlsform.xform_too_large",
+                )
+            ],
+            [],
         )
-    ]
+    except XmlError:  # pragma: no cover - pyxform always writes well-formed XML
+        problem = FormProblem("pyxform produced an unreadable XForm.", code="xlsform.unexpected")
+        return xform, [problem], []
+    data = _instance_root(root)
+    form_id = data.get("id", "") if data is not None else ""
+    derived = _derive_form_id(form_id)
+    if derived == form_id or data is None:
+        return xform, [], []
+    from_settings = bool(_settings_form_id(settings))
+    source = f"The form_id '{form_id}'" if from_settings else f"The file name '{stem}'"
+    note = FormProblem(
+        f"{source} cannot be used as this server's form id as it is, so the form id is "
+        f"'{derived}'. ODK Collect and Web Forms would accept it, but fieldapp puts the form "
+        "id in web addresses (one part of the path), where a '/' or a dot-only name does not "
+        "fit, and keeps at most 255 characters. Set form_id on the settings sheet to choose the "
+        "id yourself.",
+        code="xlsform.form_id_changed",
+        sheet="settings",
+        row=2,
+        column="form_id",
+        note=True,
+    )
+    data.set("id", derived)
+    return _serialise(root), [], [note]
+
+
+def _derive_form_id(form_id: str) -> str:
+    """The form id fieldapp serves for the id pyxform wrote (usually the same)."""
+    derived = _FORM_ID_UNSAFE.sub("_", form_id)[:MAX_FORM_ID_CHARS]
+    if derived.strip(".") == "":
+        # "." and ".." are removed from URL paths by browsers and HTTP clients
+        derived = "form" + derived.replace(".", "_")
+    return derived
+
+
+def _instance_root(root: Any) -> Any:
+    ns = {"x": "http://www.w3.org/2002/xforms", "h": "http://www.w3.org/1999/xhtml"}
+    return root.find("h:head/x:model/x:instance/*", ns)
+
+
+def _serialise(root: Any) -> str:
+    return '<?xml version="1.0"?>' + etree.tostring(root, encoding="unicode")
+
+
+def set_form_version(xform: str, version: str) -> str:
+    """The XForm with ``version`` on its instance root, where phones read the version.
+
+    :param xform: an XForm compiled by :func:`compile_xlsform`.
+    :param version: the version string to serve.
+    """
+    root = parse_xml(xform)
+    data = _instance_root(root)
+    if data is None:  # pragma: no cover - pyxform always writes a primary instance
+        raise ValueError("the XForm has no primary instance")
+    data.set("version", version)
+    return _serialise(root)
 
 
 # -- ODK Validate ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Forms are markdown tables compiled with ``filename="x.md"``, the pyxform way. Bi
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import struct
 import zipfile
@@ -659,47 +660,109 @@ def test_calculate_without_calculation() -> None:
     assert (found.sheet, found.row, found.column) == ("survey", 3, "calculation")
 
 
-def test_missing_version() -> None:
-    found = only_problem(
+def test_missing_version_is_not_a_problem_and_leaves_the_version_to_the_server() -> None:
+    # issue 11: most real forms have no version; pyxform does not need one
+    compiled = compile_md(
         "| survey |\n| | type | name | label |\n| | text | a | A |\n"
         "| settings |\n| | form_id |\n| | visit |\n"
     )
-    assert found.code == "xlsform.version_missing"
-    assert (found.sheet, found.row, found.column) == ("settings", 2, "version")
-    assert "'version' column" in found.message
-    assert "2026112101" in found.message
+    assert 'version="' not in compiled.xform.split("<instance>", 1)[1].split(">", 1)[0]
+    assert compiled.warnings == ()
 
 
-def test_missing_settings_sheet_means_missing_version() -> None:
-    found = only_problem("| survey |\n| | type | name | label |\n| | text | a | A |\n")
-    assert found.code == "xlsform.version_missing"
+def test_missing_settings_sheet_compiles() -> None:
+    compiled = compile_md("| survey |\n| | type | name | label |\n| | text | a | A |\n")
+    assert [w.code for w in compiled.warnings] == ["xlsform.form_id_from_filename"]
 
 
-@pytest.mark.parametrize("form_id", ["1visit", "home visit", "visit/2", "визит"])
-def test_invalid_form_id(form_id: str) -> None:
-    found = only_problem(SIMPLE.replace("| visit   |", f"| {form_id} |"))
-    assert found.code == "xlsform.form_id_invalid"
-    assert (found.sheet, found.row, found.column) == ("settings", 2, "form_id")
-    assert form_id in found.message
+def test_set_form_version_writes_the_version_where_phones_read_it() -> None:
+    compiled = compile_md(SIMPLE.replace("2026112101", "1"))
+    stamped = xlsform.set_form_version(compiled.xform, "202612031425")
+    assert '<data id="visit" version="202612031425">' in stamped
+    assert stamped.replace(' version="202612031425"', ' version="1"') == compiled.xform
 
 
-def test_file_name_that_is_not_a_form_id() -> None:
+def instance_id(xform: str) -> str:
+    match = re.search(r"<instance>\s*<[^ >]+ id=\"([^\"]*)\"", xform)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.mark.parametrize("form_id", ["1visit", "Spec test", "визит", "home visit (2)"])
+def test_form_ids_collect_and_web_forms_accept_are_kept(form_id: str) -> None:
+    # JavaRosa and Web Forms read the id as any attribute string (see forms/README.md)
+    compiled = compile_md(SIMPLE.replace("| visit   |", f"| {form_id} |"))
+    assert instance_id(compiled.xform) == form_id
+    assert compiled.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("form_id", "derived"), [("visit/2", "visit_2"), ("..", "form__"), ("a" * 300, "a" * 255)]
+)
+def test_form_ids_fieldapp_cannot_serve_are_derived_with_a_note(form_id: str, derived: str) -> None:
+    compiled = compile_md(SIMPLE.replace("| visit   |", f"| {form_id} |"))
+    assert instance_id(compiled.xform) == derived
+    (note,) = compiled.warnings
+    assert note.code == "xlsform.form_id_changed"
+    assert note.note is True and note.to_dict()["note"] is True
+    assert (note.sheet, note.row, note.column) == ("settings", 2, "form_id")
+    assert f"'{derived}'" in note.message
+
+
+def test_file_name_with_spaces_is_a_form_id() -> None:
     text = "| survey |\n| | type | name | label |\n| | text | a | A |\n| settings |\n| | version |\n| | 1 |\n"
-    with pytest.raises(FormCompileError) as info:
-        compile_md(text, filename="My form (2).md")
-    (found,) = info.value.problems
-    assert found.code == "xlsform.form_id_invalid"
-    assert "file name 'My form (2)'" in found.message
+    compiled = compile_md(text, filename="My form (2).md")
+    assert instance_id(compiled.xform) == "My form (2)"
+    assert [w.code for w in compiled.warnings] == ["xlsform.form_id_from_filename"]
 
 
-def test_several_problems_are_all_reported() -> None:
-    with pytest.raises(FormCompileError) as info:
-        compile_md("| survey |\n| | type | name | label |\n| | intger | a | A |\n")
-    err = info.value
-    assert [p.code for p in err.problems] == ["xlsform.version_missing", "xlsform.unknown_type"]
-    assert err.message.startswith("The form has 2 problems: ")
-    assert "(settings sheet, row 2, column version)" in err.message
-    assert "(survey sheet, row 2, column type)" in err.message
+@pytest.mark.parametrize("column", ["relevant", "required", "constraint", "calculation"])
+def test_typographic_quotes_in_expressions_are_compiled_as_plain_quotes(column: str) -> None:
+    # issue 11: pyxform replaces typographic quotes before compiling; fieldapp must not refuse them
+    qtype = "calculate" if column == "calculation" else "text"
+    compiled = compile_md(
+        f"""
+| survey |
+|        | type    | name | label | {column}                      |
+|        | text    | a    | A     |                               |
+|        | {qtype} | b    | B     | ${{a}} = \u2018other\u2019 or ${{a}} = \u201cx\u201d |
+"""
+        + SETTINGS
+    )
+    attribute = {"calculation": "calculate"}.get(column, column)
+    assert f"{attribute}=\" /data/a  = 'other' or  /data/a  = &quot;x&quot;\"" in compiled.xform
+
+
+def test_typographic_quotes_in_choice_filter_are_accepted() -> None:
+    compiled = compile_md(
+        """
+| survey |
+|        | type          | name | label | choice_filter          |
+|        | text          | a    | A     |                        |
+|        | select_one c  | b    | B     | name != \u2018other\u2019 |
+| choices |
+|         | list_name | name  | label |
+|         | c         | one   | One   |
+|         | c         | other | Other |
+"""
+        + SETTINGS
+    )
+    assert "name != 'other'" in compiled.xform
+
+
+def test_a_typographic_quote_does_not_hide_a_real_expression_error() -> None:
+    found = only_problem(
+        "| survey |\n| | type | name | label | relevant |\n| | text | a | A | |\n"
+        "| | text | b | B | (${a} = \u2018other\u2019 |\n" + SETTINGS
+    )
+    assert found.code == "xlsform.expression_invalid"
+
+
+def test_a_form_without_version_reports_only_its_real_problem() -> None:
+    # before issue 11 the missing version was reported too, as an error
+    found = only_problem("| survey |\n| | type | name | label |\n| | intger | a | A |\n")
+    assert found.code == "xlsform.unknown_type"
+    assert (found.sheet, found.row, found.column) == ("survey", 2, "type")
 
 
 def test_unexpected_pyxform_exception_becomes_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
