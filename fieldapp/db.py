@@ -238,6 +238,9 @@ class Database:
         @app.teardown_appcontext
         def _remove_session(exc: BaseException | None) -> None:
             self.remove_session()
+            # the flag lives in the thread's context, which outlives the request (a server
+            # thread's next job, a test's next statement): it must not declare their writes
+            write_intent.set(False)
 
     def remove_session(self) -> None:
         """End this thread's session and return its connection; never raises.

@@ -91,3 +91,10 @@ def test_a_failed_wait_for_the_write_lock_leaves_a_transaction_to_roll_back(engi
             conn.execute(text("INSERT INTO t (v) VALUES ('later')"))
     holder.close()
     assert _values(engine) == ["holds the lock", "later"]
+
+
+def test_a_writing_request_does_not_leave_its_write_intent_to_the_thread(client):
+    from fieldapp.db import write_intent
+
+    client.post("/logout")  # any write request declares its write intent for its transaction
+    assert write_intent.get() is False  # ... and only for it: later work begins deferred again
