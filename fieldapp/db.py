@@ -90,6 +90,14 @@ write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 log = logging.getLogger(__name__)
 
 
+def column_length(attribute: Any) -> int:
+    """The length of the ``String(n)`` column behind a mapped attribute: the one source of the
+    length limits that services and the boundary check before the database would refuse."""
+    length = attribute.property.columns[0].type.length
+    assert isinstance(length, int), attribute
+    return length
+
+
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)

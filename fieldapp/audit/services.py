@@ -6,8 +6,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from fieldapp.audit.models import AuditEvent
-from fieldapp.db import db
-from fieldapp.web.args import column_length
+from fieldapp.db import column_length, db
 
 if TYPE_CHECKING:
     from fieldapp.auth.models import User

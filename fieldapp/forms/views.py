@@ -18,12 +18,12 @@ from marshmallow import Schema, fields
 from werkzeug.datastructures import FileStorage
 
 from fieldapp.auth.models import Role
-from fieldapp.db import unit_of_work
+from fieldapp.db import column_length, unit_of_work
 from fieldapp.errors import BadRequest, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms import services
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.forms.sandbox import CompileLimits, warm_up
-from fieldapp.web.args import column_length, load_json
+from fieldapp.web.args import load_json
 from fieldapp.web.files import blob_store, content_disposition
 from fieldapp.web.permissions import current_actor, require
 

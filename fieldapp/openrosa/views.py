@@ -28,7 +28,7 @@ from fieldapp.auth import services as auth
 from fieldapp.auth.models import User
 from fieldapp.blobs import Blob
 from fieldapp.cases.services import get_case_list
-from fieldapp.db import db, unit_of_work
+from fieldapp.db import column_length, db, unit_of_work
 from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from fieldapp.forms import services as forms
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion
@@ -42,7 +42,6 @@ from fieldapp.openrosa.responses import (
 )
 from fieldapp.submissions.models import SubmissionVersion
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
-from fieldapp.web.args import column_length
 from fieldapp.web.files import blob_store, content_disposition
 
 bp = Blueprint("openrosa", __name__)

@@ -15,6 +15,7 @@ from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
+from fieldapp.db import column_length
 from fieldapp.errors import BadRequest, Invalid, UnsupportedMediaType
 
 
@@ -89,13 +90,6 @@ def load_args(schema: Schema, args: MultiDict[str, str] | None = None) -> dict[s
         raise Invalid(f"Please correct: {summary}", code="validation", details=messages) from None
     assert isinstance(result, dict)
     return result
-
-
-def column_length(attribute: Any) -> int:
-    """The length of the ``String(n)`` column behind a mapped attribute."""
-    length = attribute.property.columns[0].type.length
-    assert isinstance(length, int), attribute
-    return length
 
 
 class Text(fields.String):
