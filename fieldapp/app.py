@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
     from fieldapp.review import dashboard_views, deletion_views, page_helpers  # noqa: PLC0415
     from fieldapp.review import views as review_views  # noqa: PLC0415
+    from fieldapp.sandbox import views as sandbox_views  # noqa: PLC0415
     from fieldapp.submissions import views as submissions_views  # noqa: PLC0415
     from fieldapp.web import api, pages  # noqa: PLC0415
 
@@ -123,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_views.api)
     app.register_blueprint(auth_views.account_bp)
     app.register_blueprint(forms_views.bp)
+    app.register_blueprint(sandbox_views.bp)
     app.register_blueprint(forms_views.api)
     app.register_blueprint(submissions_views.api)
     app.register_blueprint(cases_views.api)

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
-_TOKEN_IN_PATH = re.compile(r"/key/[^/\s?#\"']+")
+_TOKEN_IN_PATH = re.compile(r"/(key|test)/[^/\s?#\"']+")
 # a query string after something that looks like a path: "/x?a=b" (not a "?" ending a sentence)
 _QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']+")
 _CREDENTIALS = re.compile(r"\b(Basic|Bearer|Token)\s+[A-Za-z0-9._~+/=-]+", re.I)
@@ -31,8 +31,9 @@ LOGGERS = ("gunicorn.error", "gunicorn.access")
 
 
 def redact_path(path: str) -> str:
-    """Hide device tokens that travel in URL paths (``/collect/key/<token>/...``)."""
-    return _TOKEN_IN_PATH.sub("/key/***", path)
+    """Hide device tokens (``/collect/key/<token>/...``) and draft-try tokens
+    (``/collect/test/<token>/...``) that travel in URL paths."""
+    return _TOKEN_IN_PATH.sub(r"/\1/***", path)
 
 
 def redact_text(text: str) -> str:

@@ -16,6 +16,7 @@ from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWor
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.review.models import ReviewAction
+from fieldapp.sandbox.models import DraftTry, draft_try_forms
 from fieldapp.submissions.models import (
     Submission,
     SubmissionAttachment,
@@ -36,6 +37,7 @@ __all__ = [
     "CaseWork",
     "CollectSync",
     "Device",
+    "DraftTry",
     "Form",
     "FormAttachment",
     "FormVersion",
@@ -47,5 +49,6 @@ __all__ = [
     "SubmissionVersion",
     "User",
     "WebSession",
+    "draft_try_forms",
     "user_regions",
 ]

@@ -13,7 +13,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldapp.db import Base, utcnow
@@ -109,6 +109,9 @@ class Case(Base):
     next_due: Mapped[date | None] = mapped_column(Date, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: a test case, made by a test submission of a draft (``fieldapp.sandbox``): never in a
+    #: case list, on a phone or in any read path for people (``fieldapp.sandbox.scope``)
+    sandbox: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     #: loaded once per session (identity map), not joined into every case row
     case_list: Mapped[CaseList] = relationship(lazy="select")
@@ -215,3 +218,7 @@ class CaseLink(Base):
     relation: Mapped[str] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# every session keeps test data out of its queries (registered wherever these models are used)
+import fieldapp.sandbox.scope  # noqa: E402, F401

@@ -198,6 +198,7 @@ def upload_draft(
     else:
         old_draft = form.draft
         if old_draft is not None:
+            _discard_test_data_of(old_draft)
             form.versions.remove(old_draft)
             db.session.flush()
     blob_sha = store_blob(store, data)
@@ -285,6 +286,13 @@ def link_case_lists(datasets: set[str] | None = None) -> None:
     db.session.flush()
 
 
+def _discard_test_data_of(draft: FormVersion) -> None:
+    """Test submissions of a draft that goes away go with it (``fieldapp.sandbox``)."""
+    from fieldapp.sandbox.services import discard_draft_test_data  # noqa: PLC0415
+
+    discard_draft_test_data(draft)
+
+
 def discard_draft(form: Form, *, actor: User) -> None:
     """Throw away the draft; a form never published disappears with it.
 
@@ -294,6 +302,7 @@ def discard_draft(form: Form, *, actor: User) -> None:
     if draft is None:
         raise Conflict("There is no draft to discard.", code="form.no_draft")
     version = draft.version
+    _discard_test_data_of(draft)
     form.versions.remove(draft)
     db.session.flush()
     if not form.published_versions:

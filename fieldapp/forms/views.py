@@ -14,7 +14,7 @@ from flask import (
     request,
     url_for,
 )
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import FileStorage
 
 from fieldapp.auth.models import Role
@@ -23,6 +23,7 @@ from fieldapp.errors import BadRequest, DomainError, Invalid, NotFound, PayloadT
 from fieldapp.forms import services
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.forms.sandbox import CompileLimits, warm_up
+from fieldapp.sandbox import services as try_services
 from fieldapp.web.args import load_json
 from fieldapp.web.files import blob_store, content_disposition
 from fieldapp.web.permissions import current_actor, require
@@ -44,6 +45,10 @@ def _warm_up_converter() -> None:
 
 class PublishBody(Schema):
     acknowledge_warnings = fields.Boolean(load_default=False, allow_none=True)
+    #: what becomes of the test data of the draft's tries (``fieldapp.sandbox``)
+    test_data = fields.String(
+        load_default="discard", validate=validate.OneOf(try_services.TEST_DATA_CHOICES)
+    )
 
 
 class StateBody(Schema):
@@ -174,6 +179,9 @@ def publish(form_id: str) -> Any:
                 acknowledge=request.form.get("acknowledge_warnings") == "on",
                 policy=_policy(),
             )
+            try_services.at_publish(
+                form, request.form.get("test_data", "discard"), actor=current_actor()
+            )
     except DomainError as exc:
         return render_template(
             "forms/detail.html", form=services.get_form(form_id), publish_error=exc
@@ -291,7 +299,8 @@ def api_detail(form_id: str) -> Any:
 @api.post("/<form_id>/publish")
 @require(*DESIGNERS)
 def api_publish(form_id: str) -> Any:
-    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings."""
+    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings;
+    ``"test_data": "discard" | "keep"`` (default discard) for the test data of its tries."""
     form = services.get_form(form_id)
     body = load_json(PublishBody())
     acknowledge = bool(body["acknowledge_warnings"]) or request.args.get(
@@ -301,6 +310,7 @@ def api_publish(form_id: str) -> Any:
         version = services.publish(
             form, actor=current_actor(), acknowledge=acknowledge, policy=_policy()
         )
+        try_services.at_publish(form, body["test_data"], actor=current_actor())
     return {
         "form_id": form.form_id,
         "version": version.version,

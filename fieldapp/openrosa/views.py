@@ -40,6 +40,8 @@ from fieldapp.openrosa.responses import (
     manifest_xml,
     message_xml,
 )
+from fieldapp.sandbox import openrosa as tries
+from fieldapp.sandbox import services as try_services
 from fieldapp.submissions.models import SubmissionVersion
 from fieldapp.submissions.services import Upload, may_submit, receive_submission
 from fieldapp.web.files import blob_store, content_disposition
@@ -60,9 +62,10 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp, url_prefix="/collect", name="openrosa")
     app.register_blueprint(bp, url_prefix="/collect/key/<token>", name="openrosa_key")
     app.register_blueprint(bp, url_prefix="/fill/collect", name="openrosa_web")
+    tries.register(app, bp)  # /collect/test/<token> and /forms/tries/<try_id>/collect
     from fieldapp.web.security import CSRF_EXEMPT_BLUEPRINTS  # noqa: PLC0415
 
-    CSRF_EXEMPT_BLUEPRINTS.update({"openrosa", "openrosa_key"})
+    CSRF_EXEMPT_BLUEPRINTS.update({"openrosa", "openrosa_key", tries.COLLECT})
 
 
 # -- protocol plumbing -----------------------------------------------------------------------
@@ -71,6 +74,7 @@ def register(app: Flask) -> None:
 @bp.url_value_preprocessor
 def _pull_token(endpoint: str | None, values: dict[str, Any] | None) -> None:
     g.device_token = values.pop("token", None) if values else None
+    g.try_id = values.pop("try_id", None) if values else None
 
 
 @bp.url_defaults
@@ -78,9 +82,14 @@ def _push_token(endpoint: str, values: dict[str, Any]) -> None:
     token = g.get("device_token")
     if token is not None and current_app.url_map.is_endpoint_expecting(endpoint, "token"):
         values.setdefault("token", token)
+    try_id = g.get("try_id")
+    if try_id is not None and current_app.url_map.is_endpoint_expecting(endpoint, "try_id"):
+        values.setdefault("try_id", try_id)
 
 
 def _authenticate() -> User:
+    if tries.is_try_request():
+        return tries.authenticate()  # a try of drafts: test data only (fieldapp.sandbox)
     if request.blueprint == "openrosa_web":
         # the web form page: its session, never a password prompt (no Basic challenge)
         from flask_login import current_user  # noqa: PLC0415
@@ -184,7 +193,10 @@ def _actor() -> User:
 
 
 def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
-    """A form the actor may download: published, open or closing."""
+    """A form the actor may download: published, open or closing (in a try: its draft)."""
+    draft_try = tries.current_try()
+    if draft_try is not None:
+        return try_services.draft_in_try(draft_try, form_id)
     form = forms.find_form(form_id)
     if (
         form is None
@@ -203,10 +215,19 @@ def form_list() -> Response:
     """The open forms this worker may fill (``?formID=`` narrows to one)."""
     wanted = request.args.get("formID")
     entries = []
-    if may_submit(_actor()):
-        for form in sorted(forms.list_forms(), key=lambda f: (f.title or f.form_id).lower()):
-            version = form.current_version
-            if version is None or form.state != FormState.OPEN:
+    draft_try = tries.current_try()
+    listed: list[tuple[Form, FormVersion | None]] = (
+        try_services.drafts_of(draft_try)  # a try: its drafts only
+        if draft_try is not None
+        else [
+            (f, f.current_version)
+            for f in forms.list_forms()
+            if f.state == FormState.OPEN and may_submit(_actor())
+        ]
+    )
+    if listed:
+        for form, version in sorted(listed, key=lambda p: (p[0].title or p[0].form_id).lower()):
+            if version is None:
                 continue
             if wanted is not None and form.form_id != wanted:
                 continue
@@ -253,7 +274,12 @@ def manifest(form_id: str) -> Response:
             f"{request.blueprint}.attachment", form_id=form_id, name=attachment.name, _external=True
         )
         if attachment.dataset is not None:
-            token = _case_list_token(attachment)
+            draft_try = tries.current_try()
+            token = (
+                try_services.test_case_list(attachment.dataset, draft_try).token
+                if draft_try is not None
+                else _case_list_token(attachment)
+            )
             integrity = url_for(
                 f"{request.blueprint}.integrity", dataset=attachment.dataset, _external=True
             )
@@ -280,6 +306,12 @@ def attachment(form_id: str, name: str) -> Response:
     found = next((a for a in version.attachments if a.name == name), None)
     if found is None:
         raise NotFound(f"The form has no file {name!r}.", code="form.attachment_not_found")
+    draft_try = tries.current_try()
+    if found.dataset is not None and draft_try is not None:
+        test_list = try_services.test_case_list(found.dataset, draft_try)  # test cases only
+        response = _conditional(test_list.content, "text/csv; charset=utf-8", etag=test_list.token)
+        response.headers["Content-Disposition"] = content_disposition("attachment", name)
+        return response
     if found.dataset is not None:
         from fieldapp.cases.caselists import (  # noqa: PLC0415
             build_case_list,
@@ -317,11 +349,14 @@ def integrity(dataset: str) -> Response:
     from fieldapp.cases.caselists import deleted_states  # noqa: PLC0415
 
     ids = [i.strip() for i in request.args.get("id", "").split(",") if i.strip()][:10_000]
-    states = (
-        deleted_states(dataset, ids, actor=_actor())
-        if may_submit(_actor())
-        else [(i, True) for i in ids]
-    )
+    if tries.current_try() is not None:
+        states = try_services.test_deleted_states(dataset, ids)
+    else:
+        states = (
+            deleted_states(dataset, ids, actor=_actor())
+            if may_submit(_actor())
+            else [(i, True) for i in ids]
+        )
     return Response(integrity_xml(states), content_type=XML)
 
 
@@ -400,10 +435,11 @@ def submission() -> Response:
     user_agent = request.headers.get("User-Agent")
     if request.headers.get("ODK-Client"):
         user_agent = f"{request.headers['ODK-Client']} {user_agent or ''}".strip()
+    draft_try = tries.current_try()
     for attempt in range(3):
         try:
             with unit_of_work():
-                receive_submission(
+                result = receive_submission(
                     xml=xml,
                     uploads=uploads,
                     actor=_actor(),
@@ -414,7 +450,10 @@ def submission() -> Response:
                     max_xml_bytes=int(current_app.config["SUBMISSION_XML_MAX_BYTES"]),
                     max_xml_elements=int(current_app.config["SUBMISSION_XML_MAX_ELEMENTS"]),
                     overdue_days=int(current_app.config["URGENT_OVERDUE_DAYS"]),
+                    test=try_services.test_target(draft_try) if draft_try else None,
                 )
+                if draft_try is not None:
+                    try_services.after_test_submission(result, draft_try, actor=_actor())
             break
         except (IntegrityError, OperationalError) as exc:
             if attempt == 2 or not _retryable(exc):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -84,6 +85,9 @@ class Submission(Base):
     deleted_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
+    #: test data: sent while a designer tried a draft (``fieldapp.sandbox``); no read path for
+    #: people sees it (a global ORM filter, ``fieldapp.sandbox.scope``), nor do the counts
+    sandbox: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     form: Mapped[Any] = relationship("Form")
     versions: Mapped[list[SubmissionVersion]] = relationship(
@@ -105,7 +109,8 @@ class SubmissionStateCount(Base):
     """How many submissions (not deleted) of a region and form are in a settled review state,
     urgent or not: the queue's counts per state without reading the years of approved rows.
 
-    Kept by database triggers on ``submissions`` (migration ``9c1d2b7e4f60``), in the same
+    Kept by database triggers on ``submissions`` (migration ``9c1d2b7e4f60``; test submissions,
+    ``sandbox``, are never counted since ``7a3f0c5e9d21``), in the same
     transaction as the change, so that every path that inserts, changes, deletes (softly or not)
     or restores a submission keeps it exact, services and raw SQL alike. A load that turns
     triggers off (``session_replication_role = replica``) must count again (see the migration).
@@ -207,3 +212,7 @@ class SubmissionAttachment(Base):
     received_at: Mapped[datetime | None]
 
     version: Mapped[SubmissionVersion] = relationship(back_populates="attachments")
+
+
+# every session keeps test data out of its queries (registered wherever these models are used)
+import fieldapp.sandbox.scope  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -52,6 +52,16 @@ class Upload:
     name: str
     data: bytes
     content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestTarget:
+    """Where a test submission of a tried draft goes (``fieldapp.sandbox``): the drafts being
+    tried (form id → draft version id) and the region its test rows carry. The caller runs in
+    ``sandbox_mode``."""
+
+    drafts: Mapping[str, int]
+    region_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +196,41 @@ def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion, in
     return form, _published(version_id, xform_md5), existing_id
 
 
+def _draft_version(
+    parsed: ParsedSubmission, target: TestTarget
+) -> tuple[Form, _PublishedVersion, int | None]:
+    """Like :func:`_form_version`, for a test submission: the tried draft, and only it."""
+    draft_id = target.drafts.get(parsed.form_id)
+    draft = db.session.get(FormVersion, draft_id) if draft_id is not None else None
+    if draft is None or draft.status != VersionStatus.DRAFT or draft.form.form_id != (
+        parsed.form_id
+    ):
+        raise NotFound(
+            f"There is no draft {parsed.form_id!r} in this try.", code="submission.form_not_found"
+        )
+    if draft.version != parsed.version:
+        raise NotFound(
+            f"The form version specified in this submission '{parsed.version}' is not the "
+            f"draft being tried ({draft.version}). Download the draft again.",
+            code="submission.version_not_found",
+        )
+    existing_id = db.session.scalars(
+        select(SubmissionVersion.id).where(SubmissionVersion.instance_id == parsed.instance_id)
+    ).first()
+    facts = _PublishedVersion(
+        draft.id, draft.version, fields_from_json(draft.fields), list(draft.entities or [])
+    )
+    return draft.form, facts, existing_id
+
+
 def _locked_submission(submission_id: int) -> Submission:
-    """The submission row, locked for the rest of the transaction (PostgreSQL)."""
+    """The submission row, locked for the rest of the transaction (PostgreSQL); a test one
+    too (the caller checks that it is of its own kind)."""
     return db.session.scalars(
-        select(Submission).where(Submission.id == submission_id).with_for_update()
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .with_for_update()
+        .execution_options(include_sandbox=True)
     ).one()
 
 
@@ -269,6 +310,7 @@ def receive_submission(
     max_xml_bytes: int = 10 * 1024 * 1024,
     max_xml_elements: int = DEFAULT_MAX_ELEMENTS,
     overdue_days: int = 14,
+    test: TestTarget | None = None,
 ) -> ReceiveResult:
     """Take in one submission POST (ODK-INTEROP §2.4, with fieldapp's §10 rules).
 
@@ -302,12 +344,18 @@ def receive_submission(
 
     Attachments are written to the blob store (fsynced) before the caller commits the rows.
 
+    A ``test`` submission (a designer trying a draft, ``fieldapp.sandbox``) must fill that
+    draft; it is stored as test data (``sandbox``), and an instanceID of real data is "taken".
+
     :raises DomainError: with the status the phone should get.
     """
     root = parse_tree(xml, max_bytes=max_xml_bytes, max_elements=max_xml_elements)
     parsed = read_identity(root)
-    form, form_version, existing_id = _form_version(parsed)
-    if not may_submit(actor):
+    if test is not None:
+        form, form_version, existing_id = _draft_version(parsed, test)
+    else:
+        form, form_version, existing_id = _form_version(parsed)
+    if test is None and not may_submit(actor):
         raise Forbidden(
             f"{actor.username} may not send submissions; field workers and coordinators with a "
             "region can.",
@@ -324,7 +372,11 @@ def receive_submission(
         db.session.refresh(existing)
         # before anything that tells this submission's state: someone else's, or another
         # form's, is only "taken" (no files added, nothing changed)
-        if existing.form_pk != form.id or not may_change(actor, submission):
+        if (
+            existing.form_pk != form.id
+            or submission.sandbox != (test is not None)
+            or not may_change(actor, submission)
+        ):
             raise InstanceIdTaken()
         if submission.deleted_at is not None:
             raise SubmissionDeleted()
@@ -390,7 +442,7 @@ def receive_submission(
         if previous is None:
             raise _deprecated_not_found(parsed.deprecated_id)
         submission = _locked_submission(previous.submission_id)
-        if not may_change(actor, submission):
+        if submission.sandbox != (test is not None) or not may_change(actor, submission):
             raise _deprecated_not_found(parsed.deprecated_id)
         if submission.deleted_at is not None:
             raise SubmissionDeleted()
@@ -424,7 +476,11 @@ def receive_submission(
         )
         return ReceiveResult(submission, version, "edited")
 
-    region = sorted(actor.regions, key=lambda r: r.id)[0]
+    region = (
+        sorted(actor.regions, key=lambda r: r.id)[0]
+        if test is None
+        else db.session.get_one(Region, test.region_id)
+    )
     submission = Submission(
         form_pk=form.id,
         instance_id=parsed.instance_id,
@@ -434,6 +490,7 @@ def receive_submission(
         urgent=urgent,
         received_at=now,
         updated_at=now,
+        sandbox=test is not None,
     )
     # files first (written and fsynced), then every row in one flush
     _attach(version, expected, by_name, store)
