@@ -17,7 +17,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from fieldapp.auth import devices
 from fieldapp.auth.models import Role
 from fieldapp.db import unit_of_work
-from fieldapp.errors import DomainError
 from fieldapp.forms import services as forms
 from fieldapp.forms.models import Form
 from fieldapp.sandbox import services
@@ -77,12 +76,8 @@ def start(form_id: str) -> Any:
     chosen = [form] + [f for f in _other_drafts(form) if f.form_id in wanted]
     skip_review = request.form.get("review", "skip") != "review"
     actor = current_actor()
-    try:
-        with unit_of_work():
-            token, draft_try = services.start_try(chosen, actor=actor, skip_review=skip_review)
-    except DomainError as exc:
-        flash(exc.message, "error")
-        return _try_page(form, status=exc.http_status)
+    with unit_of_work():
+        token, draft_try = services.start_try(chosen, actor=actor, skip_review=skip_review)
     site = request.host_url.rstrip("/")
     settings = devices.collect_settings(site, token, project_name=f"Try {form.form_id}")
     url = f"{site}/collect/test/{token}"

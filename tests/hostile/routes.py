@@ -116,7 +116,7 @@ ROUTES: dict[str, Route] = {
     "forms.catalogue": Route(D),
     "forms.upload": Route(D, multipart=True),
     "forms.detail": Route(D),
-    "forms.publish": Route(D, form={"acknowledge_warnings": "on"}),
+    "forms.publish": Route(D, form={"acknowledge_warnings": "on", "test_data": "keep"}),
     "forms.change_state": Route(D, form={"state": "closing"}),
     "forms.discard": Route(D, form={}),
     "forms.attach": Route(D, form={"name": "logo.png"}, multipart=True),
@@ -126,7 +126,9 @@ ROUTES: dict[str, Route] = {
     "forms_api.api_upload": Route(D, multipart=True),
     "forms_api.api_detail": Route(D),
     "forms_api.api_publish": Route(
-        D, query={"acknowledge_warnings": "1"}, json={"acknowledge_warnings": True}
+        D,
+        query={"acknowledge_warnings": "1"},
+        json={"acknowledge_warnings": True, "test_data": "discard"},
     ),
     "forms_api.api_state": Route(D, json={"state": "closing"}),
     "forms_api.api_discard": Route(D),
@@ -224,7 +226,13 @@ ROUTES: dict[str, Route] = {
     "fill.submission_xml": Route(W),
     "fill.submission_attachment": Route(W),
     "fill.service_worker": Route("anonymous"),
+    "tries.try_page": Route(D),
+    "tries.start": Route(D, form={"with": "home_visit", "review": "review"}),
+    "tries.end": Route(D),
+    "tries.fill": Route(D),
+    "tries.test_submission": Route(D),
+    "tries.approve": Route(D),
 }
-for _prefix in ("openrosa", "openrosa_key", "openrosa_web"):
+for _prefix in ("openrosa", "openrosa_key", "openrosa_web", "openrosa_test", "openrosa_try"):
     for _view, _route in OPENROSA.items():
         ROUTES[f"{_prefix}.{_view}"] = _route

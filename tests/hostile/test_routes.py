@@ -217,6 +217,7 @@ def _build_world(app: Flask) -> dict[str, Any]:
             "token_id": str(spare_token.id),
             "dataset": "households",
             "token": device_token,
+            "try_id": "1",
         },
     }
 
