@@ -49,16 +49,18 @@ def upload_drafts(*form_ids: str) -> dict[str, str]:
 
 def as_draft(xml: bytes, version: str) -> bytes:
     """A stored submission of a form, as filled from its draft ``version``."""
-    return re.sub(rb'(<data\b[^>]*?\bversion=")[^"]*(")', rb"\g<1>" + version.encode() + rb"\2", xml, count=1)
+    return re.sub(
+        rb'(<data\b[^>]*?\bversion=")[^"]*(")', rb"\g<1>" + version.encode() + rb"\2", xml, count=1
+    )
 
 
 def start_try(designer: Any, form_id: str, *with_forms: str, review: str = "skip") -> str:
     """Start a try on the draft page as ``designer`` (a logged-in Browser); its Collect URL."""
-    response = designer.post(
-        f"/forms/{form_id}/try", {"with": list(with_forms), "review": review}
-    )
+    response = designer.post(f"/forms/{form_id}/try", {"with": list(with_forms), "review": review})
     assert response.status_code == 200, response.data
-    match = re.search(rb'<code id="try-url">http://localhost(/collect/test/[^<]+)</code>', response.data)
+    match = re.search(
+        rb'<code id="try-url">http://localhost(/collect/test/[^<]+)</code>', response.data
+    )
     assert match is not None, response.data
     return match.group(1).decode()
 
@@ -69,7 +71,20 @@ class SandboxData:
     base: str
     drafts: dict[str, str]
     instance_ids: list[str] = field(default_factory=list)
+    #: the test household first, then the other test cases the registration made
     case_uuids: list[str] = field(default_factory=list)
+
+
+def send_test_registration(phone: Collect, version: str) -> bytes:
+    """A fresh test registration (settlement :data:`TEST_MARKER`) through a try's URL."""
+    xml, files = registration(fresh=True)
+    xml = re.sub(
+        rb"<settlement>[^<]*</settlement>", f"<settlement>{TEST_MARKER}</settlement>".encode(), xml
+    )
+    xml = as_draft(xml, version)
+    response = phone.submit(xml, files)
+    assert response.status_code == 201, response.data
+    return xml
 
 
 def make_sandbox_data(app: Flask, designer: Any, *, review: str = "skip") -> SandboxData:
@@ -78,13 +93,11 @@ def make_sandbox_data(app: Flask, designer: Any, *, review: str = "skip") -> San
     drafts = upload_drafts("family_registration", "home_visit")
     base = start_try(designer, "family_registration", "home_visit", review=review)
     phone = Collect(app, base)
-    xml, files = registration(fresh=True)
-    xml = re.sub(rb"<settlement>[^<]*</settlement>", f"<settlement>{TEST_MARKER}</settlement>".encode(), xml)
-    xml = as_draft(xml, drafts["family_registration"])
-    response = phone.submit(xml, files)
-    assert response.status_code == 201, response.data
+    xml = send_test_registration(phone, drafts["family_registration"])
     household = household_of(xml)
-    data = SandboxData(phone, base, drafts, [instance_of(xml)], [household])
+    created = [i.decode() for i in re.findall(rb'<entity [^>]*create="1"[^>]*id="([^"]+)"', xml)]
+    others = [i for i in created if i != household]
+    data = SandboxData(phone, base, drafts, [instance_of(xml)], [household, *others])
     if review == "skip":
         visit = as_draft(home_visit(household, 1), drafts["home_visit"])
         response = phone.submit(visit)

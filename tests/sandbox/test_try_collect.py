@@ -24,9 +24,11 @@ def test_registration_then_follow_up_in_a_try(app, make_user, login_as):
     rows = list(
         csv.DictReader(
             io.StringIO(
-                phone.get("/forms/home_visit/attachments/households.csv", openrosa=False).data.decode()
+                phone.get(
+                    "/forms/home_visit/attachments/households.csv", openrosa=False
+                ).data.decode()
             )
         )
     )
-    assert [r["name"] for r in rows] == data.case_uuids
+    assert [r["name"] for r in rows] == data.case_uuids[:1]
     assert rows[0]["__version"] == "2"  # the test visit updated the test household

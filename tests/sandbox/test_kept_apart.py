@@ -1,0 +1,220 @@
+"""Test data of tried drafts never reaches anyone: queue, API, case pages, dashboards, counts,
+phones. The sandbox rows sit in the same region as the real ones (north), so every check here
+would see them if the filter let them through."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select, text
+
+from fieldapp.cases.models import Case
+from fieldapp.db import db
+from fieldapp.sandbox.scope import sandbox_mode
+from fieldapp.submissions.models import Submission, SubmissionStateCount
+from tests.cases.support import Programme, instance_of, registration
+from tests.conftest import Browser
+from tests.review.test_dashboard import tile
+from tests.openrosa.helpers import Collect
+from tests.sandbox.support import (
+    TEST_MARKER,
+    make_sandbox_data,
+    send_test_registration,
+    start_try,
+)
+
+
+@pytest.fixture
+def world(app, make_user, login_as):
+    programme = Programme(app, make_user)
+    coord = programme.person("coord", "coordinator", ["north"])
+    worker = programme.person("worker", "field_worker", ["north"])
+    admin = programme.person("admin", "admin", [])
+    designer = login_as("designer")
+    data = make_sandbox_data(app, designer)
+    # and a try with review: its test registration waits (received, case work pending)
+    waiting = Collect(app, start_try(designer, "family_registration", review="review"))
+    data.instance_ids.append(
+        instance_of(send_test_registration(waiting, data.drafts["family_registration"]))
+    )
+    # and a real registration from the worker's phone, approved: real data next to the test
+    xml, files = registration(fresh=True)
+    real = worker.submit(xml, files)
+    coord.api.review(real)
+    db.session.commit()
+    return {
+        "programme": programme,
+        "data": data,
+        "real": real,
+        "designer": designer,
+        "coord": coord,
+        "worker": worker,
+        "admin": admin,
+        "app": app,
+    }
+
+
+def _desk(app, username: str) -> Browser:
+    browser = Browser(app.test_client())
+    assert browser.login(username).status_code == 302
+    return browser
+
+
+def _leaks(body: str, data) -> list[str]:
+    found = [i for i in data.instance_ids + data.case_uuids if i in body]
+    if TEST_MARKER in body:
+        found.append(TEST_MARKER)
+    return found
+
+
+def test_the_test_data_exists(world):
+    """The premise: test submissions and a test case were made (and the case was updated)."""
+    with sandbox_mode():
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 3
+        cases = {c.uuid: c for c in db.session.scalars(select(Case))}
+    assert set(cases) == set(world["data"].case_uuids) and len(cases) > 1
+    household = cases[world["data"].case_uuids[0]]
+    assert all(c.sandbox for c in cases.values()) and household.version == 2
+    raw = db.session.execute(text("SELECT count(*) FROM submissions WHERE sandbox")).scalar()
+    assert raw == 3
+
+
+def test_not_in_the_review_queue_nor_its_counts(world):
+    app, data = world["app"], world["data"]
+    for who in ("coord", "admin"):
+        desk = _desk(app, who)
+        for state in ("all", "received", "approved"):
+            page = desk.get(f"/review?state={state}")
+            assert page.status_code == 200
+            assert _leaks(page.data.decode(), data) == []
+        for instance_id in data.instance_ids:
+            assert desk.get(f"/submissions/{instance_id}").status_code == 404
+    # the counts kept by triggers hold the one real approval only (test ones are approved too)
+    counted = db.session.scalar(select(func.sum(SubmissionStateCount.n)))
+    assert counted == 1
+
+
+def test_not_in_the_submission_api(world):
+    data = world["data"]
+    for who in ("coord", "admin"):
+        api = world[who].api
+        listed = api.get("/api/v1/submissions?limit=200")
+        assert listed.status_code == 200
+        ids = [s["instance_id"] for s in listed.json["items"]]
+        assert world["real"] in ids
+        assert not set(ids) & set(data.instance_ids)
+        for instance_id in data.instance_ids:
+            assert api.get(f"/api/v1/submissions/{instance_id}").status_code == 404
+        assert api.get("/api/v1/submissions?form_id=home_visit").json["items"] == []
+
+
+def test_not_in_case_lists_nor_case_pages(world):
+    app, data = world["app"], world["data"]
+    for who in ("coord", "admin"):
+        api = world[who].api
+        cases = api.cases()
+        assert cases, "the real registration made cases"
+        assert not {c["id"] for c in cases} & set(data.case_uuids)
+        assert _leaks(str(cases), data) == []
+        for uuid in data.case_uuids:
+            assert api.get(f"/api/v1/cases/{uuid}").status_code == 404
+        desk = _desk(app, who)
+        with sandbox_mode():
+            code = db.session.scalars(
+                select(Case.code).where(Case.uuid == data.case_uuids[0])
+            ).one()
+        for url in ("/cases", "/cases?status=all", f"/cases?q={code}"):
+            page = desk.get(url)
+            assert page.status_code == 200
+            body = page.data.decode().replace(f'value="{code}"', "")  # the search box
+            assert _leaks(body, data) == []
+            assert code not in body
+        for uuid in data.case_uuids:
+            assert desk.get(f"/cases/{uuid}").status_code == 404
+
+
+def test_not_on_the_dashboard(world):
+    app = world["app"]
+    page = _desk(app, "coord").get("/review/dashboard")
+    assert page.status_code == 200
+    # one real submission, approved: nothing new, nothing corrected, nothing urgent
+    for name in ("received", "edited", "has_issues", "urgent"):
+        assert tile(page, name) == 0, name
+    assert _leaks(page.data.decode(), world["data"]) == []
+    weeks = re.findall(
+        r'<tr data-week="[\d-]+"><td>[^<]*</td><td class="num">(\d+)</td>', page.data.decode()
+    )
+    assert sum(int(n) for n in weeks) == 1
+
+
+def test_not_on_real_phones(world):
+    data = world["data"]
+    for who in ("worker", "coord"):
+        phone = world[who].phone
+        listed = phone.get("/formList").data.decode()
+        for version in data.drafts.values():
+            assert version not in listed
+        manifest = phone.get("/forms/home_visit/manifest")
+        assert manifest.status_code == 200
+        rows = world[who].rows()
+        assert rows, "the real household is on the phone"
+        assert not {r["name"] for r in rows} & set(data.case_uuids)
+        body = world[who].case_list().data.decode()
+        assert _leaks(body, data) == []
+        integrity = phone.get(f"/datasets/households/integrity?id={data.case_uuids[0]}")
+        assert b"<deleted>true</deleted>" in integrity.data
+
+
+def test_the_test_case_list_is_only_test_cases(world):
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                world["data"]
+                .collect.get("/forms/home_visit/attachments/households.csv", openrosa=False)
+                .data.decode()
+            )
+        )
+    )
+    assert [r["name"] for r in rows] == world["data"].case_uuids[:1]
+
+
+def test_the_audit_log_marks_test_work_and_no_region(world):
+    rows = db.session.execute(
+        text("SELECT region_id, details FROM audit_events WHERE action = 'case.created'")
+    ).all()
+    marked = [r for r in rows if "sandbox" in str(r[1])]
+    assert len(marked) == len(world["data"].case_uuids)
+    assert all(region is None for region, _details in marked)
+
+
+def test_the_count_triggers_survive_the_migration(app):
+    """The sandbox columns were added in place: the count triggers are all there."""
+    bind = db.session.get_bind()
+    if bind.dialect.name == "sqlite":
+        names = set(
+            db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        )
+        expected = {
+            "submission_state_counts_insert",
+            "submission_state_counts_update_old",
+            "submission_state_counts_update_new",
+            "submission_state_counts_delete",
+        }
+    else:
+        names = set(
+            db.session.scalars(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'submissions'::regclass"
+                    " AND NOT tgisinternal"
+                )
+            )
+        )
+        expected = {
+            "submission_state_counts_insert",
+            "submission_state_counts_update",
+            "submission_state_counts_delete",
+        }
+    assert expected <= names
