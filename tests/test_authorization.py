@@ -310,9 +310,7 @@ def test_every_route_for_every_person(app: Flask, world):
                 "openrosa.submission",
                 "openrosa_web.submission",
                 "openrosa_try.submission",
-            ) and (
-                method == "POST"
-            ):
+            ) and (method == "POST"):
                 continue  # submissions by role are covered in tests/openrosa
             if rule.endpoint in ("auth.logout", "account.end_my_sessions") and method == "POST":
                 # both end the session and answer with the login page, like a refusal would

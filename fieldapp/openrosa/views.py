@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
@@ -216,7 +217,7 @@ def form_list() -> Response:
     wanted = request.args.get("formID")
     entries = []
     draft_try = tries.current_try()
-    listed: list[tuple[Form, FormVersion | None]] = (
+    listed: Sequence[tuple[Form, FormVersion | None]] = (
         try_services.drafts_of(draft_try)  # a try: its drafts only
         if draft_try is not None
         else [

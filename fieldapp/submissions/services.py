@@ -202,8 +202,10 @@ def _draft_version(
     """Like :func:`_form_version`, for a test submission: the tried draft, and only it."""
     draft_id = target.drafts.get(parsed.form_id)
     draft = db.session.get(FormVersion, draft_id) if draft_id is not None else None
-    if draft is None or draft.status != VersionStatus.DRAFT or draft.form.form_id != (
-        parsed.form_id
+    if (
+        draft is None
+        or draft.status != VersionStatus.DRAFT
+        or draft.form.form_id != (parsed.form_id)
     ):
         raise NotFound(
             f"There is no draft {parsed.form_id!r} in this try.", code="submission.form_not_found"

@@ -76,7 +76,11 @@ SPEC: dict[str, Any] = {
             },
             "Publish": {
                 "type": "object",
-                "properties": {"acknowledge_warnings": {"type": "boolean"}},
+                "properties": {
+                    "acknowledge_warnings": {"type": "boolean"},
+                    # the test data of the draft's tries (default discard)
+                    "test_data": {"enum": ["discard", "keep"]},
+                },
             },
             "State": {
                 "type": "object",

@@ -25,17 +25,17 @@ depends_on: str | Sequence[str] | None = None
 UTC_DATETIME = fieldapp.db.UTCDateTime(timezone=True)
 
 
-def _function(counted: str) -> str:
-    return f"""
+#: the count function; ``COUNTED_OLD``/``COUNTED_NEW`` are replaced by constants of this module
+_FUNCTION = """
 CREATE OR REPLACE FUNCTION submission_state_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.deleted_at IS NULL {counted.format(row="OLD")}
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.deleted_at IS NULL COUNTED_OLD
             AND OLD.review_state IN ('approved', 'rejected') THEN
         UPDATE submission_state_counts SET n = n - 1
         WHERE region_id = OLD.region_id AND form_pk = OLD.form_pk
             AND review_state = OLD.review_state AND urgent = OLD.urgent;
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.deleted_at IS NULL {counted.format(row="NEW")}
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.deleted_at IS NULL COUNTED_NEW
             AND NEW.review_state IN ('approved', 'rejected') THEN
         INSERT INTO submission_state_counts (region_id, form_pk, review_state, urgent, n)
         VALUES (NEW.region_id, NEW.form_pk, NEW.review_state, NEW.urgent, 1)
@@ -45,6 +45,12 @@ BEGIN
 END
 $$
 """
+
+
+def _function(counted: str) -> str:
+    return _FUNCTION.replace("COUNTED_OLD", counted.format(row="OLD")).replace(
+        "COUNTED_NEW", counted.format(row="NEW")
+    )
 
 
 def _pg_update_trigger(columns: str, compared: str) -> str:

@@ -17,8 +17,8 @@ from fieldapp.sandbox.scope import sandbox_mode
 from fieldapp.submissions.models import Submission, SubmissionStateCount
 from tests.cases.support import Programme, instance_of, registration
 from tests.conftest import Browser
-from tests.review.test_dashboard import tile
 from tests.openrosa.helpers import Collect
+from tests.review.test_dashboard import tile
 from tests.sandbox.support import (
     TEST_MARKER,
     make_sandbox_data,

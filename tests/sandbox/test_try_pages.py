@@ -196,3 +196,11 @@ def test_a_test_submission_cannot_touch_real_data(app, people):
     stored = (SEED1 / "submission.xml").read_bytes()
     real_copy = stored.replace(instance_of(stored).encode(), test_registration.encode())
     assert worker.phone.submit(real_copy, attachments_of(SEED1)).status_code == 409
+
+
+def test_try_tokens_are_kept_out_of_logs():
+    from fieldapp.logredact import redact_path
+
+    token = "A" * 64
+    assert redact_path(f"/collect/test/{token}/formList") == "/collect/test/***/formList"
+    assert redact_path(f"/collect/key/{token}/formList") == "/collect/key/***/formList"
