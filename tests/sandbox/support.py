@@ -87,9 +87,13 @@ def send_test_registration(phone: Collect, version: str) -> bytes:
     return xml
 
 
-def make_sandbox_data(app: Flask, designer: Any, *, review: str = "skip") -> SandboxData:
-    """Published programme forms, drafts of both, a try of the two and test data in it."""
-    publish("family_registration", "home_visit")
+def make_sandbox_data(
+    app: Flask, designer: Any, *, review: str = "skip", published: bool = False
+) -> SandboxData:
+    """Published programme forms (``published``: the caller published them already), drafts
+    of both, a try of the two and test data in it."""
+    if not published:
+        publish("family_registration", "home_visit")
     drafts = upload_drafts("family_registration", "home_visit")
     base = start_try(designer, "family_registration", "home_visit", review=review)
     phone = Collect(app, base)

@@ -218,3 +218,26 @@ def test_the_count_triggers_survive_the_migration(app):
             "submission_state_counts_delete",
         }
     assert expected <= names
+
+
+def test_test_cases_do_not_move_a_phones_case_list(app, make_user, login_as):
+    """The manifest hash of a worker's list (a state key over the cases they may see) stays the
+    same when test cases are made and changed: phones are not even told to download again."""
+    from tests.cases.support import publish
+
+    publish("family_registration", "home_visit")
+    programme = Programme(app, make_user)
+    coord = programme.person("coord", "coordinator", ["north"])
+    worker = programme.person("worker", "field_worker", ["north"])
+    xml, files = registration(fresh=True)
+    coord.api.review(worker.submit(xml, files))
+    from fieldapp.auth.models import User
+    from fieldapp.cases.caselists import state_key
+
+    def keys() -> list[str]:
+        people = [db.session.get(User, p.user_id) for p in (worker, coord)]
+        return [state_key("households", actor=p) for p in people if p is not None]
+
+    before = (worker.manifest_hash(), coord.manifest_hash(), keys())
+    make_sandbox_data(app, login_as("designer"), published=True)
+    assert (worker.manifest_hash(), coord.manifest_hash(), keys()) == before
