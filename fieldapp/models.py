@@ -14,7 +14,7 @@ from fieldapp.auth.models import (
 from fieldapp.blobs import Blob
 from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork
 from fieldapp.db import Base
-from fieldapp.forms.models import Form, FormAttachment, FormVersion
+from fieldapp.forms.models import Form, FormAttachment, FormFetch, FormVersion
 from fieldapp.review.models import ReviewAction
 from fieldapp.submissions.models import (
     Submission,
@@ -38,6 +38,7 @@ __all__ = [
     "Device",
     "Form",
     "FormAttachment",
+    "FormFetch",
     "FormVersion",
     "Region",
     "ReviewAction",
