@@ -405,7 +405,8 @@ def api_versions(form_id: str) -> Any:
 @api.post("/<form_id>/publish")
 @require(*DESIGNERS)
 def api_publish(form_id: str) -> Any:
-    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings."""
+    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings, and an
+    optional ``"note"`` kept on the version (``publish_note``) and in the audit log."""
     form = services.get_form(form_id)
     body = load_json(PublishBody())
     acknowledge = bool(body["acknowledge_warnings"]) or request.args.get(

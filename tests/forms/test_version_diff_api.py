@@ -397,3 +397,13 @@ def test_choices_inside_repeats_and_multiple_choices_are_counted(
         if c["change"] == "removed"
     }
     assert removed == {("needs", "housing"): 2, ("school", "no"): 2, ("seen", "no"): 1}
+
+
+def test_a_workers_browser_is_noted_as_web(
+    client: Any, designer: dict[str, str], login_as: Any, published_v1: None
+) -> None:
+    worker = login_as("field_worker", username="dana", regions=["north"])
+    assert worker.get("/fill/collect/forms/visit.xml").status_code == 200
+    phones = client.get("/api/v1/forms/visit/versions", headers=designer).json["phones"]
+    dana = next(p for p in phones if p["worker"] == "dana")
+    assert (dana["channel"], dana["device"], dana["version"]) == ("web", None, "1")
