@@ -14,7 +14,7 @@ from fieldapp.auth.models import (
 from fieldapp.blobs import Blob
 from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork
 from fieldapp.db import Base
-from fieldapp.forms.models import Form, FormAttachment, FormVersion
+from fieldapp.forms.models import Form, FormAttachment, FormFetch, FormVersion
 from fieldapp.review.models import ReviewAction
 from fieldapp.sandbox.models import DraftTry, draft_try_forms
 from fieldapp.submissions.models import (
@@ -40,6 +40,7 @@ __all__ = [
     "DraftTry",
     "Form",
     "FormAttachment",
+    "FormFetch",
     "FormVersion",
     "Region",
     "ReviewAction",

@@ -352,9 +352,13 @@ def test_browser_publish_needs_the_warning_checkbox(login_as):
         content_type="multipart/form-data",
     )
     page = designer.get("/forms/visit")
-    assert b'name="acknowledge_warnings"' in page.data
+    assert b'href="/forms/visit/publish"' in page.data
+    # publishing asks first: the confirmation page has the checkbox
+    confirm = designer.get("/forms/visit/publish")
+    assert b'name="acknowledge_warnings"' in confirm.data
     refused = designer.post("/forms/visit/publish")
     assert refused.status_code == 409
+    assert b'name="acknowledge_warnings"' in refused.data
     ok = designer.post("/forms/visit/publish", {"acknowledge_warnings": "on"})
     assert ok.status_code == 302
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldapp.db import Base, utcnow
@@ -130,6 +130,8 @@ class FormVersion(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     published_at: Mapped[datetime | None]
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: what the designer wrote when publishing (why, what changed), shown with the version
+    publish_note: Mapped[str | None] = mapped_column(Text)
 
     form: Mapped[Form] = relationship(back_populates="versions", foreign_keys=[form_pk])
     attachments: Mapped[list[FormAttachment]] = relationship(
@@ -172,3 +174,35 @@ class FormAttachment(Base):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     form_version: Mapped[FormVersion] = relationship(back_populates="attachments")
+
+
+class FormFetch(Base):
+    """A phone (or web form browser) that downloaded a form version: its XForm or manifest.
+
+    One row per version and client: a device token's phone (``device:<id>``), a phone syncing
+    with a username and password (``password:<SHA-256 of its User-Agent>``, 16 hex digits) or
+    the worker's browser (``web``). ``last_fetched_at`` moves at most every few minutes
+    (``fieldapp.forms.fetches``). Which phone has which version: the newest row per client.
+    """
+
+    __tablename__ = "form_fetches"
+    __table_args__ = (
+        UniqueConstraint("form_version_id", "user_id", "client_key"),
+        Index("ix_form_fetches_form_pk", "form_pk", "last_fetched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_pk: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="CASCADE"))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id", ondelete="CASCADE"))
+    #: the worker whose credential fetched it
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: the device token's device, if that was the credential (never the token itself)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    #: which client of the user: ``device:<id>``, ``password:<hash>`` or ``web``
+    client_key: Mapped[str] = mapped_column(String(40))
+    #: the client's User-Agent, shortened (the Collect version)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    #: ``xform`` or ``manifest``: what was fetched last
+    last_kind: Mapped[str] = mapped_column(String(16))
+    first_fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

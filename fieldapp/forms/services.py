@@ -376,20 +376,34 @@ def acknowledge_warnings(version: FormVersion, *, actor: User | None) -> None:
         )
 
 
+#: the longest publish note
+PUBLISH_NOTE_MAX = 2000
+
+
 def publish(
     form: Form,
     *,
     actor: User | None,
     acknowledge: bool = False,
     policy: ValidationPolicy | None = None,
+    note: str | None = None,
 ) -> FormVersion:
     """Make the draft the current version; a form published for the first time opens.
 
     :param acknowledge: the caller confirms the warnings were read.
+    :param note: what the designer says about this version (kept on it and in the audit log;
+        at most :data:`PUBLISH_NOTE_MAX` characters).
     :raises Conflict: no draft, or warnings not yet acknowledged (details list them).
-    :raises Invalid: ODK Validate rejects the form.
+    :raises Invalid: ODK Validate rejects the form, or the note is too long.
     :return: the version now current.
     """
+    note = (note or "").strip() or None
+    if note is not None and len(note) > PUBLISH_NOTE_MAX:
+        raise Invalid(
+            f"The note is longer than {PUBLISH_NOTE_MAX} characters.",
+            code="form.publish_note_too_long",
+            details={"note": [f"Longer than {PUBLISH_NOTE_MAX} characters."]},
+        )
     draft = form.draft
     if draft is None:
         raise Conflict(
@@ -410,6 +424,7 @@ def publish(
     draft.status = VersionStatus.PUBLISHED.value
     draft.published_at = now
     draft.published_by_id = actor.id if actor else None
+    draft.publish_note = note
     form.current_version = draft
     form.title = draft.title
     if form.state == FormState.DRAFT:
@@ -424,6 +439,7 @@ def publish(
         subject_id=form.form_id,
         version=draft.version,
         validation=draft.validation,
+        note=note,
     )
     return draft
 
@@ -588,6 +604,7 @@ def version_summary(version: FormVersion) -> dict[str, Any]:
         "validation": version.validation,
         "created_at": version.created_at.isoformat(),
         "published_at": version.published_at.isoformat() if version.published_at else None,
+        "publish_note": version.publish_note,
         "attachments": [
             {
                 "name": a.name,

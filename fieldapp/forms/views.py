@@ -20,11 +20,11 @@ from werkzeug.datastructures import FileStorage
 from fieldapp.auth.models import Role
 from fieldapp.db import column_length, unit_of_work
 from fieldapp.errors import BadRequest, DomainError, Invalid, NotFound, PayloadTooLarge
-from fieldapp.forms import services
+from fieldapp.forms import fetches, impact, services
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.forms.sandbox import CompileLimits, warm_up
 from fieldapp.sandbox import services as try_services
-from fieldapp.web.args import load_json
+from fieldapp.web.args import Text, load_args, load_json
 from fieldapp.web.files import blob_store, content_disposition
 from fieldapp.web.permissions import current_actor, require
 
@@ -49,6 +49,39 @@ class PublishBody(Schema):
     test_data = fields.String(
         load_default="discard", validate=validate.OneOf(try_services.TEST_DATA_CHOICES)
     )
+    note = Text(max=services.PUBLISH_NOTE_MAX, load_default=None, allow_none=True)
+
+
+class DiffArgs(Schema):
+    """``?from=&to=``: version strings (default: the current version and the draft)."""
+
+    from_version = Text(column=FormVersion.version, data_key="from", load_default=None)
+    to_version = Text(column=FormVersion.version, data_key="to", load_default=None)
+
+
+def _diff_args() -> dict[str, Any]:
+    args = load_args(DiffArgs())
+    return {
+        "from_version": args["from_version"] or None,
+        "to_version": args["to_version"] or None,
+    }
+
+
+def _draft_diff(form: Form) -> impact.VersionDiff | None:
+    """The draft against the current version, for the draft and publish pages."""
+    if form.draft is None:
+        return None
+    return impact.version_diff(form)
+
+
+def _versions_overview(form: Form) -> dict[str, Any]:
+    """Per version: submissions, and which phones have it (none of their tokens)."""
+    counts = impact.submission_counts(form)
+    clients = fetches.clients_by_version(form)
+    phones: dict[str, int] = {}
+    for client in clients:
+        phones[client.version] = phones.get(client.version, 0) + 1
+    return {"counts": counts, "clients": clients, "phones": phones}
 
 
 class StateBody(Schema):
@@ -162,30 +195,75 @@ def upload() -> Any:
 @bp.get("/<form_id>")
 @require(*DESIGNERS)
 def detail(form_id: str) -> Any:
-    """One form: its draft (warnings, missing files, publish), versions, state."""
-    return render_template("forms/detail.html", form=services.get_form(form_id))
+    """One form: its draft (what it changes, warnings, missing files), versions with their
+    submissions and phones, state."""
+    form = services.get_form(form_id)
+    return render_template(
+        "forms/detail.html",
+        form=form,
+        diff=_draft_diff(form),
+        overview=_versions_overview(form),
+    )
+
+
+@bp.get("/<form_id>/diff")
+@require(*DESIGNERS)
+def diff_page(form_id: str) -> Any:
+    """What differs between two versions (``?from=&to=``), with submission counts."""
+    form = services.get_form(form_id)
+    return render_template(
+        "forms/diff.html", form=form, diff=impact.version_diff(form, **_diff_args())
+    )
+
+
+def _publish_page(form: Form, *, error: DomainError | None = None, entered: Any = None) -> Any:
+    return render_template(
+        "forms/publish.html",
+        form=form,
+        diff=_draft_diff(form),
+        publish_error=error,
+        entered=entered or {},
+    )
+
+
+@bp.get("/<form_id>/publish")
+@require(*DESIGNERS)
+def publish_confirm(form_id: str) -> Any:
+    """Publishing asks first: what the draft changes, its warnings, a note, then confirm."""
+    form = services.get_form(form_id)
+    if form.draft is None:
+        flash("There is no draft to publish. Upload a new version first.", "error")
+        return redirect(url_for("forms.detail", form_id=form_id))
+    return _publish_page(form)
 
 
 @bp.post("/<form_id>/publish")
 @require(*DESIGNERS)
 def publish(form_id: str) -> Any:
-    """Publish the draft, once its warnings were acknowledged."""
+    """Publish the draft (confirmed on the publish page), once its warnings were acknowledged;
+    the note is kept on the version."""
     form = services.get_form(form_id)
+    note = request.form.get("note", "")
+    acknowledge = request.form.get("acknowledge_warnings") == "on"
+    test_data = request.form.get("test_data", "discard")
+    entered = {"note": note, "acknowledge_warnings": acknowledge, "test_data": test_data}
     try:
         with unit_of_work():
             version = services.publish(
-                form,
-                actor=current_actor(),
-                acknowledge=request.form.get("acknowledge_warnings") == "on",
-                policy=_policy(),
+                form, actor=current_actor(), acknowledge=acknowledge, policy=_policy(), note=note
             )
-            try_services.at_publish(
-                form, request.form.get("test_data", "discard"), actor=current_actor()
-            )
+            try_services.at_publish(form, test_data, actor=current_actor())
     except DomainError as exc:
-        return render_template(
-            "forms/detail.html", form=services.get_form(form_id), publish_error=exc
-        ), exc.http_status
+        form = services.get_form(form_id)
+        if form.draft is None:
+            return render_template(
+                "forms/detail.html",
+                form=form,
+                diff=None,
+                overview=_versions_overview(form),
+                publish_error=exc,
+            ), exc.http_status
+        return _publish_page(form, error=exc, entered=entered), exc.http_status
     flash(f"Version {version.version} is published; phones will get it at their next update.")
     return redirect(url_for("forms.detail", form_id=form_id))
 
@@ -296,10 +374,46 @@ def api_detail(form_id: str) -> Any:
     return services.form_summary(services.get_form(form_id))
 
 
+@api.get("/<form_id>/diff")
+@require(*DESIGNERS)
+def api_diff(form_id: str) -> Any:
+    """What differs between two versions (``?from=&to=``; default: current and draft), with
+    what it does to case properties and to submissions already received (counts only)."""
+    form = services.get_form(form_id)
+    return impact.version_diff(form, **_diff_args()).to_json()
+
+
+@api.get("/<form_id>/versions")
+@require(*DESIGNERS)
+def api_versions(form_id: str) -> Any:
+    """Each version with its submissions and the phones that have it; the phones (workers and
+    devices by name, never a token) with the version each last downloaded."""
+    form = services.get_form(form_id)
+    overview = _versions_overview(form)
+    return {
+        "form_id": form.form_id,
+        "current_version": form.current_version.version if form.current_version else None,
+        "versions": [
+            {
+                "version": v.version,
+                "status": v.status,
+                "current": v.id == form.current_version_id,
+                "published_at": v.published_at.isoformat() if v.published_at else None,
+                "publish_note": v.publish_note,
+                "submissions": overview["counts"].get(v.version, 0),
+                "phones": overview["phones"].get(v.version, 0),
+            }
+            for v in form.versions
+        ],
+        "phones": [c.to_json() for c in overview["clients"]],
+    }
+
+
 @api.post("/<form_id>/publish")
 @require(*DESIGNERS)
 def api_publish(form_id: str) -> Any:
-    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings;
+    """Publish the draft: ``{"acknowledge_warnings": true}`` when it has warnings, an
+    optional ``"note"`` kept on the version (``publish_note``) and in the audit log, and
     ``"test_data": "discard" | "keep"`` (default discard) for the test data of its tries."""
     form = services.get_form(form_id)
     body = load_json(PublishBody())
@@ -308,7 +422,11 @@ def api_publish(form_id: str) -> Any:
     ) in ("1", "true")
     with unit_of_work():
         version = services.publish(
-            form, actor=current_actor(), acknowledge=acknowledge, policy=_policy()
+            form,
+            actor=current_actor(),
+            acknowledge=acknowledge,
+            policy=_policy(),
+            note=body["note"],
         )
         try_services.at_publish(form, body["test_data"], actor=current_actor())
     return {
@@ -316,6 +434,7 @@ def api_publish(form_id: str) -> Any:
         "version": version.version,
         "state": form.state,
         "validation": version.validation,
+        "publish_note": version.publish_note,
     }
 
 

@@ -98,6 +98,7 @@ class Field:
     :param required: the bind's ``required`` is set (to anything but ``false()``).
     :param relevant: the bind's relevance expression.
     :param calculate: the bind's calculation.
+    :param constraint: the bind's constraint expression.
     :param appearance: the control's appearance.
     :param mediatype: an upload's media type, such as ``image/*``.
     :param save_to: the entity property this value is saved to (``entities:saveto``).
@@ -115,6 +116,7 @@ class Field:
     required: bool = False
     relevant: str | None = None
     calculate: str | None = None
+    constraint: str | None = None
     appearance: str | None = None
     mediatype: str | None = None
     save_to: str | None = None
@@ -394,6 +396,7 @@ class _FieldBuilder:
             required=required is not None and required.replace(" ", "") != "false()",
             relevant=_attr(bind, "relevant"),
             calculate=_attr(bind, "calculate"),
+            constraint=_attr(bind, "constraint"),
             appearance=_attr(control if control is not None else _first(controls), "appearance"),
             mediatype=_attr(control, "mediatype"),
             save_to=_attr(bind, f"{{{ENTITIES_NS}}}saveto"),
@@ -545,6 +548,7 @@ def field_tree_to_json(fields: Iterable[Field]) -> list[dict[str, Any]]:
             "required": f.required,
             "relevant": f.relevant,
             "calculate": f.calculate,
+            "constraint": f.constraint,
             "appearance": f.appearance,
             "mediatype": f.mediatype,
             "save_to": f.save_to,
@@ -581,6 +585,7 @@ def fields_from_json(data: Iterable[Mapping[str, Any]]) -> tuple[Field, ...]:
                 required=bool(item.get("required", False)),
                 relevant=item.get("relevant"),
                 calculate=item.get("calculate"),
+                constraint=item.get("constraint"),
                 appearance=item.get("appearance"),
                 mediatype=item.get("mediatype"),
                 save_to=item.get("save_to"),

@@ -16,12 +16,13 @@ the decisions are in ``forms.services`` and ``submissions.services``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.http import http_date
 
 from fieldapp.auth import devices
@@ -31,6 +32,7 @@ from fieldapp.blobs import Blob
 from fieldapp.cases.services import get_case_list
 from fieldapp.db import column_length, db, unit_of_work
 from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from fieldapp.forms import fetches
 from fieldapp.forms import services as forms
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion
 from fieldapp.openrosa.responses import (
@@ -48,6 +50,7 @@ from fieldapp.submissions.services import Upload, may_submit, receive_submission
 from fieldapp.web.files import blob_store, content_disposition
 
 bp = Blueprint("openrosa", __name__)
+log = logging.getLogger(__name__)
 
 #: endpoints that require the ``X-OpenRosa-Version: 1.0`` header (downloads do not)
 _VERSIONED = {"form_list", "manifest", "submission", "integrity"}
@@ -251,11 +254,37 @@ def form_list() -> Response:
     return _conditional(form_list_xml(entries), XML)
 
 
+#: the ways in whose downloads say which version a worker's phone or browser has
+_NOTED_BLUEPRINTS = {"openrosa": False, "openrosa_key": False, "openrosa_web": True}
+
+
+def _note_fetch(version: FormVersion, kind: str) -> None:
+    """Note which version this phone now has (``fieldapp.forms.fetches``; a few writes an hour
+    at most). A failure to note never fails the download itself."""
+    web = _NOTED_BLUEPRINTS.get(request.blueprint or "")
+    if web is None:
+        return
+    try:
+        with unit_of_work():
+            fetches.note_fetch(
+                version,
+                user=_actor(),
+                device=g.get("device"),
+                user_agent=request.headers.get("User-Agent", ""),
+                kind=kind,
+                web=web,
+            )
+    except SQLAlchemyError as exc:
+        log.warning("form fetch not noted: %s", type(exc).__name__)
+
+
 @bp.get("/forms/<form_id>.xml")
 def form_download(form_id: str) -> Response:
     """The XForm, byte for byte what the list's hash describes."""
     _form, version = _downloadable(form_id)
-    return _conditional(version.xform.encode(), XML, etag=version.xform_md5)
+    response = _conditional(version.xform.encode(), XML, etag=version.xform_md5)
+    _note_fetch(version, "xform")
+    return response
 
 
 def _case_list_token(attachment: FormAttachment) -> str:
@@ -297,7 +326,9 @@ def manifest(form_id: str) -> Response:
             blob = db.session.get(Blob, attachment.blob_sha256)
             assert blob is not None
             entries.append(MediaEntry(attachment.name, f"md5:{blob.md5}", url))
-    return _conditional(manifest_xml(entries), XML)
+    response = _conditional(manifest_xml(entries), XML)
+    _note_fetch(version, "manifest")
+    return response
 
 
 @bp.get("/forms/<form_id>/attachments/<name>")

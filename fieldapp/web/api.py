@@ -11,12 +11,22 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _op(summary: str, *, ok: int = 200, body: str | None = None, roles: str = "") -> dict[str, Any]:
+def _op(
+    summary: str,
+    *,
+    ok: int = 200,
+    body: str | None = None,
+    roles: str = "",
+    schema: str | None = None,
+) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "Success"}
+    if schema:
+        success["content"] = {"application/json": {"schema": {"$ref": schema}}}
     op: dict[str, Any] = {
         "summary": summary,
         "description": f"Roles: {roles}." if roles else "",
         "responses": {
-            str(ok): {"description": "Success"},
+            str(ok): success,
             "401": {
                 "description": "Not logged in",
                 "content": {"application/json": {"schema": _ERROR}},
@@ -80,6 +90,176 @@ SPEC: dict[str, Any] = {
                     "acknowledge_warnings": {"type": "boolean"},
                     # the test data of the draft's tries (default discard)
                     "test_data": {"enum": ["discard", "keep"]},
+                    "note": {
+                        "type": ["string", "null"],
+                        "maxLength": 2000,
+                        "description": "What the designer says about this version; kept on "
+                        "it (publish_note) and in the audit log",
+                    },
+                },
+            },
+            "Counts": {
+                "description": "Submissions (not deleted, no test data) per form version of "
+                "their current version; null when not counted",
+                "type": ["object", "null"],
+                "properties": {
+                    "total": {"type": "integer"},
+                    "by_version": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                },
+            },
+            "FormDiff": {
+                "type": "object",
+                "description": "What differs between two versions of a form and what it does "
+                "to case properties and to submissions already received (counts over every "
+                "region; never an answer). Questions are matched by path, then by a name "
+                "unique among the unmatched (moved to another group); a renamed question is "
+                "removed and added.",
+                "properties": {
+                    "form_id": {"type": "string"},
+                    "from": {
+                        "type": ["object", "null"],
+                        "description": "null: no earlier version, everything is added",
+                        "properties": {
+                            "version": {"type": "string"},
+                            "status": {"enum": ["draft", "published"]},
+                            "current": {"type": "boolean"},
+                        },
+                    },
+                    "to": {
+                        "type": "object",
+                        "properties": {
+                            "version": {"type": "string"},
+                            "status": {"enum": ["draft", "published"]},
+                            "current": {"type": "boolean"},
+                        },
+                    },
+                    "summary": {
+                        "type": "object",
+                        "properties": {
+                            k: {"type": "integer"} for k in ("added", "removed", "changed", "moved")
+                        },
+                    },
+                    "languages": {
+                        "type": "object",
+                        "properties": {
+                            "added": {"type": "array", "items": {"type": "string"}},
+                            "removed": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                    "questions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "change": {"enum": ["added", "removed", "changed", "moved"]},
+                                "name": {"type": "string"},
+                                "path": {"type": "string"},
+                                "old_path": {"type": ["string", "null"]},
+                                "type": {"type": "string", "description": "XLSForm type"},
+                                "label": {"type": ["string", "null"]},
+                                "moved": {"type": "boolean"},
+                                "changes": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "attribute": {
+                                                "enum": [
+                                                    "type",
+                                                    "label",
+                                                    "hint",
+                                                    "relevance",
+                                                    "constraint",
+                                                    "required",
+                                                    "calculation",
+                                                    "appearance",
+                                                    "save_to",
+                                                    "choices_from",
+                                                ]
+                                            },
+                                            "language": {
+                                                "type": "string",
+                                                "description": "label and hint only",
+                                            },
+                                            "old": {},
+                                            "new": {},
+                                        },
+                                    },
+                                },
+                                "choices": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "change": {"enum": ["added", "removed", "relabelled"]},
+                                            "value": {"type": "string"},
+                                            "labels": {"type": "object"},
+                                            "language": {"type": "string"},
+                                            "old": {"type": ["string", "null"]},
+                                            "new": {"type": ["string", "null"]},
+                                            "submissions": {"$ref": "#/components/schemas/Counts"},
+                                        },
+                                    },
+                                },
+                                "submissions": {
+                                    "$ref": "#/components/schemas/Counts",
+                                    "description": "answers at the old path (removed, moved or "
+                                    "type changed questions)",
+                                },
+                            },
+                        },
+                    },
+                    "entities": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "change": {"enum": ["added", "removed", "changed"]},
+                                "dataset": {"type": "string"},
+                                "changes": {"type": "array"},
+                            },
+                        },
+                    },
+                    "case_properties": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "change": {
+                                    "enum": [
+                                        "no_longer_saved",
+                                        "newly_saved",
+                                        "source_changed",
+                                        "type_changed",
+                                    ]
+                                },
+                                "dataset": {"type": "string"},
+                                "property": {"type": "string"},
+                                "old_question": {"type": ["string", "null"]},
+                                "new_question": {"type": ["string", "null"]},
+                                "old_type": {"type": ["string", "null"]},
+                                "new_type": {"type": ["string", "null"]},
+                            },
+                        },
+                    },
+                    "effects": {
+                        "type": "array",
+                        "description": 'sentences for people, e.g. "Choice `partly` of '
+                        '`condition` removed: 37 submissions used it."',
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "path": {"type": ["string", "null"]},
+                                "submissions": {"type": ["integer", "null"]},
+                            },
+                        },
+                    },
+                    "submissions": {"$ref": "#/components/schemas/Counts"},
                 },
             },
             "State": {
@@ -120,6 +300,30 @@ SPEC: dict[str, Any] = {
             "post": _op(
                 "Publish the draft (ODK Validate runs first)",
                 body="#/components/schemas/Publish",
+                roles="designer, admin",
+            )
+        },
+        "/api/v1/forms/{form_id}/diff": {
+            "get": {
+                **_op(
+                    "What differs between two versions (?from=&to=; default: the current "
+                    "version and the draft, or without a draft the current version and the one "
+                    "before), with submission counts",
+                    roles="designer, admin",
+                    schema="#/components/schemas/FormDiff",
+                ),
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string"}},
+                ],
+            }
+        },
+        "/api/v1/forms/{form_id}/versions": {
+            "get": _op(
+                "Each version (submissions, phones that have it, publish_note) and each phone "
+                "or browser with the version it last downloaded: worker, channel (device, "
+                "password, web), device label, user_agent, version, current, fetched_at; "
+                "never a token",
                 roles="designer, admin",
             )
         },

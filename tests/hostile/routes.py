@@ -116,7 +116,11 @@ ROUTES: dict[str, Route] = {
     "forms.catalogue": Route(D),
     "forms.upload": Route(D, multipart=True),
     "forms.detail": Route(D),
-    "forms.publish": Route(D, form={"acknowledge_warnings": "on", "test_data": "keep"}),
+    "forms.publish_confirm": Route(D),
+    "forms.publish": Route(
+        D, form={"acknowledge_warnings": "on", "note": "A note.", "test_data": "keep"}
+    ),
+    "forms.diff_page": Route(D, query={"from": "2026112101", "to": "2026112101"}),
     "forms.change_state": Route(D, form={"state": "closing"}),
     "forms.discard": Route(D, form={}),
     "forms.attach": Route(D, form={"name": "logo.png"}, multipart=True),
@@ -128,8 +132,10 @@ ROUTES: dict[str, Route] = {
     "forms_api.api_publish": Route(
         D,
         query={"acknowledge_warnings": "1"},
-        json={"acknowledge_warnings": True, "test_data": "discard"},
+        json={"acknowledge_warnings": True, "note": "A note.", "test_data": "discard"},
     ),
+    "forms_api.api_diff": Route(D, query={"from": "2026112101", "to": "2026112101"}),
+    "forms_api.api_versions": Route(D),
     "forms_api.api_state": Route(D, json={"state": "closing"}),
     "forms_api.api_discard": Route(D),
     "forms_api.api_attach": Route(D, multipart=True),
