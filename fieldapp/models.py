@@ -12,7 +12,7 @@ from fieldapp.auth.models import (
     user_regions,
 )
 from fieldapp.blobs import Blob
-from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork
+from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork, OverdueNotice
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.review.models import ReviewAction
@@ -22,6 +22,7 @@ from fieldapp.submissions.models import (
     SubmissionStateCount,
     SubmissionVersion,
 )
+from fieldapp.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WorkerLease
 
 __all__ = [
     "ApiToken",
@@ -39,6 +40,7 @@ __all__ = [
     "Form",
     "FormAttachment",
     "FormVersion",
+    "OverdueNotice",
     "Region",
     "ReviewAction",
     "Submission",
@@ -47,5 +49,9 @@ __all__ = [
     "SubmissionVersion",
     "User",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WorkerLease",
     "user_regions",
 ]

@@ -215,3 +215,16 @@ class CaseLink(Base):
     relation: Mapped[str] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OverdueNotice(Base):
+    """That a case's follow-up due on ``due`` was told overdue (once per case and due date)."""
+
+    __tablename__ = "case_overdue_notices"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: the due date that passed
+    due: Mapped[date] = mapped_column(Date, primary_key=True)
+    noticed_at: Mapped[datetime] = mapped_column(default=utcnow)
