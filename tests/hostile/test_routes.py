@@ -189,6 +189,14 @@ def _build_world(app: Flask) -> dict[str, Any]:
     _, spare = devices.create_device(people["worker_n"], actor=None)
     tokens = {name: auth.issue_api_token(user, actor=None)[0] for name, user in people.items()}
     _, spare_token = auth.issue_api_token(people["worker_n"], actor=None, label="spare")
+    from fieldapp.webhooks import services as webhooks
+
+    hook, _ = webhooks.create_endpoint(
+        url="http://127.0.0.1:7699/hook",
+        events=["submission.received"],
+        actor=people["admin_x"],
+        allow_private=True,
+    )
     db.session.commit()
     xml, files = registration("seed1")
     phone = helpers.Collect(app, f"/collect/key/{device_token}")
@@ -217,6 +225,8 @@ def _build_world(app: Flask) -> dict[str, Any]:
             "token_id": str(spare_token.id),
             "dataset": "households",
             "token": device_token,
+            "endpoint_id": str(hook.id),
+            "delivery_id": str(hook.deliveries[0].id),
         },
     }
 

@@ -50,12 +50,15 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def events(self) -> list[tuple[str, str]]:
-        return [(r.json["type"], r.json["data"].get("instance_id") or r.json["data"].get("case_id")) for r in self.received]
+        return [
+            (r.json["type"], r.json["data"].get("instance_id") or r.json["data"].get("case_id"))
+            for r in self.received
+        ]
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with receiver.lock:
@@ -72,7 +75,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(answer)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

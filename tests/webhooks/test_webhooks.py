@@ -187,9 +187,11 @@ def test_nothing_is_lost_when_a_sender_dies_mid_send(programme, receiver, make_w
     programme["worker"].submit(*registration("seed1", fresh=True))
     dead = make_worker("server-a")
     assert dead.acquire_lease()
-    claimed = dead.claim(dead_settings := __import__(
-        "fieldapp.webhooks.worker", fromlist=["Settings"]
-    ).Settings.from_config(dead.app.config))
+    claimed = dead.claim(
+        dead_settings := __import__(
+            "fieldapp.webhooks.worker", fromlist=["Settings"]
+        ).Settings.from_config(dead.app.config)
+    )
     assert len(claimed) == 1 and dead_settings.timeout > 0
     # ... and the process is gone before it sent anything
 
@@ -222,9 +224,7 @@ def test_sandbox_events_produce_no_delivery(programme, receiver, make_worker):
         select(Submission).where(Submission.instance_id == instance)
     ).one()
     publish(
-        SubmissionReceived(
-            submission=submission, version=submission.current_version, sandbox=True
-        )
+        SubmissionReceived(submission=submission, version=submission.current_version, sandbox=True)
     )
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == before
@@ -295,7 +295,12 @@ def test_urls_are_checked(app, programme, receiver):
         with pytest.raises(Invalid) as info:
             services.check_url(bad, allow_private=True)
         assert info.value.code == "webhook.url_invalid"
-    for private in ("http://127.0.0.1:7600/x", "http://10.1.2.3/x", "http://[::1]/x", "http://169.254.169.254/"):
+    for private in (
+        "http://127.0.0.1:7600/x",
+        "http://10.1.2.3/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/",
+    ):
         with pytest.raises(Invalid) as info:
             services.check_url(private, allow_private=False)
         assert info.value.code == "webhook.url_private"
@@ -315,7 +320,12 @@ def test_only_administrators_see_webhooks(programme, receiver, login_as):
         api = programme[who].api
         assert api.get("/api/v1/webhooks").status_code == 404
         assert api.get(f"/api/v1/webhooks/{hook['id']}").status_code == 404
-        assert api.post("/api/v1/webhooks", {"url": receiver.url(), "events": ["case.created"]}).status_code == 404
+        assert (
+            api.post(
+                "/api/v1/webhooks", {"url": receiver.url(), "events": ["case.created"]}
+            ).status_code
+            == 404
+        )
     listing = programme["admin"].api.get("/api/v1/webhooks")
     assert [e["id"] for e in listing.json["items"]] == [hook["id"]]
     assert "secret" not in listing.json["items"][0]
