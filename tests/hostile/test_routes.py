@@ -198,6 +198,7 @@ def _build_world(app: Flask) -> dict[str, Any]:
         allow_private=True,
     )
     db.session.commit()
+    hook_id = hook.id
     xml, files = registration("seed1")
     phone = helpers.Collect(app, f"/collect/key/{device_token}")
     assert phone.submit(xml, files).status_code == 201
@@ -209,6 +210,11 @@ def _build_world(app: Flask) -> dict[str, Any]:
         visible_submission(SEED1_INSTANCE, actor=admin), state="approved", actor=admin
     )
     db.session.commit()
+    from sqlalchemy import select
+
+    from fieldapp.webhooks.models import WebhookDelivery
+
+    delivery_id = db.session.scalars(select(WebhookDelivery.id)).one()
     return {
         "tokens": tokens,
         "device_token": device_token,
@@ -225,8 +231,8 @@ def _build_world(app: Flask) -> dict[str, Any]:
             "token_id": str(spare_token.id),
             "dataset": "households",
             "token": device_token,
-            "endpoint_id": str(hook.id),
-            "delivery_id": str(hook.deliveries[0].id),
+            "endpoint_id": str(hook_id),
+            "delivery_id": str(delivery_id),
         },
     }
 
