@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "webhooks"
 
+#: after a long pause (no endpoint, server down) follow-ups due at most this long ago are told
+MAX_LOOKBACK = timedelta(days=7)
+
 #: seconds before the 2nd, 3rd ... attempt; after the last, the delivery has failed (~22.6 h)
 DEFAULT_BACKOFF: tuple[float, ...] = (10, 60, 300, 1800, 7200, 21600, 50400)
 
@@ -154,7 +157,21 @@ class WebhookWorker:
 
     def run_once(self) -> int:
         """Tick, then send what is due, if this worker holds the lease. Returns how many
-        deliveries were attempted."""
+        deliveries were attempted.
+
+        With no active endpoint there is nothing to tell anyone: the pass only reads (no lease
+        write every few seconds on a server that uses no webhooks)."""
+        has_endpoints = db.session.scalars(
+            select(WebhookEndpoint.id).where(WebhookEndpoint.active.is_(True)).limit(1)
+        ).first()
+        pending = db.session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.state == DeliveryState.PENDING.value)
+            .limit(1)
+        ).first()
+        db.session.commit()
+        if has_endpoints is None and pending is None:
+            return 0
         if not self.acquire_lease():
             return 0
         self.tick()
@@ -173,7 +190,8 @@ class WebhookWorker:
         last = lease.last_tick_at
         if last is not None and last.date() == now.date():
             return  # due dates are days: once a day is enough
-        notice_overdue(today=now.date(), since=last.date() if last else None)
+        since = max(last.date(), now.date() - MAX_LOOKBACK) if last else None
+        notice_overdue(today=now.date(), since=since)
         lease.last_tick_at = now
         db.session.commit()
 

@@ -215,6 +215,7 @@ def _build_world(app: Flask) -> dict[str, Any]:
     from fieldapp.webhooks.models import WebhookDelivery
 
     delivery_id = db.session.scalars(select(WebhookDelivery.id)).one()
+    db.session.commit()  # end the read: each case's savepoint must not nest inside it
     return {
         "tokens": tokens,
         "device_token": device_token,
