@@ -68,6 +68,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.request_class = _Request
     app.config.update(load_config(config))
+    import fieldapp.wiring  # noqa: F401, PLC0415 (every event subscriber, registered once)
+
     _configure_logging(app)
     db.init_app(app)
     _configure_blobs(app)
@@ -117,6 +119,8 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.sandbox import views as sandbox_views  # noqa: PLC0415
     from fieldapp.submissions import views as submissions_views  # noqa: PLC0415
     from fieldapp.web import api, pages  # noqa: PLC0415
+    from fieldapp.webhooks import views as webhook_views  # noqa: PLC0415
+    from fieldapp.webhooks import worker as webhook_worker  # noqa: PLC0415
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth_views.bp)
@@ -136,3 +140,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(fill_views.bp)
     openrosa_views.register(app)
+    app.register_blueprint(webhook_views.admin_bp)
+    app.register_blueprint(webhook_views.api)
+    webhook_worker.init_app(app)

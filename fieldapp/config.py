@@ -65,6 +65,15 @@ DEFAULTS: dict[str, Any] = {
     "BLOB_SWEEP_INTERVAL_SECONDS": 900,
     #: age in seconds after which such a temporary file is abandoned (a write takes seconds)
     "BLOB_TMP_MAX_AGE_SECONDS": 900,
+    #: run the webhook sender thread in this process (started after fork: by gunicorn's
+    #: ``post_worker_init`` or at the process's first request); only the lease holder sends
+    "WEBHOOKS_WORKER": True,
+    #: seconds between the sender's passes when it has nothing to do
+    "WEBHOOKS_POLL_SECONDS": 2,
+    #: seconds a send may take before it counts as failed (no redirects are followed)
+    "WEBHOOKS_TIMEOUT_SECONDS": 10,
+    #: allow endpoints on loopback, private, link-local and reserved addresses (tests, labs)
+    "WEBHOOKS_ALLOW_PRIVATE_URLS": False,
 }
 
 
@@ -115,6 +124,14 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         config["ODK_VALIDATE"] = os.environ["FIELDAPP_ODK_VALIDATE"]
     if os.environ.get("FIELDAPP_URGENT_OVERDUE_DAYS", "").isdigit():
         config["URGENT_OVERDUE_DAYS"] = int(os.environ["FIELDAPP_URGENT_OVERDUE_DAYS"])
+    if os.environ.get("FIELDAPP_WEBHOOKS_WORKER") in ("0", "1"):
+        config["WEBHOOKS_WORKER"] = os.environ["FIELDAPP_WEBHOOKS_WORKER"] == "1"
+    if os.environ.get("FIELDAPP_WEBHOOKS_ALLOW_PRIVATE_URLS") in ("0", "1"):
+        config["WEBHOOKS_ALLOW_PRIVATE_URLS"] = (
+            os.environ["FIELDAPP_WEBHOOKS_ALLOW_PRIVATE_URLS"] == "1"
+        )
+    if os.environ.get("FIELDAPP_WEBHOOKS_POLL_SECONDS"):
+        config["WEBHOOKS_POLL_SECONDS"] = float(os.environ["FIELDAPP_WEBHOOKS_POLL_SECONDS"])
     config.update(overrides)
     config["DATABASE_URL"] = normalise_database_url(str(config["DATABASE_URL"]))
     if not config.get("SECRET_KEY"):

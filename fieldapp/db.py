@@ -89,6 +89,9 @@ write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 log = logging.getLogger(__name__)
 
+#: the largest value of an SQL ``INTEGER`` (our primary keys) on every database we run on
+DB_INT_MAX = 2**31 - 1
+
 
 def column_length(attribute: Any) -> int:
     """The length of the ``String(n)`` column behind a mapped attribute: the one source of the

@@ -10,6 +10,8 @@ or the message of a request's exception (see :mod:`fieldapp.logredact`).
 
 from __future__ import annotations
 
+from typing import Any
+
 bind = "127.0.0.1:5000"
 workers = 2
 threads = 4
@@ -18,3 +20,12 @@ timeout = 120
 accesslog = "-"
 logger_class = "fieldapp.serve.RedactingLogger"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start the webhook sender in each worker process (only the lease holder sends)."""
+    from fieldapp.webhooks.worker import ensure_started  # noqa: PLC0415
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        ensure_started(app)

@@ -12,7 +12,7 @@ from fieldapp.auth.models import (
     user_regions,
 )
 from fieldapp.blobs import Blob
-from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork
+from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork, OverdueNotice
 from fieldapp.db import Base
 from fieldapp.forms.models import Form, FormAttachment, FormFetch, FormVersion
 from fieldapp.review.models import ReviewAction
@@ -23,6 +23,7 @@ from fieldapp.submissions.models import (
     SubmissionStateCount,
     SubmissionVersion,
 )
+from fieldapp.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WorkerLease
 
 __all__ = [
     "ApiToken",
@@ -42,6 +43,7 @@ __all__ = [
     "FormAttachment",
     "FormFetch",
     "FormVersion",
+    "OverdueNotice",
     "Region",
     "ReviewAction",
     "Submission",
@@ -51,5 +53,9 @@ __all__ = [
     "User",
     "WebSession",
     "draft_try_forms",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WorkerLease",
     "user_regions",
 ]

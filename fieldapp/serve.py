@@ -66,6 +66,7 @@ def serve(
             "workers": workers,
             "threads": threads,
             "logger_class": RedactingLogger,
+            "post_worker_init": gunicorn_conf.post_worker_init,
         }
     )
     _Gunicorn(options).run()

@@ -114,6 +114,10 @@ def app(data_dir: Path, database_url: str) -> Iterator[Flask]:
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "ODK_VALIDATE": "auto",
+            # tests run the webhook sender by hand (WebhookWorker.run_once) against a receiver
+            # on loopback
+            "WEBHOOKS_WORKER": False,
+            "WEBHOOKS_ALLOW_PRIVATE_URLS": True,
         }
     )
     assert db.engine is not None

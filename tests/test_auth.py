@@ -434,7 +434,7 @@ def test_openapi_lists_every_api_route(app, client):
         if rule.rule.startswith("/api/v1/"):
             path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
             path = path.replace("{case_id}", "{id}").replace("{device_id}", "{id}")
-            path = path.replace("{token_id}", "{id}")
+            path = path.replace("{token_id}", "{id}").replace("{endpoint_id}", "{id}")
             assert path in documented, f"{rule.rule} is not in openapi.json"
 
 

@@ -58,6 +58,19 @@ ALLOWED: dict[str, set[str]] = {
     "admin.audit": ADMIN,
     "admin.devices_page": COORDS,
     "admin.revoke_device": NORTH_COORDS,
+    "webhooks.endpoints_page": ADMIN,
+    "webhooks.endpoint_page": ADMIN,
+    "webhooks.rotate_page": ADMIN,
+    "webhooks.toggle_page": ADMIN,
+    "webhooks.delete_page": ADMIN,
+    "webhooks.resend_page": ADMIN,
+    "webhooks_api.api_endpoints": ADMIN,
+    "webhooks_api.api_create_endpoint": ADMIN,
+    "webhooks_api.api_endpoint": ADMIN,
+    "webhooks_api.api_update_endpoint": ADMIN,
+    "webhooks_api.api_delete_endpoint": ADMIN,
+    "webhooks_api.api_rotate": ADMIN,
+    "webhooks_api.api_resend": ADMIN,
     "auth_api.api_users": ADMIN,
     "auth_api.api_create_user": ADMIN,
     "auth_api.api_update_user": ADMIN,
@@ -220,6 +233,33 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
     review_submission(
         visible_submission(SEED1_INSTANCE, actor=admin), state="approved", actor=admin
     )
+    from fieldapp.webhooks import services as webhooks
+
+    hook, _ = webhooks.create_endpoint(
+        url="http://127.0.0.1:7699/hook", events=["case.created"], actor=admin, allow_private=True
+    )
+    # removed by the two delete routes (the page's and the API's), one each
+    spare_hooks = [
+        webhooks.create_endpoint(
+            url="http://127.0.0.1:7699/spare",
+            events=["case.created"],
+            actor=admin,
+            allow_private=True,
+        )[0]
+        for _ in range(2)
+    ]
+    db.session.commit()
+    from fieldapp.webhooks.models import WebhookDelivery
+
+    sent = WebhookDelivery(
+        endpoint_id=hook.id,
+        msg_id="msg_world",
+        event="case.created",
+        subject=f"case:{SEED1_HOUSEHOLD}",
+        payload={"type": "case.created", "data": {}},
+        state="delivered",
+    )
+    db.session.add(sent)
     db.session.commit()
     attachment = next(name for name, _ in files)
     return {
@@ -236,6 +276,12 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
             "username": "worker_n",
             "device_id": spare_device.id,
             "token_id": spare_token.id,
+            "endpoint_id": hook.id,
+            "delivery_id": sent.id,
+            "spare_endpoint_ids": {
+                "webhooks.delete_page": spare_hooks[0].id,
+                "webhooks_api.api_delete_endpoint": spare_hooks[1].id,
+            },
             "dataset": "households",
             "try_id": 1,  # no such try: only its designer would get past (tests/sandbox)
         },
@@ -251,6 +297,8 @@ def _url(app: Flask, rule: Any, values: dict[str, Any]) -> str:
             args["name"] = "households.csv"
     if blueprint == "cases_api" and "name" in args:
         args["name"] = "households"
+    if rule.endpoint in values["spare_endpoint_ids"]:  # deleting: not the one others use
+        args["endpoint_id"] = values["spare_endpoint_ids"][rule.endpoint]
     with app.test_request_context():
         from flask import url_for
 

@@ -115,6 +115,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("auth_api.api_revoke_device", "DELETE"): row({"admin": 204, "coord_n": 204}, anonymous=401),
     # worker_n's API token: its owner and the administrators revoke it
     ("auth_api.api_revoke_token", "DELETE"): row({"admin": 204, "worker_n": 204}, anonymous=401),
+    # -- webhooks: administrators only (the pages answer the created/rotated secret with a page)
+    ("webhooks.endpoints_page", "POST"): row({"admin": 200}),
+    ("webhooks.rotate_page", "POST"): row({"admin": 200}),
+    ("webhooks.toggle_page", "POST"): row(ADMIN_OK),
+    ("webhooks.delete_page", "POST"): row(ADMIN_OK),
+    ("webhooks.resend_page", "POST"): row(ADMIN_OK),
+    ("webhooks_api.api_create_endpoint", "POST"): row({"admin": 201}, anonymous=401),
+    ("webhooks_api.api_update_endpoint", "PATCH"): row({"admin": 200}, anonymous=401),
+    ("webhooks_api.api_delete_endpoint", "DELETE"): row({"admin": 204}, anonymous=401),
+    ("webhooks_api.api_rotate", "POST"): row({"admin": 200}, anonymous=401),
+    ("webhooks_api.api_resend", "POST"): row({"admin": 200}, anonymous=401),
     # -- one's own account: everyone signed in changes only their own
     ("account.change_password", "POST"): row({who: 302 for who in PEOPLE if who != "anonymous"}),
     ("account.end_my_sessions", "POST"): row({who: LOGIN for who in PEOPLE if who != "anonymous"}),
@@ -289,6 +300,22 @@ def world(app: Flask, make_user) -> dict[str, Any]:
     from tests.openrosa.helpers import _store
 
     forms.upload_draft(SIMPLE_MD, filename="scratch.md", actor=None, store=_store())
+    # a webhook with one delivered message (to send again)
+    from fieldapp.webhooks import services as webhooks
+    from fieldapp.webhooks.models import WebhookDelivery
+
+    hook, _ = webhooks.create_endpoint(
+        url="http://127.0.0.1:7699/hook", events=["case.closed"], actor=admin, allow_private=True
+    )
+    sent = WebhookDelivery(
+        endpoint_id=hook.id,
+        msg_id="msg_world",
+        event="case.closed",
+        subject=f"case:{SEED1_HOUSEHOLD}",
+        payload={"type": "case.closed", "data": {}},
+        state="delivered",
+    )
+    db.session.add(sent)
     db.session.commit()
 
     browsers = {}
@@ -311,6 +338,8 @@ def world(app: Flask, make_user) -> dict[str, Any]:
         "spare_device": spare_device.id,
         "worker_id": users["worker_n"].id,
         "worker_token_id": issued["worker_n"][1].id,
+        "endpoint_id": hook.id,
+        "delivery_id": sent.id,
     }
 
 
@@ -331,6 +360,8 @@ def _values(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         else "family_registration",
         "name": "households",
         "try_id": 1,
+        "endpoint_id": world["endpoint_id"],
+        "delivery_id": world["delivery_id"],
     }
 
 
@@ -354,6 +385,10 @@ def _form_body(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "review.add_comment": {"note": "please check the date"},
         "review.bulk_approve": {"instance_id": world["victim"]},
         "deletion.delete": {"reason": "sent twice"},
+        "webhooks.endpoints_page": {
+            "url": "http://127.0.0.1:7699/new",
+            "events": ["case.created"],
+        },
         "account.change_password": {
             "current": TEST_PASSWORD,
             "password": "another long enough password",
@@ -385,6 +420,11 @@ def _json_body(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "cases_api.api_resolve": {"properties": {}},
         "submissions_api.api_review": {"state": "approved"},
         "submissions_api.api_delete": {"reason": "sent twice"},
+        "webhooks_api.api_create_endpoint": {
+            "url": "http://127.0.0.1:7699/new",
+            "events": ["case.created"],
+        },
+        "webhooks_api.api_update_endpoint": {"active": False},
     }
     return bodies.get(endpoint, {})
 

@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
+from fieldapp.cases import events
 from fieldapp.cases.models import Case, CaseLink, CaseList, CaseStatus, CaseVersion, CaseWork
 from fieldapp.cases.services import new_version
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, Forbidden, Invalid, NotFound
+from fieldapp.events import is_sandbox, publish
 
 #: relations a link may name, and the properties that imply them
 RELATIONS = ("household", "mother", "child", "sibling", "guardian", "other")
@@ -66,6 +68,7 @@ def assign(case: Case, worker: User | None, *, actor: User) -> None:
         old=old,
         new=case.assigned_to_id,
     )
+    publish(events.CaseUpdated(case=case, changed=["assigned_to"], sandbox=is_sandbox(case)))
 
 
 def transfer(case: Case, region: Region, *, actor: User, assign_to: User | None = None) -> None:
@@ -98,6 +101,7 @@ def transfer(case: Case, region: Region, *, actor: User, assign_to: User | None 
             old_region=old_region,
             new_region=region.id,
         )
+    publish(events.CaseTransferred(case=case, from_region_id=old_region, sandbox=is_sandbox(case)))
 
 
 def close(case: Case, *, actor: User, reason: str) -> None:
@@ -118,6 +122,7 @@ def close(case: Case, *, actor: User, reason: str) -> None:
         subject_id=case.uuid,
         region_id=case.region_id,
     )
+    publish(events.CaseClosed(case=case, sandbox=is_sandbox(case)))
 
 
 def reopen(case: Case, *, actor: User) -> None:
@@ -136,6 +141,7 @@ def reopen(case: Case, *, actor: User) -> None:
         subject_id=case.uuid,
         region_id=case.region_id,
     )
+    publish(events.CaseUpdated(case=case, changed=["status"], sandbox=is_sandbox(case)))
 
 
 def resolve_conflict(
@@ -167,6 +173,8 @@ def resolve_conflict(
         changed=sorted(properties or {}),
         with_note=bool(note.strip()),  # free text stays out of the audit log
     )
+    changed = [str(c["property"]) for c in version.changes] if version else []
+    publish(events.CaseUpdated(case=case, changed=changed, sandbox=is_sandbox(case)))
     return version
 
 
@@ -347,6 +355,14 @@ def merge(
         version=keep.version,
         chosen_from_drop=sorted(p for p, s in choose.items() if s == "drop"),
     )
+    publish(
+        events.CaseUpdated(
+            case=keep,
+            changed=[str(c["property"]) for c in version.changes],
+            sandbox=is_sandbox(keep),
+        )
+    )
+    publish(events.CaseUpdated(case=drop, changed=["status"], sandbox=is_sandbox(drop)))
     return version
 
 

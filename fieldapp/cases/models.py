@@ -222,3 +222,14 @@ class CaseLink(Base):
 
 # every session keeps test data out of its queries (registered wherever these models are used)
 import fieldapp.sandbox.scope  # noqa: E402, F401
+class OverdueNotice(Base):
+    """That a case's follow-up due on ``due`` was told overdue (once per case and due date)."""
+
+    __tablename__ = "case_overdue_notices"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: the due date that passed
+    due: Mapped[date] = mapped_column(Date, primary_key=True)
+    noticed_at: Mapped[datetime] = mapped_column(default=utcnow)

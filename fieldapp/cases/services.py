@@ -24,10 +24,12 @@ from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Role, User
+from fieldapp.cases import events
 from fieldapp.cases.mapping import as_date, entity_blocks
 from fieldapp.cases.models import Case, CaseList, CaseStatus, CaseVersion, CaseWork, WorkState
 from fieldapp.db import db, utcnow
 from fieldapp.errors import NotFound
+from fieldapp.events import is_sandbox, publish
 from fieldapp.forms.models import FormVersion
 from fieldapp.submissions.models import Submission, SubmissionVersion
 
@@ -334,6 +336,11 @@ def _create(
         code=case.code,
         submission=submission.instance_id,
     )
+    publish(
+        events.CaseCreated(
+            case=case, submission_instance_id=submission.instance_id, sandbox=is_sandbox(case)
+        )
+    )
     return version
 
 
@@ -413,6 +420,14 @@ def _update(
         submission=submission.instance_id,
         changed=[c["property"] for c in version.changes],
         conflict=conflict,
+    )
+    publish(
+        events.CaseUpdated(
+            case=case,
+            changed=[str(c["property"]) for c in version.changes],
+            submission_instance_id=submission.instance_id,
+            sandbox=is_sandbox(case),
+        )
     )
     return version
 
@@ -743,4 +758,5 @@ def create_case(
         dataset=case_list.name,
         code=case.code,
     )
+    publish(events.CaseCreated(case=case, sandbox=is_sandbox(case)))
     return case

@@ -20,13 +20,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from fieldapp import events
 from fieldapp.audit.models import AuditEvent
 from fieldapp.audit.services import record
 from fieldapp.auth.models import User
 from fieldapp.blobs import BlobStore, store_blob
-from fieldapp.cases.services import ensure_case_lists
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadTooLarge
+from fieldapp.forms.events import FormPublished
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
 from fieldapp.forms.sandbox import CompileLimits, compile_in_child
 from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
@@ -430,7 +431,7 @@ def publish(
     if form.state == FormState.DRAFT:
         form.state = FormState.OPEN.value
     db.session.flush()
-    ensure_case_lists(draft)
+    events.publish(FormPublished(version=draft))  # case work creates the case lists it declares
     link_case_lists()
     record(
         "form.published",

@@ -23,9 +23,11 @@ from fieldapp.cases.models import CaseWork, WorkState
 from fieldapp.cases.services import record_case_work
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, Forbidden, Invalid, NotFound
+from fieldapp.events import is_sandbox, publish
 from fieldapp.forms.models import FormVersion
 from fieldapp.review.models import ReviewAction
 from fieldapp.review.services import may_review
+from fieldapp.submissions import events as submission_events
 from fieldapp.submissions.models import ReviewState, Submission, SubmissionVersion
 
 #: what a deleted submission's waiting case work is told
@@ -82,6 +84,11 @@ def delete_submission(submission: Submission, *, actor: User, reason: str) -> No
         subject_id=submission.instance_id,
         region_id=submission.region_id,
         review_state=submission.review_state,
+    )
+    publish(
+        submission_events.SubmissionDeleted(
+            submission=submission, actor=actor, sandbox=is_sandbox(submission)
+        )
     )
 
 

@@ -12,7 +12,9 @@ from fieldapp.cases.models import CaseVersion
 from fieldapp.cases.services import apply_submission, reject_submission_work
 from fieldapp.db import db
 from fieldapp.errors import Conflict, Forbidden, Invalid
+from fieldapp.events import is_sandbox, publish
 from fieldapp.review.models import ReviewAction
+from fieldapp.submissions.events import SubmissionReviewed
 from fieldapp.submissions.models import ReviewState, Submission
 
 DECISIONS = (ReviewState.APPROVED, ReviewState.HAS_ISSUES, ReviewState.REJECTED)
@@ -87,6 +89,15 @@ def review_submission(
         new=state,
         left=sorted(k for k, v in (take or {}).items() if not v),
         case_versions=len(applied),
+    )
+    publish(
+        SubmissionReviewed(
+            submission=submission,
+            state=state,
+            previous=previous,
+            actor=actor,
+            sandbox=is_sandbox(submission),
+        )
     )
     return applied
 

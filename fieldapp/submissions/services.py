@@ -10,7 +10,7 @@ import base64
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, false, or_, select
@@ -18,13 +18,12 @@ from sqlalchemy import Select, and_, false, or_, select
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Device, Region, Role, User
 from fieldapp.blobs import BlobStore, store_blob
-from fieldapp.cases.mapping import entity_blocks
-from fieldapp.cases.models import Case, CaseStatus
-from fieldapp.cases.services import record_case_work
-from fieldapp.db import db, utcnow
+from fieldapp.db import DB_INT_MAX, db, utcnow
 from fieldapp.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from fieldapp.events import is_sandbox, publish
 from fieldapp.forms.models import Form, FormState, FormVersion, VersionStatus
 from fieldapp.forms.xform import Field, fields_from_json
+from fieldapp.submissions import events
 from fieldapp.submissions.models import (
     ReviewState,
     Submission,
@@ -274,32 +273,6 @@ def _add_missing(version: SubmissionVersion, uploads: dict[str, Upload], store: 
     return added
 
 
-def _touches_overdue_case(
-    data: dict[str, Any], entities: Sequence[Any], today: date, overdue_days: int
-) -> bool:
-    """Whether the submission updates an open case whose follow-up was due more than
-    ``overdue_days`` days before ``today`` (read before its work is applied, which moves the
-    due date)."""
-    uuids = [
-        b.case_uuid for b in entity_blocks(data, entities) if b.update and b.case_uuid is not None
-    ]
-    if not uuids:
-        return False
-    cutoff = today - timedelta(days=overdue_days)
-    return (
-        db.session.scalars(
-            select(Case.id)
-            .where(
-                Case.uuid.in_(uuids),
-                Case.status == CaseStatus.OPEN.value,
-                Case.next_due < cutoff,
-            )
-            .limit(1)
-        ).first()
-        is not None
-    )
-
-
 def receive_submission(
     *,
     xml: bytes,
@@ -342,7 +315,12 @@ def receive_submission(
 
     A new submission or edit is **urgent** when the form computes a field ``urgent`` as "yes",
     or when it updates an open case whose follow-up was due more than ``overdue_days`` days
-    earlier (the family went unseen too long).
+    earlier (the family went unseen too long; case work decides that when it hears of the
+    submission, before its work moves the due date).
+
+    A new submission publishes :class:`~fieldapp.submissions.events.SubmissionReceived`, an edit
+    :class:`~fieldapp.submissions.events.SubmissionEdited` (case work and the webhook outbox
+    subscribe), in the caller's transaction.
 
     Attachments are written to the blob store (fsynced) before the caller commits the rows.
 
@@ -428,11 +406,7 @@ def receive_submission(
         received_at=now,
     )
     version.invalid_answers = invalid_answers(data, fields)  # kept as sent, flagged
-    urgent = str(data.get("urgent") or "").strip().lower() == "yes" or (
-        not parsed.encrypted
-        and bool(form_version.entities)
-        and _touches_overdue_case(data, form_version.entities, now.date(), overdue_days)
-    )
+    urgent = str(data.get("urgent") or "").strip().lower() == "yes"
 
     if parsed.deprecated_id:
         previous = db.session.scalars(
@@ -464,7 +438,17 @@ def receive_submission(
         submission.urgent = urgent
         submission.updated_at = now
         db.session.flush()
-        record_case_work(submission, version, form_version.entities, actor=actor)
+        publish(
+            events.SubmissionEdited(
+                submission=submission,
+                version=version,
+                entities=form_version.entities,
+                actor=actor,
+                overdue_days=overdue_days,
+                replaces=parsed.deprecated_id,
+                sandbox=is_sandbox(submission),
+            )
+        )
         record(
             "submission.edited",
             actor=actor,
@@ -500,7 +484,16 @@ def receive_submission(
     submission.current_version = version
     db.session.add_all([submission, version])
     db.session.flush()
-    record_case_work(submission, version, form_version.entities, actor=actor, new=True)
+    publish(
+        events.SubmissionReceived(
+            submission=submission,
+            version=version,
+            entities=form_version.entities,
+            actor=actor,
+            overdue_days=overdue_days,
+            sandbox=is_sandbox(submission),
+        )
+    )
     record(
         "submission.created",
         actor=actor,
@@ -584,7 +577,6 @@ def cursor_id(part: str) -> int:
 
     :raises ValueError: anything else (a 40-digit id would overflow the database's integer).
     """
-    from fieldapp.web.boundary import DB_INT_MAX  # noqa: PLC0415
 
     if not (part.isascii() and part.isdigit() and len(part) <= len(str(DB_INT_MAX))):
         raise ValueError(part)

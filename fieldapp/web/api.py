@@ -363,6 +363,28 @@ SPEC: dict[str, Any] = {
             ),
         },
         "/api/v1/devices/{id}": {"delete": _op("Revoke a phone", ok=204)},
+        "/api/v1/webhooks": {
+            "get": _op("Webhook endpoints (never their secrets)", roles="admin"),
+            "post": _op(
+                'Register an endpoint: {"url", "events", "description", "include_answers"} → '
+                "the endpoint and its secret, shown once",
+                ok=201,
+                roles="admin",
+            ),
+        },
+        "/api/v1/webhooks/{id}": {
+            "get": _op("One endpoint with its recent deliveries and attempts", roles="admin"),
+            "patch": _op(
+                "Change url, events, description, include_answers or active", roles="admin"
+            ),
+            "delete": _op("Remove an endpoint and its deliveries", ok=204, roles="admin"),
+        },
+        "/api/v1/webhooks/{id}/rotate": {
+            "post": _op("A new secret (shown once); the old one also signs for 24 h", roles="admin")
+        },
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/resend": {
+            "post": _op("Send a delivered or failed message again", roles="admin")
+        },
         "/api/v1/tokens": {
             "get": _op(
                 "API tokens: the caller's own; administrators everyone's (?user=). Each with "

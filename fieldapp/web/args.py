@@ -156,6 +156,6 @@ class Before(Page):
     """An id to list from (``?before=``): a whole number within the database's range."""
 
     def __init__(self, **kwargs: Any) -> None:
-        from fieldapp.web.boundary import DB_INT_MAX  # noqa: PLC0415
+        from fieldapp.db import DB_INT_MAX  # noqa: PLC0415
 
         super().__init__(DB_INT_MAX, **kwargs)

@@ -17,10 +17,8 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter, ValidationError
 
+from fieldapp.db import DB_INT_MAX
 from fieldapp.errors import BadRequest
-
-#: the largest value of an SQL ``INTEGER`` (our primary keys) on every database we run on
-DB_INT_MAX = 2**31 - 1
 
 
 class BoundedIntConverter(IntegerConverter):

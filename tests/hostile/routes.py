@@ -107,6 +107,37 @@ ROUTES: dict[str, Route] = {
     "auth_api.api_revoke_device": Route(C),
     "auth_api.api_tokens": Route(A, query={"user": "worker_n"}),
     "auth_api.api_revoke_token": Route(A),
+    "webhooks.endpoints_page": Route(
+        A,
+        form={
+            "url": "http://127.0.0.1:7699/new",
+            "events": "case.created",
+            "description": "BI",
+            "include_answers": "1",
+        },
+    ),
+    "webhooks.endpoint_page": Route(A),
+    "webhooks.rotate_page": Route(A, form={}),
+    "webhooks.toggle_page": Route(A, form={}),
+    "webhooks.delete_page": Route(A, form={}),
+    "webhooks.resend_page": Route(A, form={}),
+    "webhooks_api.api_endpoints": Route(A),
+    "webhooks_api.api_create_endpoint": Route(
+        A,
+        json={
+            "url": "http://127.0.0.1:7699/new",
+            "events": ["case.created"],
+            "description": "BI",
+            "include_answers": False,
+        },
+    ),
+    "webhooks_api.api_endpoint": Route(A),
+    "webhooks_api.api_update_endpoint": Route(
+        A, json={"url": "http://127.0.0.1:7699/x", "events": ["case.closed"], "active": False}
+    ),
+    "webhooks_api.api_delete_endpoint": Route(A),
+    "webhooks_api.api_rotate": Route(A),
+    "webhooks_api.api_resend": Route(A),
     "account.account": Route(W),
     "account.end_my_sessions": Route(W, form={}),
     "account.change_password": Route(

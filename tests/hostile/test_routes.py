@@ -189,7 +189,16 @@ def _build_world(app: Flask) -> dict[str, Any]:
     _, spare = devices.create_device(people["worker_n"], actor=None)
     tokens = {name: auth.issue_api_token(user, actor=None)[0] for name, user in people.items()}
     _, spare_token = auth.issue_api_token(people["worker_n"], actor=None, label="spare")
+    from fieldapp.webhooks import services as webhooks
+
+    hook, _ = webhooks.create_endpoint(
+        url="http://127.0.0.1:7699/hook",
+        events=["submission.received"],
+        actor=people["admin_x"],
+        allow_private=True,
+    )
     db.session.commit()
+    hook_id = hook.id
     xml, files = registration("seed1")
     phone = helpers.Collect(app, f"/collect/key/{device_token}")
     assert phone.submit(xml, files).status_code == 201
@@ -201,6 +210,12 @@ def _build_world(app: Flask) -> dict[str, Any]:
         visible_submission(SEED1_INSTANCE, actor=admin), state="approved", actor=admin
     )
     db.session.commit()
+    from sqlalchemy import select
+
+    from fieldapp.webhooks.models import WebhookDelivery
+
+    delivery_id = db.session.scalars(select(WebhookDelivery.id)).one()
+    db.session.commit()  # end the read: each case's savepoint must not nest inside it
     return {
         "tokens": tokens,
         "device_token": device_token,
@@ -218,6 +233,8 @@ def _build_world(app: Flask) -> dict[str, Any]:
             "dataset": "households",
             "token": device_token,
             "try_id": "1",
+            "endpoint_id": str(hook_id),
+            "delivery_id": str(delivery_id),
         },
     }
 

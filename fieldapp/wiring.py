@@ -1,0 +1,11 @@
+"""Imports every module that subscribes to domain events, in one place (see
+:mod:`fieldapp.events`). The app factory imports this module, so any app, CLI command, worker
+or test that builds one has every subscriber registered. Order of import does not decide the
+order of calls (each subscriber states its ``order``)."""
+
+from __future__ import annotations
+
+from fieldapp.cases import subscribers as case_subscribers
+from fieldapp.webhooks import subscribers as webhook_subscribers
+
+__all__ = ["case_subscribers", "webhook_subscribers"]
