@@ -52,10 +52,10 @@ __all__ = [
     "SubmissionVersion",
     "User",
     "WebSession",
-    "draft_try_forms",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WorkerLease",
+    "draft_try_forms",
     "user_regions",
 ]

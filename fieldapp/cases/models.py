@@ -220,8 +220,6 @@ class CaseLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# every session keeps test data out of its queries (registered wherever these models are used)
-import fieldapp.sandbox.scope  # noqa: E402, F401
 class OverdueNotice(Base):
     """That a case's follow-up due on ``due`` was told overdue (once per case and due date)."""
 
@@ -233,3 +231,7 @@ class OverdueNotice(Base):
     #: the due date that passed
     due: Mapped[date] = mapped_column(Date, primary_key=True)
     noticed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# every session keeps test data out of its queries (registered wherever these models are used)
+import fieldapp.sandbox.scope  # noqa: E402, F401
