@@ -6,7 +6,7 @@ returns a :class:`FormDiff`. It never touches the database. What the change does
 already received needs counts from the database: the diff names what to count
 (:attr:`FormDiff.count_keys`, answers at a path of the *old* version, or a choice value chosen
 there) and :meth:`FormDiff.to_json` takes the counts the caller found
-(``fieldapp.forms.impact``) and says, in sentences, what they mean.
+(``fieldapp.submissions.impact``) and says, in sentences, what they mean.
 
 Questions are matched by path; a question not found at its old path is matched by name
 elsewhere when that name is unique among the unmatched ones on both sides (it moved to another

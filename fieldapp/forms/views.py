@@ -20,10 +20,11 @@ from werkzeug.datastructures import FileStorage
 from fieldapp.auth.models import Role
 from fieldapp.db import column_length, unit_of_work
 from fieldapp.errors import BadRequest, DomainError, Invalid, NotFound, PayloadTooLarge
-from fieldapp.forms import fetches, impact, services
+from fieldapp.forms import fetches, services
 from fieldapp.forms.models import Form, FormAttachment, FormVersion
 from fieldapp.forms.sandbox import CompileLimits, warm_up
 from fieldapp.sandbox import services as try_services
+from fieldapp.submissions import impact
 from fieldapp.web.args import Text, load_args, load_json
 from fieldapp.web.files import blob_store, content_disposition
 from fieldapp.web.permissions import current_actor, require
