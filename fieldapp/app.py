@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.cases import views as cases_views  # noqa: PLC0415
     from fieldapp.fill import views as fill_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
+    from fieldapp.odata import views as odata_views  # noqa: PLC0415
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
     from fieldapp.review import dashboard_views, deletion_views, page_helpers  # noqa: PLC0415
     from fieldapp.review import views as review_views  # noqa: PLC0415
@@ -134,3 +135,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(fill_views.bp)
     openrosa_views.register(app)
+    odata_views.init_app(app)
