@@ -363,7 +363,12 @@ def _dataset_json(case_list: Any) -> dict[str, Any]:
         "createdAt": services._iso(case_list.created_at),
         "approvalRequired": case_list.approval_required,
         "properties": [
-            {"name": p, "publishedAt": None, "forms": []}
+            {
+                "name": p,
+                "odataName": p,
+                "publishedAt": services._iso(case_list.created_at),
+                "forms": [],
+            }
             for p in services.property_names(case_list)
         ],
     }
