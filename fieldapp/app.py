@@ -113,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.cases import views as cases_views  # noqa: PLC0415
     from fieldapp.fill import views as fill_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
+    from fieldapp.odata import views as odata_views  # noqa: PLC0415
     from fieldapp.openrosa import views as openrosa_views  # noqa: PLC0415
     from fieldapp.review import dashboard_views, deletion_views, page_helpers  # noqa: PLC0415
     from fieldapp.review import views as review_views  # noqa: PLC0415
@@ -143,3 +144,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhook_views.admin_bp)
     app.register_blueprint(webhook_views.api)
     webhook_worker.init_app(app)
+    odata_views.init_app(app)

@@ -126,6 +126,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("webhooks_api.api_delete_endpoint", "DELETE"): row({"admin": 204}, anonymous=401),
     ("webhooks_api.api_rotate", "POST"): row({"admin": 200}, anonymous=401),
     ("webhooks_api.api_resend", "POST"): row({"admin": 200}, anonymous=401),
+    # -- the OData API's logout: only one's own session token (here a device token: nobody's)
+    ("odata.delete_session", "DELETE"): row({}, anonymous=401),
     # -- one's own account: everyone signed in changes only their own
     ("account.change_password", "POST"): row({who: 302 for who in PEOPLE if who != "anonymous"}),
     ("account.end_my_sessions", "POST"): row({who: LOGIN for who in PEOPLE if who != "anonymous"}),
@@ -176,7 +178,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
 }
 
 #: public by design, tested in tests/test_auth.py: signing in and out are nobody's data
-PUBLIC = {("auth.login", "POST"), ("auth.logout", "POST")}
+PUBLIC = {("auth.login", "POST"), ("auth.logout", "POST"), ("odata.create_session", "POST")}
 
 #: writes that end the session they come in (every signed-in person may make them)
 SESSION_ENDING = {"account.end_my_sessions"}
@@ -451,7 +453,7 @@ def _status(response: Any) -> int | str:
 
 def _send(app: Flask, world: dict[str, Any], who: str, endpoint: str, method: str) -> Any:
     url = _url(app, endpoint, world, who)
-    if url.startswith("/api/"):
+    if url.startswith(("/api/", "/v1/")):
         headers = {}
         if who != "anonymous":
             headers["Authorization"] = f"Bearer {world['api_tokens'][who]}"

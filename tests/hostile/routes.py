@@ -39,7 +39,37 @@ OPENROSA: dict[str, Route] = {
     "attachment": Route(W),
 }
 
+#: the OData query options every OData feed takes (valid values; the suite makes them hostile)
+ODATA_QUERY = {
+    "$top": "2",
+    "$skip": "1",
+    "$count": "true",
+    "$filter": "__system/submissionDate ge 2020-01-01 and __system/reviewState eq 'approved'",
+    "$select": "__id,__system",
+    "$skiptoken": "01eyJpZCI6IDEwMH0=",
+    "$wkt": "false",
+}
+
 ROUTES: dict[str, Route] = {
+    "odata.create_session": Route(
+        "anonymous", json={"email": "coord_n", "password": "correct horse battery"}
+    ),
+    "odata.delete_session": Route(C),
+    "odata.current_user": Route(C),
+    "odata.projects": Route(C),
+    "odata.project": Route(C),
+    "odata.forms": Route(C),
+    "odata.form": Route(C),
+    "odata.service_document": Route(C),
+    "odata.metadata": Route(C),
+    "odata.table": Route(C, query={**ODATA_QUERY, "$expand": "*"}),
+    "odata.datasets": Route(C),
+    "odata.dataset": Route(C),
+    "odata.dataset_service": Route(C),
+    "odata.dataset_metadata": Route(C),
+    "odata.entities": Route(
+        C, query={**ODATA_QUERY, "$filter": "__system/createdAt ge 2020-01-01", "$select": "label"}
+    ),
     "pages.home": Route(C),
     "auth.login": Route(
         "anonymous",
