@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -222,6 +223,8 @@ def upload_draft(
     db.session.add(version)
     db.session.flush()
     _expect_attachments(form, version, info)
+    if compiled.itemsets is not None:
+        _attach_itemsets(version, compiled.itemsets, actor=actor, store=store)
     if form.state == FormState.DRAFT:
         form.title = info.title
     db.session.flush()
@@ -234,6 +237,26 @@ def upload_draft(
         warnings=len(version.warnings),
     )
     return version
+
+
+def _attach_itemsets(
+    version: FormVersion, itemsets: str, *, actor: User | None, store: BlobStore
+) -> None:
+    """Serve the choices of ``select_one_external`` questions as ``itemsets.csv``.
+
+    pyxform writes them from the ``external_choices`` sheet; ODK Collect reads them from a
+    media file of that name (the XForm does not list it), so without it the question has no
+    choices on the phone.
+    """
+    attachment = next((a for a in version.attachments if a.name == "itemsets.csv"), None)
+    if attachment is None:
+        attachment = FormAttachment(name="itemsets.csv", kind="file")
+        version.attachments.append(attachment)
+    attachment.blob_sha256 = store_blob(store, itemsets.encode("utf-8"))
+    attachment.content_type = "text/csv"
+    attachment.uploaded_at = utcnow()
+    attachment.uploaded_by_id = actor.id if actor else None
+    db.session.flush()
 
 
 def _entity_json(decl: Any) -> dict[str, Any]:
@@ -482,10 +505,17 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
                 f"{name} is not a readable CSV file: {exc}.", code="form.attachment_bad_csv"
             ) from None
         columns = {h.strip() for h in header}
-        if not {"name", "label"} <= columns and not any(c.startswith("label::") for c in columns):
+        needed = _csv_columns_needed(attachment, name)
+        missing = sorted(
+            c
+            for c in needed
+            if c not in columns and not (c == "label" and any(h.startswith("label::") for h in columns))
+        )
+        if missing:
             raise Invalid(
-                f"{name} needs a header row with at least the columns 'name' and 'label' "
-                f"(it has: {', '.join(sorted(columns)) or 'nothing'}).",
+                f"{name} needs a header row with the column(s) {', '.join(missing)}: the form "
+                "takes its choices' values and labels from them, and ODK Collect would show "
+                f"empty choices (it has: {', '.join(sorted(columns)) or 'nothing'}).",
                 code="form.attachment_bad_csv",
             )
     elif name.lower().endswith(".xml"):
@@ -502,6 +532,39 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
                 f"{name} is not a PNG, JPEG, GIF, WebP or SVG image.",
                 code="form.attachment_not_image",
             )
+
+
+_ITEMSET_INSTANCE = re.compile(r"^\s*instance\(\s*['\"]([^'\"]+)['\"]\s*\)")
+_XF = "{http://www.w3.org/2002/xforms}"
+
+
+def _csv_columns_needed(attachment: FormAttachment, name: str) -> set[str]:
+    """The columns a CSV file must have: those the form's choice lists read from it.
+
+    A CSV read only by ``pulldata()`` or an ``instance()`` expression needs no particular
+    column (pulldata names its own); a ``select_one_from_file`` list needs its value and label
+    columns (``name`` and ``label`` unless the ``value=``/``label=`` parameters say otherwise).
+    """
+    try:
+        root = parse_xml(attachment.form_version.xform)
+    except XmlError:  # pragma: no cover - a stored XForm always parses
+        return set()
+    instances = {
+        str(inst.get("id"))
+        for inst in root.iter(f"{_XF}instance")
+        if inst.get("id") and str(inst.get("src") or "").rsplit("/", 1)[-1] == name
+    }
+    needed: set[str] = set()
+    for itemset in root.iter(f"{_XF}itemset"):
+        found = _ITEMSET_INSTANCE.match(str(itemset.get("nodeset") or ""))
+        if found is None or found.group(1) not in instances:
+            continue
+        for part in ("value", "label"):
+            ref = itemset.find(f"{_XF}{part}")
+            column = str(ref.get("ref") or "") if ref is not None else ""
+            if re.fullmatch(r"[\w.-]+", column):
+                needed.add(column)
+    return needed
 
 
 def attach_file(
