@@ -19,6 +19,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import selectinload
 
 from fieldapp.audit.models import AuditEvent
@@ -31,7 +33,13 @@ from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadToo
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
 from fieldapp.forms.sandbox import CompileLimits, compile_in_child
 from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
-from fieldapp.forms.xlsform import FormProblem, java_available, odk_validate, set_form_version
+from fieldapp.forms.xlsform import (
+    CompiledForm,
+    FormProblem,
+    java_available,
+    odk_validate,
+    set_form_version,
+)
 from fieldapp.xmlsafe import XmlError, parse_xml
 
 
@@ -172,6 +180,8 @@ def upload_draft(
     :raises FormCompileError: the XLSForm has errors (422, with sheet/row/column per problem),
         is over a content limit (413), or took too long or too much memory to convert (422).
     :raises CompilerUnavailable: no converter process could be started (503).
+    :raises Conflict: ``form.upload_conflict`` (409) when, after several tries, other uploads
+        of the same form kept taking the version this one was about to get.
     A form without a settings ``version``, or with one already published, gets a generated
     version (see :func:`_generated_version`) written into its XForm, and a note saying so.
 
@@ -181,7 +191,48 @@ def upload_draft(
         data, filename=filename, max_bytes=max_bytes, limits=limits or CompileLimits()
     )
     info = parse_xform(compiled.xform)
-    form = find_form(info.form_id)
+    # Two uploads of one form at the same moment can pick the same generated version (or both
+    # create the form): the database refuses the second, which then tries again, in a savepoint,
+    # seeing what the first committed (the next version, the form it made).
+    for attempt in range(1, _UPLOAD_ATTEMPTS + 1):
+        try:
+            with db.session.begin_nested():
+                return _keep_draft(data, filename, compiled, info, actor=actor, store=store)
+        except (IntegrityError, StaleDataError):  # (the other one removed the old draft first)
+            db.session.expire_all()
+            if attempt == _UPLOAD_ATTEMPTS:
+                break
+    raise Conflict(
+        f"Other uploads of form {info.form_id!r} were being saved at the same moment; this "
+        "one was not kept. Upload it again.",
+        code="form.upload_conflict",
+    )
+
+
+#: how often an upload that lost a race with another upload of the same form is retried
+_UPLOAD_ATTEMPTS = 5
+
+
+def _keep_draft(
+    data: bytes,
+    filename: str,
+    compiled: CompiledForm,
+    info: XFormInfo,
+    *,
+    actor: User | None,
+    store: BlobStore,
+) -> FormVersion:
+    """The database part of :func:`upload_draft` (one attempt).
+
+    A known form's row is locked first (PostgreSQL; SQLite has one writer at a time), so a
+    second upload of it waits and then sees the first one's draft and version.
+    """
+    form = db.session.scalars(
+        select(Form)
+        .where(Form.form_id == info.form_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
     xform = compiled.xform
     version_string = info.version
     notes: list[dict[str, Any]] = []
