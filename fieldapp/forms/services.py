@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from fieldapp.audit.models import AuditEvent
 from fieldapp.audit.services import record
@@ -560,7 +560,8 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
         missing = sorted(
             c
             for c in needed
-            if c not in columns and not (c == "label" and any(h.startswith("label::") for h in columns))
+            if c not in columns
+            and not (c == "label" and any(h.startswith("label::") for h in columns))
         )
         if missing:
             raise Invalid(

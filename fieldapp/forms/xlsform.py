@@ -1416,8 +1416,9 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
         kind = str(row.get("type", "")).strip()
         if name and not kind.lower().startswith("end") and not is_xml_tag(name):
             yield FormProblem(
-                ErrorCode.NAMES_008.value.format(sheet="survey", row=number, column="name")
-                .split("] ", 1)[-1],
+                ErrorCode.NAMES_008.value.format(sheet="survey", row=number, column="name").split(
+                    "] ", 1
+                )[-1],
                 code="xlsform.NAMES_008",
                 sheet="survey",
                 row=number,

@@ -43,7 +43,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.mark.parametrize(
-    "viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 900}], ids=["phone", "desktop"]
+    "viewport",
+    [{"width": 390, "height": 844}, {"width": 1280, "height": 900}],
+    ids=["phone", "desktop"],
 )
 def test_the_upload_page_lists_every_problem(
     browser: Any, live: LiveServer, tmp_path: Path, viewport: dict[str, int]
@@ -76,6 +78,8 @@ def test_the_upload_page_lists_every_problem(
             )
             assert labels == ["Sheet", "Row", "Column", "What to change"]
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"upload-problems-{viewport['width']}.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"upload-problems-{viewport['width']}.png"), full_page=True
+        )
     finally:
         page.close()

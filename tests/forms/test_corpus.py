@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Cyrillic labels are the point of these forms
 """Real-world XLSForm dialects (tests/forms/corpus/) go the whole way: uploaded through the API,
 published (warnings acknowledged, media attached), downloaded as Collect does (formList,
 manifest, media), filled by JavaRosa and sent back over OpenRosa (201).
@@ -258,7 +259,9 @@ def test_corpus_form_is_published_filled_by_javarosa_and_accepted(field_day: Fie
         field_day.coordinator.review(instance_id)
         case_id = re.search(rb'<entity [^>]*\bid="([^"]+)"', xml)
         assert case_id is not None
-        answers = {k: (case_id.group(1).decode() if v == "{case}" else v) for k, v in answers.items()}
+        answers = {
+            k: (case_id.group(1).decode() if v == "{case}" else v) for k, v in answers.items()
+        }
     uploaded = field_day.publish(name)
     xml = field_day.collect_and_fill(uploaded["form_id"], uploaded["version"], answers, name)
     text = xml.decode()

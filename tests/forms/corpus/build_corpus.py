@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - Cyrillic labels are the point of these forms
 """Writes the corpus workbooks of this folder from the tables below (a record of how they were
 made, like scripts/build_programme_forms.py for forms/).
 
@@ -18,9 +19,11 @@ Sheet = list[list[object]]
 
 #: a test-only RSA public key, made for these tests (its private half was thrown away: the
 #: server never decrypts, and the tests build the envelope Collect would send)
-PUBLIC_KEY = (HERE / "encryption-test-key.pub").read_text().strip() if (
-    HERE / "encryption-test-key.pub"
-).exists() else ""
+PUBLIC_KEY = (
+    (HERE / "encryption-test-key.pub").read_text().strip()
+    if (HERE / "encryption-test-key.pub").exists()
+    else ""
+)
 
 YN = [["yn", "yes", "Yes"], ["yn", "no", "No"]]
 
@@ -28,16 +31,44 @@ FORMS: dict[str, dict[str, Sheet]] = {
     # KoboToolbox export: no version, no form_id, $kuid/$autoname columns, labels with codes
     "kobo_household_survey.xlsx": {
         "survey": [
-            ["type", "name", "label::English (en)", "label::Français (fr)", "required",
-             "$kuid", "$autoname"],
+            [
+                "type",
+                "name",
+                "label::English (en)",
+                "label::Français (fr)",
+                "required",
+                "$kuid",
+                "$autoname",
+            ],
             ["start", "start", "", "", "", "a1b2c3", "start"],
             ["end", "end", "", "", "", "d4e5f6", "end"],
-            ["text", "respondent", "Respondent name", "Nom du répondant", "true",
-             "g7h8i9", "respondent"],
-            ["integer", "hh_size", "Household size", "Taille du ménage", "true",
-             "j1k2l3", "hh_size"],
-            ["select_one yn", "has_water", "Safe water?", "Eau potable ?", "false",
-             "m4n5o6", "has_water"],
+            [
+                "text",
+                "respondent",
+                "Respondent name",
+                "Nom du répondant",
+                "true",
+                "g7h8i9",
+                "respondent",
+            ],
+            [
+                "integer",
+                "hh_size",
+                "Household size",
+                "Taille du ménage",
+                "true",
+                "j1k2l3",
+                "hh_size",
+            ],
+            [
+                "select_one yn",
+                "has_water",
+                "Safe water?",
+                "Eau potable ?",
+                "false",
+                "m4n5o6",
+                "has_water",
+            ],
             ["select_multiple needs", "needs", "Needs", "Besoins", "false", "p7q8r9", "needs"],
         ],
         "choices": [
@@ -55,8 +86,14 @@ FORMS: dict[str, dict[str, Sheet]] = {
         "survey": [
             ["type", "name", "label::English", "label::Russian", "label::Kazakh", "relevant"],
             ["text", "family", "Family name", "Фамилия семьи", "Отбасы тегі", ""],
-            ["select_one yn", "at_home", "Was anyone at home?", "Был ли кто-нибудь дома?",
-             "Үйде біреу болды ма?", ""],
+            [
+                "select_one yn",
+                "at_home",
+                "Was anyone at home?",
+                "Был ли кто-нибудь дома?",
+                "Үйде біреу болды ма?",
+                "",
+            ],
             ["text", "notes", "Notes", "Заметки", "Жазбалар", "${at_home} = 'yes'"],
             ["date", "next_visit", "Next visit", "Следующий визит", "Келесі бару", ""],
         ],
@@ -65,16 +102,24 @@ FORMS: dict[str, dict[str, Sheet]] = {
             ["yn", "yes", "Yes", "Да", "Иә"],
             ["yn", "no", "No", "Нет", "Жоқ"],
         ],
-        "settings": [["form_id", "form_title", "default_language"],
-                     ["legacy_visit", "Legacy visit", "English"]],
+        "settings": [
+            ["form_id", "form_title", "default_language"],
+            ["legacy_visit", "Legacy visit", "English"],
+        ],
     },
     # typographic quotes as Excel's autocorrect writes them
     "typographic_quotes.xlsx": {
         "survey": [
             ["type", "name", "label", "relevant", "required", "constraint"],
             ["select_one kind", "kind", "Kind of visit", "", "yes", ""],
-            ["text", "other_kind", "Which other kind?", "${kind} = \u2018other\u2019",
-             "${kind} = \u201cother\u201d", ""],
+            [
+                "text",
+                "other_kind",
+                "Which other kind?",
+                "${kind} = \u2018other\u2019",
+                "${kind} = \u201cother\u201d",
+                "",
+            ],
             ["text", "code", "Code", "", "", "string-length(.) < 10 or . = \u2018none\u2019"],
         ],
         "choices": [
@@ -219,8 +264,13 @@ FORMS: dict[str, dict[str, Sheet]] = {
         "survey": [
             ["type", "name", "label", "save_to", "calculation"],
             ["select_one_from_file patients.csv", "patient", "Patient", "", ""],
-            ["calculate", "known_age", "", "",
-             "instance('patients')/root/item[name=${patient}]/age"],
+            [
+                "calculate",
+                "known_age",
+                "",
+                "",
+                "instance('patients')/root/item[name=${patient}]/age",
+            ],
             ["integer", "weight", "Weight (kg)", "weight", ""],
             ["select_one yn", "pregnant", "Pregnant?", "pregnant", ""],
         ],
@@ -230,9 +280,22 @@ FORMS: dict[str, dict[str, Sheet]] = {
     },
     "arabic_labels.xlsx": {
         "survey": [
-            ["type", "name", "label::العربية (ar)", "label::English (en)", "hint::العربية (ar)",
-             "hint::English (en)"],
-            ["text", "child_name", "اسم الطفل", "Child's name", "الاسم الأول فقط", "First name only"],
+            [
+                "type",
+                "name",
+                "label::العربية (ar)",
+                "label::English (en)",
+                "hint::العربية (ar)",
+                "hint::English (en)",
+            ],
+            [
+                "text",
+                "child_name",
+                "اسم الطفل",
+                "Child's name",
+                "الاسم الأول فقط",
+                "First name only",
+            ],
             ["select_one lang", "home_language", "لغة البيت", "Home language", "", ""],
             ["integer", "age", "العمر", "Age", "", ""],
         ],
@@ -242,8 +305,10 @@ FORMS: dict[str, dict[str, Sheet]] = {
             ["lang", "ru", "الروسية", "Russian"],
             ["lang", "kk", "الكازاخية", "Kazakh"],
         ],
-        "settings": [["form_id", "version", "default_language"],
-                     ["arabic_labels", "1", "العربية (ar)"]],
+        "settings": [
+            ["form_id", "version", "default_language"],
+            ["arabic_labels", "1", "العربية (ar)"],
+        ],
     },
     "hausa_labels.xlsx": {
         "survey": [
