@@ -256,7 +256,7 @@ def test_unexpected_or_bad_attachments_are_refused(client, designer):
     assert "villages.csv" in unexpected.json["error"]["message"]
     no_header = attach("villages.csv", b"code,title\nv1,One\n")
     assert no_header.status_code == 422
-    assert "'name' and 'label'" in no_header.json["error"]["message"]
+    assert "column(s) label, name" in no_header.json["error"]["message"]
     latin1 = attach("villages.csv", "name,label\nv1,Séla\n".encode("latin-1"))
     assert latin1.status_code == 422
     assert "UTF-8" in latin1.json["error"]["message"]

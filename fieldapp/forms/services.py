@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -18,7 +19,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from fieldapp import events
 from fieldapp.audit.models import AuditEvent
@@ -31,7 +34,13 @@ from fieldapp.forms.events import FormPublished
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
 from fieldapp.forms.sandbox import CompileLimits, compile_in_child
 from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
-from fieldapp.forms.xlsform import FormProblem, java_available, odk_validate, set_form_version
+from fieldapp.forms.xlsform import (
+    CompiledForm,
+    FormProblem,
+    java_available,
+    odk_validate,
+    set_form_version,
+)
 from fieldapp.xmlsafe import XmlError, parse_xml
 
 
@@ -172,6 +181,8 @@ def upload_draft(
     :raises FormCompileError: the XLSForm has errors (422, with sheet/row/column per problem),
         is over a content limit (413), or took too long or too much memory to convert (422).
     :raises CompilerUnavailable: no converter process could be started (503).
+    :raises Conflict: ``form.upload_conflict`` (409) when, after several tries, other uploads
+        of the same form kept taking the version this one was about to get.
     A form without a settings ``version``, or with one already published, gets a generated
     version (see :func:`_generated_version`) written into its XForm, and a note saying so.
 
@@ -181,7 +192,48 @@ def upload_draft(
         data, filename=filename, max_bytes=max_bytes, limits=limits or CompileLimits()
     )
     info = parse_xform(compiled.xform)
-    form = find_form(info.form_id)
+    # Two uploads of one form at the same moment can pick the same generated version (or both
+    # create the form): the database refuses the second, which then tries again, in a savepoint,
+    # seeing what the first committed (the next version, the form it made).
+    for attempt in range(1, _UPLOAD_ATTEMPTS + 1):
+        try:
+            with db.session.begin_nested():
+                return _keep_draft(data, filename, compiled, info, actor=actor, store=store)
+        except (IntegrityError, StaleDataError):  # (the other one removed the old draft first)
+            db.session.expire_all()
+            if attempt == _UPLOAD_ATTEMPTS:
+                break
+    raise Conflict(
+        f"Other uploads of form {info.form_id!r} were being saved at the same moment; this "
+        "one was not kept. Upload it again.",
+        code="form.upload_conflict",
+    )
+
+
+#: how often an upload that lost a race with another upload of the same form is retried
+_UPLOAD_ATTEMPTS = 5
+
+
+def _keep_draft(
+    data: bytes,
+    filename: str,
+    compiled: CompiledForm,
+    info: XFormInfo,
+    *,
+    actor: User | None,
+    store: BlobStore,
+) -> FormVersion:
+    """The database part of :func:`upload_draft` (one attempt).
+
+    A known form's row is locked first (PostgreSQL; SQLite has one writer at a time), so a
+    second upload of it waits and then sees the first one's draft and version.
+    """
+    form = db.session.scalars(
+        select(Form)
+        .where(Form.form_id == info.form_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
     xform = compiled.xform
     version_string = info.version
     notes: list[dict[str, Any]] = []
@@ -224,6 +276,8 @@ def upload_draft(
     db.session.add(version)
     db.session.flush()
     _expect_attachments(form, version, info)
+    if compiled.itemsets is not None:
+        _attach_itemsets(version, compiled.itemsets, actor=actor, store=store)
     if form.state == FormState.DRAFT:
         form.title = info.title
     db.session.flush()
@@ -236,6 +290,26 @@ def upload_draft(
         warnings=len(version.warnings),
     )
     return version
+
+
+def _attach_itemsets(
+    version: FormVersion, itemsets: str, *, actor: User | None, store: BlobStore
+) -> None:
+    """Serve the choices of ``select_one_external`` questions as ``itemsets.csv``.
+
+    pyxform writes them from the ``external_choices`` sheet; ODK Collect reads them from a
+    media file of that name (the XForm does not list it), so without it the question has no
+    choices on the phone.
+    """
+    attachment = next((a for a in version.attachments if a.name == "itemsets.csv"), None)
+    if attachment is None:
+        attachment = FormAttachment(name="itemsets.csv", kind="file")
+        version.attachments.append(attachment)
+    attachment.blob_sha256 = store_blob(store, itemsets.encode("utf-8"))
+    attachment.content_type = "text/csv"
+    attachment.uploaded_at = utcnow()
+    attachment.uploaded_by_id = actor.id if actor else None
+    db.session.flush()
 
 
 def _entity_json(decl: Any) -> dict[str, Any]:
@@ -508,10 +582,18 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
                 f"{name} is not a readable CSV file: {exc}.", code="form.attachment_bad_csv"
             ) from None
         columns = {h.strip() for h in header}
-        if not {"name", "label"} <= columns and not any(c.startswith("label::") for c in columns):
+        needed = _csv_columns_needed(attachment, name)
+        missing = sorted(
+            c
+            for c in needed
+            if c not in columns
+            and not (c == "label" and any(h.startswith("label::") for h in columns))
+        )
+        if missing:
             raise Invalid(
-                f"{name} needs a header row with at least the columns 'name' and 'label' "
-                f"(it has: {', '.join(sorted(columns)) or 'nothing'}).",
+                f"{name} needs a header row with the column(s) {', '.join(missing)}: the form "
+                "takes its choices' values and labels from them, and ODK Collect would show "
+                f"empty choices (it has: {', '.join(sorted(columns)) or 'nothing'}).",
                 code="form.attachment_bad_csv",
             )
     elif name.lower().endswith(".xml"):
@@ -528,6 +610,39 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
                 f"{name} is not a PNG, JPEG, GIF, WebP or SVG image.",
                 code="form.attachment_not_image",
             )
+
+
+_ITEMSET_INSTANCE = re.compile(r"^\s*instance\(\s*['\"]([^'\"]+)['\"]\s*\)")
+_XF = "{http://www.w3.org/2002/xforms}"
+
+
+def _csv_columns_needed(attachment: FormAttachment, name: str) -> set[str]:
+    """The columns a CSV file must have: those the form's choice lists read from it.
+
+    A CSV read only by ``pulldata()`` or an ``instance()`` expression needs no particular
+    column (pulldata names its own); a ``select_one_from_file`` list needs its value and label
+    columns (``name`` and ``label`` unless the ``value=``/``label=`` parameters say otherwise).
+    """
+    try:
+        root = parse_xml(attachment.form_version.xform)
+    except XmlError:  # pragma: no cover - a stored XForm always parses
+        return set()
+    instances = {
+        str(inst.get("id"))
+        for inst in root.iter(f"{_XF}instance")
+        if inst.get("id") and str(inst.get("src") or "").rsplit("/", 1)[-1] == name
+    }
+    needed: set[str] = set()
+    for itemset in root.iter(f"{_XF}itemset"):
+        found = _ITEMSET_INSTANCE.match(str(itemset.get("nodeset") or ""))
+        if found is None or found.group(1) not in instances:
+            continue
+        for part in ("value", "label"):
+            ref = itemset.find(f"{_XF}{part}")
+            column = str(ref.get("ref") or "") if ref is not None else ""
+            if re.fullmatch(r"[\w.-]+", column):
+                needed.add(column)
+    return needed
 
 
 def attach_file(

@@ -135,15 +135,15 @@ def _attach(form: Form) -> None:
     upload = _uploaded_file(limit, "Attachment")
     data = upload.read(limit + 1)
     name = request.form.get("name") or upload.filename or ""
-    for value, limit, what in (
+    for value, longest, what in (
         (name, column_length(FormAttachment.name), "name"),
         (upload.mimetype or "", column_length(FormAttachment.content_type), "content_type"),
     ):
-        if len(value) > limit:
+        if len(value) > longest:
             raise Invalid(
-                f"The file's {what} is longer than {limit} characters.",
+                f"The file's {what} is longer than {longest} characters.",
                 code="file.invalid",
-                details={what: [f"Longer than {limit} characters."]},
+                details={what: [f"Longer than {longest} characters."]},
             )
     with unit_of_work():
         services.attach_file(

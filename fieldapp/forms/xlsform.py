@@ -55,6 +55,7 @@ from openpyxl.xml.constants import SHARED_STRINGS
 from pyxform import aliases as px_aliases
 from pyxform.constants import SUPPORTED_SHEET_NAMES
 from pyxform.errors import ErrorCode, PyXFormError
+from pyxform.parsing.expression import RE_PYXFORM_REF, is_xml_tag
 from pyxform.parsing.sheet_headers import clean_text_values
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
@@ -312,21 +313,27 @@ def compile_xlsform(
 
     # Read before convert(): pyxform may rework the row dicts it is given.
     expression_problems = list(_check_expressions(sheets))
+    # pyxform stops at its first error; these find the other independent ones it would have
+    # reported next, so that one upload lists them all (used only when pyxform fails).
+    independent = [*expression_problems, *_independent_problems(sheets)]
     pyxform_warnings: list[str] = []
     result: Any = None
     try:
         result = convert(xlsform=workbook, warnings=pyxform_warnings, validate=False)
     except PyXFormError as err:
-        problems.extend(_problems_from_pyxform_error(err, survey_rows))
+        problems.extend(_combine(_problems_from_pyxform_error(err, survey_rows), independent))
     except MemoryError:
         raise  # not a problem in the form: the caller's memory limit (see forms.sandbox)
     except Exception as err:  # pyxform lets some bad content escape as other exceptions
-        problems.append(_unexpected_problem(err))
+        problems.extend(_combine([_unexpected_problem(err)], independent))
 
     if result is not None:
         xform = str(result.xform)
         problems.extend(expression_problems)
         xform, id_problems, id_notes = _check_form_id(xform, settings, stem)
+        if any(p.code == "xlsform.unexpected" for p in id_problems):
+            # pyxform wrote choice columns as XML elements: name the columns at fault
+            id_problems = list(_check_choice_columns(sheets)) or id_problems
         problems.extend(id_problems)
         notes.extend(id_notes)
         if not _settings_form_id(settings):
@@ -1318,6 +1325,7 @@ _EXPRESSION_COLUMNS: Final = {
         "create_if": "create_if",
         "update_if": "update_if",
     },
+    "settings": {"instance_name": "instance_name"},
 }
 
 
@@ -1349,6 +1357,138 @@ def _check_expressions(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                         row=index + 2,
                         column=str(header).strip(),
                     )
+
+
+_SHEET_ORDER: Final = ("survey", "choices", "external_choices", "settings", "entities")
+
+
+def _combine(first: Sequence[FormProblem], more: Sequence[FormProblem]) -> list[FormProblem]:
+    """pyxform's problems, then fieldapp's independent ones it did not already report.
+
+    A problem of ``more`` is the same as one of pyxform's when both name the same sheet and row
+    and either the same code or the same column; pyxform's message is kept. A pyxform problem
+    without a row is replaced by ``more``'s problems of its code, which have one.
+    """
+    located = [p for p in first if p.row is not None]
+    kept = [p for p in first if p.row is not None or not any(m.code == p.code for m in more)]
+    extra = [
+        m
+        for m in more
+        if not any(
+            p.sheet == m.sheet and p.row == m.row and (p.code == m.code or p.column == m.column)
+            for p in located
+        )
+    ]
+
+    def order(p: FormProblem) -> tuple[int, int]:
+        sheet = _SHEET_ORDER.index(p.sheet) if p.sheet in _SHEET_ORDER else len(_SHEET_ORDER)
+        return sheet, p.row or 0
+
+    unique: list[FormProblem] = []
+    for problem in sorted([*kept, *extra], key=order):
+        if problem not in unique:
+            unique.append(problem)
+    return unique
+
+
+_SELECT_TYPE = re.compile(
+    r"^\s*(select_one|select_multiple|select one|select all that apply|select1|rank)\s+(\S+)"
+    r"(?:\s+or_other)?\s*$"
+)
+
+
+def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
+    """Errors pyxform reports one at a time, found all at once: a reference to no question,
+    a choice list not on the choices sheet, a question name that is not a valid name, a
+    ``save_to`` without an entities sheet. Each has pyxform's own code, so that the one pyxform
+    reported itself is not listed twice."""
+    survey = [r if isinstance(r, dict) else {} for r in sheets.get("survey") or []]
+    names = {str(r.get("name", "")).strip() for r in survey if r.get("name")}
+    lists: set[str] = set()
+    for sheet in ("choices", "external_choices"):
+        for r in sheets.get(sheet) or []:
+            if isinstance(r, dict):
+                lists.add(str(r.get("list_name") or r.get("list name") or "").strip())
+    has_entities = any(isinstance(r, dict) and r for r in sheets.get("entities") or [])
+    for index, row in enumerate(survey):
+        number = index + 2
+        name = str(row.get("name", "")).strip()
+        kind = str(row.get("type", "")).strip()
+        if name and not kind.lower().startswith("end") and not is_xml_tag(name):
+            yield FormProblem(
+                ErrorCode.NAMES_008.value.format(sheet="survey", row=number, column="name").split(
+                    "] ", 1
+                )[-1],
+                code="xlsform.NAMES_008",
+                sheet="survey",
+                row=number,
+                column="name",
+            )
+        select = _SELECT_TYPE.match(kind)
+        if select and select.group(2) not in lists:
+            list_name = select.group(2)
+            yield FormProblem(
+                f"The choice list '{list_name}' is not on the choices sheet. Add its choices "
+                f"there with list_name '{list_name}', or correct the list name in the type "
+                "column.",
+                code="xlsform.choice_list_missing",
+                sheet="survey",
+                row=number,
+                column="type",
+            )
+        if row.get("save_to") and not has_entities:
+            yield FormProblem(
+                "The 'save_to' value needs an entities sheet: add one that declares the entity "
+                "list (list_name and label), or clear the save_to column.",
+                code="xlsform.ENTITY_001",
+                sheet="survey",
+                row=number,
+                column="save_to",
+            )
+    for sheet in ("survey", "settings", "entities"):
+        for index, row in enumerate(sheets.get(sheet) or []):
+            if not isinstance(row, dict):
+                continue
+            for header, value in row.items():
+                for ref in RE_PYXFORM_REF.finditer(str(value or "")):
+                    if ref.group("ncname") in names:
+                        continue
+                    yield FormProblem(
+                        f"On the '{sheet}' sheet, the '{str(header).strip()}' value refers to "
+                        f"${{{ref.group('ncname')}}}, but no question has the name "
+                        f"'{ref.group('ncname')}'. Correct the name or add the question.",
+                        code="xlsform.PYREF_003",
+                        sheet=sheet,
+                        row=index + 2,
+                        column=str(header).strip(),
+                    )
+                    break
+
+
+def _check_choice_columns(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
+    """Choice-sheet columns that are not XML names (such as Kobo's ``$kuid``): pyxform writes
+    every choice column as an element of the form, so the XForm would not be well-formed and
+    neither ODK Collect nor Web Forms could open it."""
+    seen: set[str] = set()
+    for row in sheets.get("choices") or []:
+        if not isinstance(row, dict):
+            continue
+        for header in row:
+            column = str(header).strip()
+            base = column.split("::", 1)[0]
+            if column in seen or is_xml_tag(base):
+                continue
+            seen.add(column)
+            yield FormProblem(
+                f"The choices sheet has a column '{column}', which is not a valid name: "
+                "pyxform copies every choices column into the form as an XML element, so ODK "
+                "Collect and Web Forms could not open the form. Delete or rename the column "
+                "(names start with a letter or underscore, without spaces or '$').",
+                code="xlsform.choice_column_invalid",
+                sheet="choices",
+                row=1,
+                column=column,
+            )
 
 
 def _xpath_syntax_error(expression: str) -> str | None:

@@ -11,25 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
 from tests.cases.support import instance_of
 from tests.conftest import need
 from tests.javarosa import fill, javarosa_available
+from tests.openrosa.helpers import download_form
 
 pytestmark = pytest.mark.java
-MANIFEST = "{http://openrosa.org/xforms/xformsManifest}"
-
-
-def _downloaded(phone, form_id: str) -> tuple[str, dict[str, bytes]]:
-    """The form and every file of its manifest, as Collect downloads them."""
-    form_xml = phone.get(f"/forms/{form_id}.xml", openrosa=False).data.decode()
-    manifest = etree.fromstring(phone.get(f"/forms/{form_id}/manifest").data)
-    media = {}
-    for entry in manifest.iter(f"{MANIFEST}mediaFile"):
-        url = entry.findtext(f"{MANIFEST}downloadUrl")
-        media[entry.findtext(f"{MANIFEST}filename")] = phone.get(url, openrosa=False).data
-    return form_xml, media
 
 
 def test_registration_to_case_to_phone_list_to_follow_up(programme, tmp_path: Path):
@@ -37,7 +25,7 @@ def test_registration_to_case_to_phone_list_to_follow_up(programme, tmp_path: Pa
     worker, coord = programme["worker"], programme["coord"]
 
     # 1. JavaRosa fills the registration as downloaded by the worker's phone
-    form_xml, media = _downloaded(worker.phone, "family_registration")
+    form_xml, media = download_form(worker.phone, "family_registration")
     registration = fill(
         form_xml,
         media,
@@ -65,7 +53,7 @@ def test_registration_to_case_to_phone_list_to_follow_up(programme, tmp_path: Pa
     assert case["assigned_to"] == worker.username
 
     # 3. it reaches the worker's phone list under its code, and JavaRosa fills a visit from it
-    form_xml, media = _downloaded(worker.phone, "home_visit")
+    form_xml, media = download_form(worker.phone, "home_visit")
     rows = list(csv.DictReader(io.StringIO(media["households.csv"].decode())))
     assert [(r["name"], r["label"], r["__version"]) for r in rows] == [
         (household_id, case["code"], "1")

@@ -159,6 +159,7 @@ public final class FieldappFill {
                 + " (JavaRosa used an empty placeholder)");
         }
 
+        fd.getEvaluationContext().addFunctionHandler(new PullData(media));
         FormEntryController fec = new FormEntryController(new FormEntryModel(fd));
         // new instance: preloads (uid, timestamps, properties) and odk-instance-first-load actions
         fd.initialize(true, new InstanceInitializationFactory());
@@ -516,5 +517,80 @@ public final class FieldappFill {
             Files.write(f.toPath(), name.endsWith(".png") ? PNG : "fieldapp test file\n".getBytes(StandardCharsets.UTF_8));
         }
         if (!attachments.contains(name)) attachments.add(name);
+    }
+
+    /**
+     * Collect's pulldata('file', 'column', 'key column', key): the column of the first row of
+     * media/file.csv whose key column equals the key, or "" (Collect registers this handler
+     * itself; JavaRosa alone does not know the function).
+     */
+    static final class PullData implements org.javarosa.core.model.condition.IFunctionHandler {
+        private final File media;
+
+        PullData(File media) {
+            this.media = media;
+        }
+
+        public String getName() {
+            return "pulldata";
+        }
+
+        public List<Class[]> getPrototypes() {
+            return new ArrayList<>();
+        }
+
+        public boolean rawArgs() {
+            return true;
+        }
+
+        public boolean realTime() {
+            return false;
+        }
+
+        public Object eval(Object[] args, org.javarosa.core.model.condition.EvaluationContext ec) {
+            if (args.length != 4) throw new IllegalArgumentException("pulldata() takes 4 arguments");
+            String[] text = new String[4];
+            for (int i = 0; i < 4; i++) text[i] = org.javarosa.xpath.expr.XPathFuncExpr.toString(args[i]);
+            File csv = new File(media, text[0] + ".csv");
+            try {
+                List<String> lines = Files.readAllLines(csv.toPath(), StandardCharsets.UTF_8);
+                if (lines.isEmpty()) return "";
+                List<String> header = splitCsv(lines.get(0).replace("\uFEFF", ""));
+                int want = header.indexOf(text[1]);
+                int key = header.indexOf(text[2]);
+                if (want < 0 || key < 0) return "";
+                for (String line : lines.subList(1, lines.size())) {
+                    List<String> cells = splitCsv(line);
+                    if (cells.size() > Math.max(want, key) && cells.get(key).equals(text[3])) {
+                        return cells.get(want);
+                    }
+                }
+            } catch (IOException e) {
+                throw new RuntimeException("pulldata: cannot read " + csv.getName());
+            }
+            return "";
+        }
+
+        private static List<String> splitCsv(String line) {
+            List<String> cells = new ArrayList<>();
+            StringBuilder cell = new StringBuilder();
+            boolean quoted = false;
+            for (int i = 0; i < line.length(); i++) {
+                char c = line.charAt(i);
+                if (quoted && c == '"' && i + 1 < line.length() && line.charAt(i + 1) == '"') {
+                    cell.append('"');
+                    i++;
+                } else if (c == '"') {
+                    quoted = !quoted;
+                } else if (c == ',' && !quoted) {
+                    cells.add(cell.toString());
+                    cell.setLength(0);
+                } else {
+                    cell.append(c);
+                }
+            }
+            cells.add(cell.toString());
+            return cells;
+        }
     }
 }

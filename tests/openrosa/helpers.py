@@ -159,6 +159,22 @@ class Collect:
         )
 
 
+MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
+
+
+def download_form(phone: Collect, form_id: str) -> tuple[str, dict[str, bytes]]:
+    """The XForm and every file of its manifest, as Collect downloads them."""
+    from lxml import etree
+
+    form_xml = phone.get(f"/forms/{form_id}.xml", openrosa=False).data.decode()
+    manifest = etree.fromstring(phone.get(f"/forms/{form_id}/manifest").data)
+    media = {}
+    for entry in manifest.iter(f"{MANIFEST_NS}mediaFile"):
+        url = entry.findtext(f"{MANIFEST_NS}downloadUrl")
+        media[entry.findtext(f"{MANIFEST_NS}filename")] = phone.get(url, openrosa=False).data
+    return form_xml, media
+
+
 def device_for(user: User) -> str:
     token, _ = devices.create_device(user, actor=None)
     db.session.commit()
