@@ -90,7 +90,7 @@ class CsvTable:
     def __init__(self, target: Target, header: Sequence[str]) -> None:
         self.target = target
         self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        self.writer = csv.writer(self.buffer, lineterminator="\n")
         self.buffer.write("\ufeff")
         self.writer.writerow(neutral_row(header))
         self.rows = 0
