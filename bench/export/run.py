@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import common  # noqa: E402
+import common
 
 DATABASE = "bench_exports"
 CENTRAL_ROWS_PER_S = 69_610 / 21.5
@@ -151,7 +151,9 @@ def load(url: str, facts: dict[str, Any], lo: int, hi: int) -> float:
             for statement in LOAD_SQL.split(";\n\n"):
                 conn.execute(statement, params)  # type: ignore[call-overload]
             conn.commit()
-        conn.execute("SELECT setval(pg_get_serial_sequence('submissions', 'id'), max(id)) FROM submissions")
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('submissions', 'id'), max(id)) FROM submissions"
+        )
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('submission_versions', 'id'), max(id)) "
             "FROM submission_versions"
@@ -241,9 +243,10 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
             conn.request("GET", "/login")
             conn.getresponse().read()
             conn.close()
-            return
         except OSError:
             time.sleep(0.3)
+        else:
+            return
     raise RuntimeError("the server did not start")
 
 

@@ -24,16 +24,10 @@ from sqlalchemy.dialects import postgresql
 from fieldapp.auth.models import Region
 from fieldapp.exports import tables as t
 from fieldapp.forms.models import FormVersion
-from fieldapp.spreadsheet import FORMULA_TRIGGERS, _PLAIN_NUMBER
+from fieldapp.spreadsheet import _PLAIN_NUMBER, FORMULA_TRIGGERS
 from fieldapp.submissions.models import Submission, SubmissionVersion
 
 __all__ = ["copy_sql", "neutral_sql", "quote"]
-
-_TRIGGER_CLASS = "".join(
-    {"\t": r"\t", "\r": r"\r", "-": r"\-", "]": r"\]", "\\": r"\\", "^": r"\^"}.get(c, c)
-    for c in sorted(FORMULA_TRIGGERS)
-)
-
 
 def quote(text: str) -> str:
     """A PostgreSQL string literal (standard conforming strings)."""
@@ -44,8 +38,10 @@ def quote(text: str) -> str:
 
 def neutral_sql(expr: str) -> str:
     """``expr`` (text) as :func:`fieldapp.spreadsheet.neutralise` would leave it."""
+    # a first-character test before any regular expression: most cells end there
+    firsts = ", ".join(quote(c) for c in sorted(FORMULA_TRIGGERS))
     return (
-        f"CASE WHEN ({expr}) ~ '^[{_TRIGGER_CLASS}]' "
+        f"CASE WHEN left({expr}, 1) IN ({firsts}) "
         f"AND ({expr}) !~ {quote('^(?:' + _PLAIN_NUMBER.pattern + ')$')} "
         f"THEN '''' || ({expr}) ELSE ({expr}) END"
     )
@@ -76,7 +72,8 @@ def cell_sql(column: t.Column, src: str) -> str:
     if column.kind == "multi":
         element = "e" if column.choice_labels is None else _labels_case("e", column.choice_labels)
         return (
-            f"CASE WHEN jsonb_typeof({node}) = 'array' THEN (SELECT string_agg({element}, ' ') "
+            # every part is quoted by quote() or made here from column names: no outside text
+            f"CASE WHEN jsonb_typeof({node}) = 'array' THEN (SELECT string_agg({element}, ' ') "  # noqa: S608
             f"FROM jsonb_array_elements_text({node}) AS e) ELSE {text} END"
         )
     if column.choice_labels is not None:
@@ -126,14 +123,14 @@ def copy_sql(chain: Sequence[t.Table], scoped: Any) -> tuple[str, dict[str, Any]
         src = f"{alias}.item"
         orders.append(f"{alias}.n")
     cells = [cell_sql(c, src) for c in table.columns]
+    # geopoint parts (numbers once parsed, else empty) and 0/1 columns cannot hold a formula
+    safe = [c.kind in ("geo", "split") for c in table.columns]
     if len(chain) == 1:
         received = (
             "to_char(submissions.received_at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
         )
-        data = [
-            f"CASE WHEN submission_versions.encrypted THEN NULL ELSE {c} END" for c in cells
-        ]
+        data = [f"CASE WHEN submission_versions.encrypted THEN NULL ELSE {c} END" for c in cells]
         columns = [
             received,
             *data,
@@ -145,15 +142,20 @@ def copy_sql(chain: Sequence[t.Table], scoped: Any) -> tuple[str, dict[str, Any]
             "form_versions.version",
             "CASE WHEN submission_versions.encrypted THEN 'true' ELSE 'false' END",
         ]
+        # the date, urgent, review state and encrypted columns are written here
+        safe = [True, *safe, False, False, False, True, True, False, True]
     else:
         columns = [*cells, parent, key]
+        safe = [*safe, False, False]
         where = f"({where}) AND NOT submission_versions.encrypted"
     # the cells are computed once in a LATERAL subquery (OFFSET 0 keeps the planner from
     # pulling it up and computing each cell once per use), then neutralised
     inner = ", ".join(f"{c} AS c{i}" for i, c in enumerate(columns))
-    select_list = ", ".join(neutral_sql(f"cells.c{i}") for i in range(len(columns)))
-    body = (
-        f"SELECT {select_list} FROM {_FROM} {' '.join(laterals)} "
+    select_list = ", ".join(
+        f"cells.c{i}" if safe[i] else neutral_sql(f"cells.c{i}") for i in range(len(columns))
+    )
+    body = (  # literals through quote(), filters bound by psycopg: no outside text inline
+        f"SELECT {select_list} FROM {_FROM} {' '.join(laterals)} "  # noqa: S608
         f"CROSS JOIN LATERAL (SELECT {inner} OFFSET 0) AS cells WHERE {where} "
         f"ORDER BY {', '.join(orders)}"
     )

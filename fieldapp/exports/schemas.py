@@ -19,8 +19,9 @@ _FALSE = ("0", "false", "no", "off", "")
 LIST_MAX = 50
 
 
-class Flag(fields.Field):
-    """A yes/no switch: ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``; empty is no."""
+class Flag(fields.Field[bool]):
+    """A yes/no switch: ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``;
+    empty is no."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
         text = str(value).strip().lower()
@@ -40,7 +41,7 @@ class OptionalFlag(Flag):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class Received(fields.Field):
+class Received(fields.Field[datetime | None]):
     """A date (``2026-12-03``) or a date and time with a zone (``2026-12-03T10:00:00Z``), as a
     UTC datetime; ``end=True`` makes a plain date cover its whole day."""
 
@@ -67,10 +68,10 @@ class Received(fields.Field):
         return moment.astimezone(UTC)
 
 
-class Words(fields.Field):
+class Words(fields.Field[tuple[str, ...]]):
     """A comma-separated list, each item checked by ``item`` (repeated arguments join it)."""
 
-    def __init__(self, item: fields.Field, **kwargs: Any) -> None:
+    def __init__(self, item: fields.Field[str], **kwargs: Any) -> None:
         self.item = item
         super().__init__(**kwargs)
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import ExitStack
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -63,7 +63,7 @@ BATCH = 2000
 LEADING = ("SubmissionDate",)
 TRAILING = ("KEY", "SubmitterName", "Region", "ReviewState", "Urgent", "FormVersion", "Encrypted")
 REPEAT_TRAILING = ("PARENT_KEY", "KEY")
-_UNSAFE_PATH = re.compile(r'[^A-Za-z0-9._@+=-]')
+_UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,9 @@ def prepare_form_export(
     languages: list[str] = []
     for v in versions:
         languages.extend(x for x in v.languages if x not in languages)
-    chosen = t.pick_language(languages, language, versions[0].default_language if versions else None)
+    chosen = t.pick_language(
+        languages, language, versions[0].default_language if versions else None
+    )
     options = t.Options(
         language=chosen,
         labels=options.labels,
@@ -616,9 +618,7 @@ def _case_rows(export: CaseExport) -> Iterator[list[Any]]:
     today = utcnow().date()
     last = 0
     while True:
-        batch = db.session.execute(
-            query.where(Case.id > last).order_by(Case.id).limit(BATCH)
-        ).all()
+        batch = db.session.execute(query.where(Case.id > last).order_by(Case.id).limit(BATCH)).all()
         rows = []
         for case, region, username in batch:
             row: list[Any] = [case.code]

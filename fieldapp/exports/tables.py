@@ -23,8 +23,12 @@ __all__ = ["Column", "Table", "build_tables", "flatten", "merge_trees", "pick_la
 
 #: field kinds that hold no answer
 _NO_DATA = frozenset({"note", "trigger"})
-_GEO_PARTS = (("latitude", "Latitude"), ("longitude", "Longitude"), ("altitude", "Altitude"))
-_GEO_PARTS += (("accuracy", "Accuracy"),)
+_GEO_PARTS: tuple[tuple[str, str], ...] = (
+    ("latitude", "Latitude"),
+    ("longitude", "Longitude"),
+    ("altitude", "Altitude"),
+    ("accuracy", "Accuracy"),
+)
 
 
 def _merge_choices(
@@ -167,9 +171,7 @@ def _leaf_columns(item: Field, prefix: tuple[str, ...], options: Options) -> lis
     return [Column(header, path)]
 
 
-def _fill(
-    table: Table, fields: Sequence[Field], prefix: tuple[str, ...], options: Options
-) -> None:
+def _fill(table: Table, fields: Sequence[Field], prefix: tuple[str, ...], options: Options) -> None:
     for item in fields:
         if item.kind == "repeat":
             child = Table(item.name, (*prefix, item.name))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import tempfile
 import zipfile
@@ -74,7 +75,9 @@ def new_zip(sink: Sink) -> zipfile.ZipFile:
     )
 
 
-def copy_into(archive: zipfile.ZipFile, name: str, source: IO[bytes], sink: Sink) -> Iterator[bytes]:
+def copy_into(
+    archive: zipfile.ZipFile, name: str, source: IO[bytes], sink: Sink
+) -> Iterator[bytes]:
     """Copy a file into the archive in chunks, yielding the archive's bytes as they come."""
     with archive.open(name, "w", force_zip64=True) as entry:
         while chunk := source.read(FLUSH_BYTES):
@@ -129,7 +132,7 @@ def _cell_xml(ref: str, value: Any) -> str:
     if isinstance(value, bool):
         value = "true" if value else "false"
     if isinstance(value, int | float):
-        if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+        if isinstance(value, float) and not math.isfinite(value):  # NaN, infinities
             value = str(value)
         else:
             return f'<c r="{ref}"><v>{value!r}</v></c>'

@@ -48,7 +48,12 @@ def _world(make_user: Callable[..., User]) -> dict[str, str]:
     db.session.commit()
     tokens = {
         name: auth.issue_api_token(user, actor=None)[0]
-        for name, user in [("coord1", coord1), ("coord2", coord2), ("admin", admin), ("worker1", worker1)]
+        for name, user in [
+            ("coord1", coord1),
+            ("coord2", coord2),
+            ("admin", admin),
+            ("worker1", worker1),
+        ]
     }
     db.session.commit()
     return tokens
@@ -78,9 +83,9 @@ def test_case_csv_is_scoped_and_neutralised(app: Flask, make_user):
         "/api/v1/cases.csv?dataset=households",
         headers={"Authorization": f"Bearer {tokens['coord2']}"},
     )
-    assert [r["code"] for r in csv.DictReader(io.StringIO(south.get_data().decode("utf-8-sig")))] == [
-        "HH-S1"
-    ]
+    assert [
+        r["code"] for r in csv.DictReader(io.StringIO(south.get_data().decode("utf-8-sig")))
+    ] == ["HH-S1"]
     refused = client.get(
         "/api/v1/cases.csv?dataset=households",
         headers={"Authorization": f"Bearer {tokens['worker1']}"},

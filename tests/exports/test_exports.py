@@ -87,7 +87,13 @@ def world(app: Flask, make_user: Callable[..., User]) -> dict[str, Any]:
     south = Collect(app, f"/collect/key/{device_for(people['worker2'])}")
     sent = [
         (north, "1", "uuid:n1", body("Amina", children=CHILDREN, extra="<old_q>was</old_q>"), PNG),
-        (north, "2", "uuid:n2", body('=HYPERLINK("http://x/?"&amp;A1,"Open")', extra="<new_q>is</new_q>"), None),
+        (
+            north,
+            "2",
+            "uuid:n2",
+            body('=HYPERLINK("http://x/?"&amp;A1,"Open")', extra="<new_q>is</new_q>"),
+            None,
+        ),
         (north, "2", "uuid:n3", body("Gone"), None),
         (south, "2", "uuid:s1", body("Dana", needs="school"), None),
     ]
@@ -206,7 +212,9 @@ def test_labels_choice_labels_and_split_columns(app: Flask, world):
     assert dana["Нужды"] == "Школа"
     assert (dana["Нужды/Еда"], dana["Нужды/Школа"]) == ("0", "1")
     assert "Место-Latitude" in dana
-    names = tables(get(app, world, "admin", f"{URL}?split_select_multiples=1&region=south").get_data())
+    names = tables(
+        get(app, world, "admin", f"{URL}?split_select_multiples=1&region=south").get_data()
+    )
     assert names["expo.csv"][0]["home-needs/school"] == "1"
 
 
@@ -239,7 +247,9 @@ def test_xlsx_has_the_same_tables(app: Flask, world):
 
 def _events(action: str) -> list[AuditEvent]:
     return list(
-        db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
     )
 
 
@@ -297,7 +307,13 @@ def test_encrypted_submissions_export_their_envelope(app: Flask, world):
 
 
 def test_hostile_arguments_are_refused_with_a_code(app: Flask, world):
-    for query in ("from=yesterday", "review_state=lost", "urgent=maybe", "headers=x", "to=2026-13-01"):
+    for query in (
+        "from=yesterday",
+        "review_state=lost",
+        "urgent=maybe",
+        "headers=x",
+        "to=2026-13-01",
+    ):
         response = get(app, world, "admin", f"{URL}?{query}")
         assert response.status_code == 422, query
         assert response.get_json()["error"]["code"] == "validation"
@@ -314,6 +330,43 @@ def test_pages_show_the_export_form(app: Flask, world, login_as):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "/api/v1/forms/expo/submissions.csv.zip" in text
-    assert 'data-visible>2<' in text
+    assert "data-visible>2<" in text
     assert "/exports" in browser.get("/review").get_data(as_text=True)
     assert browser.get("/exports").status_code == 200
+
+
+def test_postgresql_copy_and_the_portable_path_write_the_same_tables(
+    app: Flask, world, monkeypatch
+):
+    from fieldapp.exports import services
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    query = "split_select_multiples=true&choices=labels&lang=ru"
+    fast = tables(get(app, world, "admin", f"{URL}?{query}").get_data())
+    monkeypatch.setattr(services, "_on_postgresql", lambda: False)
+    portable = tables(get(app, world, "admin", f"{URL}?{query}").get_data())
+    assert fast == portable
+    assert fast["expo.csv"][0]["home-needs"] in ("Еда Школа", "Школа")
+
+
+def test_the_sql_neutraliser_agrees_with_fieldapp_spreadsheet(app: Flask):
+    from sqlalchemy import text
+
+    from fieldapp.exports.pgcopy import neutral_sql, quote
+    from fieldapp.spreadsheet import neutralise
+    from tests.test_spreadsheet import test_neutralise
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's neutraliser")
+    cases = [
+        args[0]
+        for mark in test_neutralise.pytestmark
+        if mark.name == "parametrize"
+        for args in mark.args[1]
+        if isinstance(args[0], str)
+    ]
+    cases += ["-5\n", "--", "+", "1e5", "=", "@x", "'quoted", "a\tb"]
+    for value in cases:
+        got = db.session.scalar(text(f"SELECT {neutral_sql(quote(value))}"))
+        assert got == neutralise(value), value

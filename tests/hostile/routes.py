@@ -223,8 +223,12 @@ ROUTES: dict[str, Route] = {
             "attachments": "false",
         },
     ),
-    "exports_api.cases_csv": Route(C, query={"dataset": "households", "region": "north", "status": "open"}),
-    "exports_api.cases_xlsx": Route(C, query={"dataset": "households", "region": "north", "status": "open"}),
+    "exports_api.cases_csv": Route(
+        C, query={"dataset": "households", "region": "north", "status": "open"}
+    ),
+    "exports_api.cases_xlsx": Route(
+        C, query={"dataset": "households", "region": "north", "status": "open"}
+    ),
     "exports.index": Route(C),
     "exports.form_page": Route(C),
     "cases_api.api_links": Route(C),
