@@ -29,6 +29,7 @@ from fieldapp.submissions.models import Submission, SubmissionVersion
 
 __all__ = ["copy_sql", "neutral_sql", "quote"]
 
+
 def quote(text: str) -> str:
     """A PostgreSQL string literal (standard conforming strings)."""
     if "\x00" in text:

@@ -387,6 +387,7 @@ def _copy_tables(export: FormExport, archive: Any, sink: w.Sink) -> Iterator[byt
             statement, params = pgcopy.copy_sql(chain, scoped)
             with archive.open(f"{names[id(table)]}.csv", "w", force_zip64=True) as entry:
                 w.CsvTable(entry, headers(table, top=len(chain) == 1)).flush()
+                yield sink.drain()  # the first bytes before the database has sorted anything
                 with cursor.copy(statement, params) as copy:
                     for data in copy:
                         entry.write(data)
