@@ -46,3 +46,7 @@ bench-caselist: venv  # a worker's case-list CSV from 100 000 cases, and the 304
 .PHONY: bench-review
 bench-review: venv  # the review queue and submission page at 10 000 and 1 000 000 submissions (PostgreSQL)
 	$(BIN)/python bench/review/run.py $(BENCH_ARGS)
+
+.PHONY: bench-export
+bench-export: venv  # CSV zip and XLSX of 10 000 and 100 000 submissions with a repeat (PostgreSQL)
+	$(BIN)/python bench/export/run.py $(BENCH_ARGS)

@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from fieldapp.auth import views as auth_views  # noqa: PLC0415
     from fieldapp.cases import pages as case_pages  # noqa: PLC0415
     from fieldapp.cases import views as cases_views  # noqa: PLC0415
+    from fieldapp.exports import views as exports_views  # noqa: PLC0415
     from fieldapp.fill import views as fill_views  # noqa: PLC0415
     from fieldapp.forms import views as forms_views  # noqa: PLC0415
     from fieldapp.odata import views as odata_views  # noqa: PLC0415
@@ -140,6 +141,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(page_helpers.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(fill_views.bp)
+    app.register_blueprint(exports_views.api)
+    app.register_blueprint(exports_views.bp)
     openrosa_views.register(app)
     app.register_blueprint(webhook_views.admin_bp)
     app.register_blueprint(webhook_views.api)

@@ -132,6 +132,14 @@ ALLOWED: dict[str, set[str]] = {
     "cases_api.api_update_case_list": DESIGNERS,
     "cases_api.api_duplicates": COORDS,
     "case_pages.case_list": COORDS,
+    # exports: administrators and coordinators (a south coordinator gets an export without
+    # north's rows, not a refusal: a form belongs to no region)
+    "exports_api.submissions_csv_zip": COORDS,
+    "exports_api.submissions_xlsx": COORDS,
+    "exports_api.cases_csv": COORDS,
+    "exports_api.cases_xlsx": COORDS,
+    "exports.index": COORDS,
+    "exports.form_page": COORDS,
     "case_pages.case_page": NORTH_COORDS,
     "case_pages.act": NORTH_COORDS,
     # OpenRosa with a password: every account may ask; only people who collect get forms

@@ -224,9 +224,10 @@ class Page:
 
 
 def _scoped(form: Form, actor: User, options: Options) -> Select[Any]:
-    query = scope_submissions(select(Submission.id), actor).where(Submission.form_pk == form.id)
-    # TODO(sandbox): add Submission.sandbox.is_(False) once the column exists on this branch
-    # (the sandbox helper's global ORM filter covers these ORM selects too)
+    # test data is left out by the ORM's sandbox filter too; said here as well
+    query = scope_submissions(select(Submission.id), actor).where(
+        Submission.form_pk == form.id, Submission.sandbox.is_(False)
+    )
     if options.filter:
         text = options.filter
         condition = _state_filter(text)
@@ -482,9 +483,10 @@ def read_entities(case_list: CaseList, actor: User, options: Options) -> Page:
     """
     check_reader(actor)
     query = select(Case.id).where(
-        Case.case_list_id == case_list.id, Case.status != CaseStatus.MERGED.value
+        Case.case_list_id == case_list.id,
+        Case.status != CaseStatus.MERGED.value,
+        Case.sandbox.is_(False),
     )
-    # TODO(sandbox): add Case.sandbox.is_(False) once the column exists on this branch
     if not actor.has_role(Role.ADMIN):
         query = query.where(Case.region_id.in_(actor.region_ids or {-1}))
     if options.filter:

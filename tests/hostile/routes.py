@@ -260,6 +260,46 @@ ROUTES: dict[str, Route] = {
         },
     ),
     "cases_api.api_case": Route(C),
+    "exports_api.submissions_csv_zip": Route(
+        C,
+        query={
+            "from": "2026-01-01",
+            "to": "2026-12-31",
+            "review_state": "received",
+            "region": "north",
+            "version": "2026112101",
+            "urgent": "false",
+            "headers": "labels",
+            "lang": "en",
+            "choices": "labels",
+            "split_select_multiples": "true",
+            "attachments": "true",
+        },
+    ),
+    "exports_api.submissions_xlsx": Route(
+        C,
+        query={
+            "from": "2026-01-01",
+            "to": "2026-12-31",
+            "review_state": "received",
+            "region": "north",
+            "version": "2026112101",
+            "urgent": "false",
+            "headers": "names",
+            "lang": "en",
+            "choices": "names",
+            "split_select_multiples": "false",
+            "attachments": "false",
+        },
+    ),
+    "exports_api.cases_csv": Route(
+        C, query={"dataset": "households", "region": "north", "status": "open"}
+    ),
+    "exports_api.cases_xlsx": Route(
+        C, query={"dataset": "households", "region": "north", "status": "open"}
+    ),
+    "exports.index": Route(C),
+    "exports.form_page": Route(C),
     "cases_api.api_links": Route(C),
     "cases_api.api_assign": Route(C, json={"user": "worker_n"}),
     "cases_api.api_transfer": Route(C, json={"region": "south", "assign_to": None}),

@@ -1,0 +1,179 @@
+"""Export routes: the streaming API (``/api/v1/forms/{form_id}/submissions.csv.zip`` and
+``.xlsx``, ``/api/v1/cases.csv`` and ``.xlsx``) and the export pages (``/exports``).
+
+Each route commits its ``export.started`` audit event before the response starts, then hands
+the stream a generator that owns its reads (see :mod:`fieldapp.exports.services`). The
+request's own session is over by then: the generator does not need the request context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template
+from sqlalchemy import func, select
+
+from fieldapp.audit.services import client_ip
+from fieldapp.auth.models import Region, Role
+from fieldapp.cases.models import CaseList
+from fieldapp.db import db, unit_of_work
+from fieldapp.exports import services
+from fieldapp.exports.schemas import CaseExportArgs, SubmissionExportArgs
+from fieldapp.exports.tables import Options
+from fieldapp.forms.models import Form, FormVersion, VersionStatus
+from fieldapp.forms.services import get_form
+from fieldapp.submissions.models import ReviewState, Submission
+from fieldapp.submissions.services import scope_submissions
+from fieldapp.web.args import load_args
+from fieldapp.web.permissions import current_actor, require
+
+api = Blueprint("exports_api", __name__, url_prefix="/api/v1")
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+EXPORTERS = (Role.ADMIN, Role.COORDINATOR)
+
+ZIP = "application/zip"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+
+
+def _stream(body: Iterator[bytes], mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy must not hold the stream back
+    return response
+
+
+def _safe_filename(name: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+
+
+def _form_export(form_id: str, export_format: str) -> services.FormExport:
+    args = load_args(SubmissionExportArgs())
+    filters = services.SubmissionFilters(
+        received_from=args["received_from"],
+        received_to=args["received_to"],
+        review_states=args["review_state"],
+        regions=args["region"],
+        versions=args["version"],
+        urgent=args["urgent"],
+    )
+    options = Options(
+        labels=args["headers"] == "labels",
+        choice_labels=args["choices"] == "labels",
+        split_select_multiples=args["split_select_multiples"],
+    )
+    with unit_of_work():
+        export = services.prepare_form_export(
+            form_id,
+            actor=current_actor(),
+            filters=filters,
+            options=options,
+            language=args["lang"] or None,
+            export_format=export_format,
+            attachments=args["attachments"] and export_format == "csv.zip",
+            ip=client_ip.get(),
+        )
+    return export
+
+
+@api.get("/forms/<form_id>/submissions.csv.zip")
+@require(*EXPORTERS)
+def submissions_csv_zip(form_id: str) -> Any:
+    """The form's submissions the caller may see: one CSV per table, zipped; audited."""
+    export = _form_export(form_id, "csv.zip")
+    store = current_app.extensions["fieldapp.blobs"]
+    body = services.submissions_csv_zip(export, store)
+    return _stream(body, ZIP, f"{_safe_filename(form_id)}.csv.zip")
+
+
+@api.get("/forms/<form_id>/submissions.xlsx")
+@require(*EXPORTERS)
+def submissions_xlsx(form_id: str) -> Any:
+    """The same tables as the CSV zip, one sheet each; audited."""
+    export = _form_export(form_id, "xlsx")
+    return _stream(services.submissions_xlsx(export), XLSX, f"{_safe_filename(form_id)}.xlsx")
+
+
+def _case_export(export_format: str) -> services.CaseExport:
+    args = load_args(CaseExportArgs())
+    with unit_of_work():
+        export = services.prepare_case_export(
+            args["dataset"],
+            actor=current_actor(),
+            export_format=export_format,
+            region=args["region"] or None,
+            status=args["status"] or None,
+            ip=client_ip.get(),
+        )
+    return export
+
+
+@api.get("/cases.csv")
+@require(*EXPORTERS)
+def cases_csv() -> Any:
+    """The caller's cases of one case list (``?dataset=``) as CSV; audited."""
+    export = _case_export("csv")
+    return _stream(services.case_csv(export), CSV, f"{_safe_filename(export.dataset)}.csv")
+
+
+@api.get("/cases.xlsx")
+@require(*EXPORTERS)
+def cases_xlsx() -> Any:
+    """The caller's cases of one case list (``?dataset=``) as XLSX; audited."""
+    export = _case_export("xlsx")
+    return _stream(services.case_xlsx(export), XLSX, f"{_safe_filename(export.dataset)}.xlsx")
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+@bp.get("")
+@require(*EXPORTERS)
+def index() -> Any:
+    """The forms and case lists the caller may export."""
+    forms = db.session.scalars(
+        select(Form).where(Form.current_version_id.is_not(None)).order_by(Form.title)
+    ).all()
+    case_lists = db.session.scalars(select(CaseList).order_by(CaseList.title)).all()
+    return render_template("exports/index.html", forms=forms, case_lists=case_lists)
+
+
+@bp.get("/forms/<form_id>")
+@require(*EXPORTERS)
+def form_page(form_id: str) -> Any:
+    """The export form for one form: filters, options, and the two download buttons.
+
+    A download starts streaming at once (the browser shows its progress as it comes), so no
+    export waits in a queue and none times out however large it is.
+    """
+    actor = current_actor()
+    form = get_form(form_id)
+    visible = db.session.scalar(
+        scope_submissions(
+            select(func.count()).select_from(Submission).where(Submission.form_pk == form.id),
+            actor,
+        )
+    )
+    versions = db.session.scalars(
+        select(FormVersion.version)
+        .where(FormVersion.form_pk == form.id, FormVersion.status == VersionStatus.PUBLISHED)
+        .order_by(FormVersion.id.desc())
+    ).all()
+    languages: list[str] = []
+    for langs in db.session.scalars(
+        select(FormVersion.languages).where(FormVersion.form_pk == form.id)
+    ):
+        languages.extend(x for x in langs or [] if x not in languages)
+    regions = db.session.scalars(select(Region).order_by(Region.name)).all()
+    if not actor.has_role(Role.ADMIN):
+        regions = [r for r in regions if r.id in actor.region_ids]
+    return render_template(
+        "exports/form.html",
+        form=form,
+        visible=visible or 0,
+        versions=versions,
+        languages=languages,
+        regions=regions,
+        states=[s.value for s in ReviewState],
+    )

@@ -1,0 +1,76 @@
+"""An administrator downloads a CSV zip and an Excel export from the export page in a real
+browser (Playwright driving Debian's chromium) against a real gunicorn, reached from the
+form page's Export button."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+
+import openpyxl
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+from tests.cases.support import DATA, SEED1_INSTANCE, attachments_of
+from tests.live import ROOT, LiveServer, post_submission
+
+pytestmark = pytest.mark.committed
+PASSWORD = "a long password"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("export-browser"))
+    try:
+        server.cli("db", "upgrade")
+        server.cli("forms", "publish", str(ROOT / "forms" / "family_registration.xlsx"))
+        server.cli("users", "create", "boss", "--role", "admin", stdin=PASSWORD + "\n")
+        server.cli(
+            "users", "create", "aigerim", "--role", "field_worker", "--region", "north",
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        token = server.cli("devices", "create", "--user", "aigerim").rsplit("/", 1)[1]
+        server.start()
+        case = DATA / "family_registration" / "seed1"
+        xml = (case / "submission.xml").read_bytes()
+        path = f"/collect/key/{token}/submission"
+        assert post_submission(server.port, path, xml, attachments_of(case)) == 201
+        yield server
+    finally:
+        server.close()
+
+
+def test_admin_downloads_exports_from_the_page(live, browser, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    base = f"http://127.0.0.1:{live.port}"
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/forms/family_registration")
+    page.get_by_role("link", name="Export submissions").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-visible]").inner_text() == "1"
+    page.screenshot(path=str(ARTIFACTS / "export-page-1280x800.png"), full_page=True)
+
+    with page.expect_download() as csv_download:
+        page.click("#download-csv")
+    target = tmp_path / "export.csv.zip"
+    csv_download.value.save_as(target)
+    assert csv_download.value.suggested_filename == "family_registration.csv.zip"
+    with zipfile.ZipFile(target) as archive:
+        top = archive.read("family_registration.csv").decode("utf-8-sig")
+        assert SEED1_INSTANCE in top
+        assert any(name.startswith("family_registration-") for name in archive.namelist())
+
+    with page.expect_download() as xlsx_download:
+        page.click("#download-xlsx")
+    book_path = tmp_path / "export.xlsx"
+    xlsx_download.value.save_as(book_path)
+    book = openpyxl.load_workbook(io.BytesIO(book_path.read_bytes()), read_only=True)
+    rows = list(book[book.sheetnames[0]].iter_rows(values_only=True))
+    assert SEED1_INSTANCE in rows[1]
+    context.close()
