@@ -162,7 +162,7 @@ def encode_token(**parts: int) -> str:
 
 def decode_token(token: str, *keys: str) -> dict[str, int]:
     """:raises TokenInvalid: not a token this server made."""
-    from fieldapp.web.boundary import DB_INT_MAX  # noqa: PLC0415
+    from fieldapp.db import DB_INT_MAX  # noqa: PLC0415
 
     bad = TokenInvalid("The $skiptoken is not valid; start from the first page.")
     if not token.startswith("01") or len(token) > 200:
@@ -189,7 +189,7 @@ def _submission_properties() -> dict[str, Property]:
 
     def submitter(value: Any) -> Any:
         from fieldapp.odata.filters import FilterInvalid  # noqa: PLC0415
-        from fieldapp.web.boundary import DB_INT_MAX  # noqa: PLC0415
+        from fieldapp.db import DB_INT_MAX  # noqa: PLC0415
 
         try:
             number = int(value)

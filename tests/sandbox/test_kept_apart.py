@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 
 import pytest
 from sqlalchemy import func, select, text
@@ -241,3 +242,58 @@ def test_test_cases_do_not_move_a_phones_case_list(app, make_user, login_as):
     before = (worker.manifest_hash(), coord.manifest_hash(), keys())
     make_sandbox_data(app, login_as("designer"), published=True)
     assert (worker.manifest_hash(), coord.manifest_hash(), keys()) == before
+
+
+def _zip_text(payload: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        return "\n".join(archive.read(n).decode("utf-8", "replace") for n in archive.namelist())
+
+
+def _xlsx_text(payload: bytes) -> str:
+    # an .xlsx is a zip of XML parts; the cells' text is in them
+    return _zip_text(payload)
+
+
+def test_not_in_exports(world):
+    """Submission exports (CSV zip, on PostgreSQL made by COPY outside the ORM, and XLSX) and
+    case exports hold the real rows and no test row, for a coordinator and an administrator."""
+    data = world["data"]
+    for who in ("coord", "admin"):
+        api = world[who].api
+        for form_id in ("family_registration", "home_visit"):
+            for suffix, read in (("csv.zip", _zip_text), ("xlsx", _xlsx_text)):
+                answer = api.get(f"/api/v1/forms/{form_id}/submissions.{suffix}")
+                assert answer.status_code == 200, (who, form_id, suffix)
+                body = read(answer.data)
+                assert _leaks(body, data) == [], (who, form_id, suffix)
+                if form_id == "family_registration":
+                    assert world["real"] in body
+        for suffix, read in (("csv", lambda b: b.decode()), ("xlsx", _xlsx_text)):
+            answer = api.get(f"/api/v1/cases.{suffix}?dataset=households")
+            assert answer.status_code == 200, (who, suffix)
+            body = read(answer.data)
+            assert _leaks(body, data) == [], (who, suffix)
+            with sandbox_mode():
+                codes = db.session.scalars(select(Case.code)).all()
+            assert not [c for c in codes if c in body]
+
+
+def test_not_in_the_odata_feeds(world):
+    """The Central-compatible OData feeds (what pyODK, Power BI and Excel read) hold no test
+    submission, repeat row or test case."""
+    app, data = world["app"], world["data"]
+    for who in ("coord", "admin"):
+        headers = world[who].api.headers
+        client = app.test_client()
+        urls = [
+            "/v1/projects/1/forms/family_registration.svc/Submissions?$expand=*&$count=true",
+            "/v1/projects/1/forms/home_visit.svc/Submissions?$expand=*",
+            "/v1/projects/1/datasets/households.svc/Entities?$count=true",
+        ]
+        for url in urls:
+            answer = client.get(url, headers=headers)
+            assert answer.status_code == 200, (who, url, answer.data)
+            assert _leaks(answer.data.decode(), data) == [], (who, url)
+        submissions = client.get(urls[0], headers=headers).json
+        assert [row["__id"] for row in submissions["value"]] == [world["real"]]
+        assert submissions["@odata.count"] == 1
