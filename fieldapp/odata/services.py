@@ -188,8 +188,8 @@ def _submission_properties() -> dict[str, Property]:
         return _FROM_CENTRAL[value]
 
     def submitter(value: Any) -> Any:
-        from fieldapp.odata.filters import FilterInvalid  # noqa: PLC0415
         from fieldapp.db import DB_INT_MAX  # noqa: PLC0415
+        from fieldapp.odata.filters import FilterInvalid  # noqa: PLC0415
 
         try:
             number = int(value)
