@@ -140,6 +140,24 @@ ALLOWED: dict[str, set[str]] = {
     "exports_api.cases_xlsx": COORDS,
     "exports.index": COORDS,
     "exports.form_page": COORDS,
+    # the ODK Central-compatible API: coordinators (their regions' rows) and administrators;
+    # a login is open to all (an empty body is refused after the gate); a logout names one's
+    # own token only (the one here is nobody's)
+    "odata.create_session": EVERYONE,
+    "odata.delete_session": set(),
+    "odata.current_user": SIGNED_IN,  # one's own account, as on Central
+    "odata.projects": COORDS,
+    "odata.project": COORDS,
+    "odata.forms": COORDS,
+    "odata.form": COORDS,
+    "odata.service_document": COORDS,
+    "odata.metadata": COORDS,
+    "odata.table": COORDS,
+    "odata.datasets": COORDS,
+    "odata.dataset": COORDS,
+    "odata.dataset_service": COORDS,
+    "odata.dataset_metadata": COORDS,
+    "odata.entities": COORDS,
     "case_pages.case_page": NORTH_COORDS,
     "case_pages.act": NORTH_COORDS,
     # OpenRosa with a password: every account may ask; only people who collect get forms
@@ -292,6 +310,9 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
             },
             "dataset": "households",
             "try_id": 1,  # no such try: only its designer would get past (tests/sandbox)
+            "project_id": 1,
+            "table": "Submissions",
+            "token": "not-anyones-session-token",
         },
     }
 
@@ -303,7 +324,7 @@ def _url(app: Flask, rule: Any, values: dict[str, Any]) -> str:
         args["form_id"] = "home_visit"  # a form with a file: the worker's case list
         if "name" in args:
             args["name"] = "households.csv"
-    if blueprint == "cases_api" and "name" in args:
+    if blueprint in ("cases_api", "odata") and "name" in args:
         args["name"] = "households"
     if rule.endpoint in values["spare_endpoint_ids"]:  # deleting: not the one others use
         args["endpoint_id"] = values["spare_endpoint_ids"][rule.endpoint]
@@ -335,7 +356,7 @@ def _request(
         if who != "anonymous":
             assert browser.login(_username(who)).status_code == 302
         return browser.client.open(url, method=method, headers={"X-OpenRosa-Version": "1.0"})
-    if url.startswith("/api/"):
+    if url.startswith(("/api/", "/v1/")):
         headers = {} if who == "anonymous" else {"Authorization": f"Bearer {world['tokens'][who]}"}
         return app.test_client().open(url, method=method, headers=headers, json=body)
     browser = Browser(app.test_client())

@@ -435,6 +435,29 @@ SPEC: dict[str, Any] = {
             )
         },
         "/api/v1/cases/{id}": {"get": _op("One case with its versions (audited)")},
+        "/api/v1/forms/{form_id}/submissions.csv.zip": {
+            "get": _op(
+                "Streaming export: the top-level CSV and one CSV per repeat (KEY/PARENT_KEY); "
+                "?from=&to=&review_state=&region=&version=&urgent=&attachments=true (media/)"
+                "&split_select_multiples=true&headers=labels&choices=labels&lang= (audited)",
+                roles="admin, coordinator",
+            )
+        },
+        "/api/v1/forms/{form_id}/submissions.xlsx": {
+            "get": _op(
+                "The same tables as sheets of one workbook, same options (audited)",
+                roles="admin, coordinator",
+            )
+        },
+        "/api/v1/cases.csv": {
+            "get": _op(
+                "The reader's cases of one case list (?dataset=&region=; audited)",
+                roles="admin, coordinator",
+            )
+        },
+        "/api/v1/cases.xlsx": {
+            "get": _op("The same as a workbook (audited)", roles="admin, coordinator")
+        },
         "/api/v1/cases/{id}/assign": {"post": _op('{"user"}', roles="admin, coordinator")},
         "/api/v1/cases/{id}/transfer": {
             "post": _op('{"region", "assign_to"}', roles="admin, coordinator")
