@@ -378,15 +378,21 @@ def _copy_tables(export: FormExport, archive: Any, sink: w.Sink) -> Iterator[byt
     from fieldapp.exports import pgcopy  # noqa: PLC0415
 
     names = file_names(export.root)
-    connection = db.session.connection().connection.driver_connection
-    assert connection is not None
-    with ClientCursor(connection) as cursor:
-        cursor.execute("SHOW standard_conforming_strings")
-        assert cursor.fetchone() == ("on",), "pgcopy quotes literals for standard strings"
-        scoped = pgcopy.scoped_select(lambda q: _scoped(q, export))
-        for chain in pgcopy.chains(export.root):
-            table = chain[-1]
-            statement, params = pgcopy.copy_sql(chain, scoped)
+    scoped = pgcopy.scoped_select(lambda q: _scoped(q, export))
+    checked = False
+    for chain in pgcopy.chains(export.root):
+        table = chain[-1]
+        statement, params = pgcopy.copy_sql(chain, scoped)
+        # the connection is asked of the session for every table: each table ends with a
+        # commit, which gives the connection back to the pool, and a COPY on a connection the
+        # pool holds would leave it in a transaction for whoever takes it next
+        connection = db.session.connection().connection.driver_connection
+        assert connection is not None
+        with ClientCursor(connection) as cursor:
+            if not checked:
+                cursor.execute("SHOW standard_conforming_strings")
+                assert cursor.fetchone() == ("on",), "pgcopy quotes literals for standard strings"
+                checked = True
             with archive.open(f"{names[id(table)]}.csv", "w", force_zip64=True) as entry:
                 w.CsvTable(entry, headers(table, top=len(chain) == 1)).flush()
                 yield sink.drain()  # the first bytes before the database has sorted anything
@@ -397,8 +403,8 @@ def _copy_tables(export: FormExport, archive: Any, sink: w.Sink) -> Iterator[byt
                             yield sink.drain()
                 if len(chain) == 1:
                     export.rows = max(cursor.rowcount, 0)
-            db.session.commit()
-            yield sink.drain()
+        db.session.commit()
+        yield sink.drain()
 
 
 def _csv_zip(export: FormExport, store: BlobStore | None, files: ExitStack) -> Iterator[bytes]:

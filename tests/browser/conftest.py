@@ -45,6 +45,9 @@ def browser() -> Iterator[Any]:
 
 
 def no_horizontal_scroll(page: Any) -> None:
-    """The page fits its viewport's width."""
+    """The page fits its viewport's width, measured once the page and its stylesheet have
+    loaded (a click that navigates does not wait for that; a page laid out before its
+    stylesheet arrives is as wide as its widest table)."""
+    page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"page is {width}px wide"
