@@ -216,6 +216,18 @@ def _locked_case(case_uuid: str) -> Case | None:
     ).one_or_none()
 
 
+def _id_taken(case_uuid: str) -> bool:
+    """Whether any case, real or test, has this id. Inside a try the case logic sees test cases
+    only; a test registration that reuses a real case's id must be refused like any other
+    reused id, not fail on the unique index."""
+    return (
+        db.session.scalars(
+            select(Case.id).where(Case.uuid == case_uuid).execution_options(include_sandbox=True)
+        ).first()
+        is not None
+    )
+
+
 def _next_due(case: Case, changed: Mapping[str, Any], when: datetime) -> date | None:
     """A form's next-visit date wins; otherwise the list's cadence from this follow-up."""
     case_list = case.case_list
@@ -489,7 +501,7 @@ def _apply_one(
         case = _locked_case(target.uuid) if target else None
     if work.update and case is not None:
         return _update(case, work, submission, approved_by, take)
-    if work.create and case is None:
+    if work.create and case is None and not _id_taken(work.case_uuid):
         return _create(work, submission, approved_by, take)
     if work.create and case is not None and _created_by(case, submission):
         # an edit of an approved registration: its corrections update the case it created
