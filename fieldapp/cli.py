@@ -203,7 +203,7 @@ def forms() -> None:
     """The form catalogue."""
 
 
-def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
+def _publish_paths(paths: list[Path], *, skip_unchanged: bool, note: str | None = None) -> int:
     """Publish each XLSForm; return how many failed. Each file is its own unit of work."""
     from fieldapp.forms import services  # noqa: PLC0415
     from fieldapp.web.files import blob_store  # noqa: PLC0415
@@ -224,6 +224,7 @@ def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
                     policy=policy,
                     max_bytes=int(app.config["XLSFORM_MAX_BYTES"]),
                     skip_unchanged=skip_unchanged,
+                    note=note,
                 )
         except DomainError as exc:
             failures += 1
@@ -250,10 +251,15 @@ def _publish_paths(paths: list[Path], *, skip_unchanged: bool) -> int:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-def forms_publish(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--note",
+    default=None,
+    help="What changed in this version, kept on each version published and in the audit log.",
+)
+def forms_publish(files: tuple[Path, ...], note: str | None) -> None:
     """Compile and publish XLSForms; exits non-zero if any has errors."""
     with _app_context():
-        failures = _publish_paths(list(files), skip_unchanged=False)
+        failures = _publish_paths(list(files), skip_unchanged=False, note=note)
     if failures:
         raise SystemExit(1)
 

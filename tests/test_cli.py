@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -92,6 +94,28 @@ def test_forms_publish_publishes(data_dir: Path):
     result = run(data_dir, "forms", "publish", str(ROOT / "forms" / "home_visit.xlsx"))
     assert result.returncode == 0, result.stderr
     assert "published home_visit version" in result.stdout
+
+
+def test_forms_publish_keeps_the_note_on_the_version_and_in_the_audit_log(data_dir: Path):
+    form = str(ROOT / "forms" / "home_visit.xlsx")
+    result = run(data_dir, "forms", "publish", "--note", "Asks about school meals now", form)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(data_dir / "fieldapp.sqlite3") as conn:
+        notes = conn.execute("SELECT publish_note FROM form_versions").fetchall()
+        audited = conn.execute(
+            "SELECT details FROM audit_events WHERE action = 'form.published'"
+        ).fetchall()
+    assert notes == [("Asks about school meals now",)]
+    assert [json.loads(d)["note"] for (d,) in audited] == ["Asks about school meals now"]
+
+
+def test_forms_publish_refuses_a_note_too_long_and_publishes_nothing(data_dir: Path):
+    form = str(ROOT / "forms" / "home_visit.xlsx")
+    result = run(data_dir, "forms", "publish", "--note", "x" * 2001, form)
+    assert result.returncode == 1
+    assert "longer than 2000 characters" in result.stderr
+    with sqlite3.connect(data_dir / "fieldapp.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM form_versions").fetchone() == (0,)
 
 
 def test_demo_sets_up_everything_and_a_second_run_changes_nothing(tmp_path: Path):

@@ -770,10 +770,12 @@ def publish_file(
     max_bytes: int = 10 * 1024 * 1024,
     skip_unchanged: bool = False,
     limits: CompileLimits | None = None,
+    note: str | None = None,
 ) -> tuple[FormVersion, bool]:
     """Upload and publish in one go, acknowledging warnings (the caller shows them).
 
     :param skip_unchanged: do nothing when these exact bytes are already published.
+    :param note: the publish note (see :func:`publish`).
     :return: the published version, and whether anything changed.
     """
     if skip_unchanged:
@@ -783,5 +785,5 @@ def publish_file(
     version = upload_draft(
         data, filename=filename, actor=actor, store=store, max_bytes=max_bytes, limits=limits
     )
-    publish(version.form, actor=actor, acknowledge=True, policy=policy)
+    publish(version.form, actor=actor, acknowledge=True, policy=policy, note=note)
     return version, True
