@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOKS_POLL_SECONDS": 2,
     #: seconds a send may take before it counts as failed (no redirects are followed)
     "WEBHOOKS_TIMEOUT_SECONDS": 10,
+    #: run prepared exports (``/exports/jobs``) in a thread of the process that queued them
+    "EXPORT_JOBS_THREAD": True,
     #: allow endpoints on loopback, private, link-local and reserved addresses (tests, labs)
     "WEBHOOKS_ALLOW_PRIVATE_URLS": False,
 }

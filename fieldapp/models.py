@@ -14,6 +14,7 @@ from fieldapp.auth.models import (
 from fieldapp.blobs import Blob
 from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork, OverdueNotice
 from fieldapp.db import Base
+from fieldapp.exports.models import ExportJob
 from fieldapp.forms.models import Form, FormAttachment, FormFetch, FormVersion
 from fieldapp.review.models import ReviewAction
 from fieldapp.sandbox.models import DraftTry, draft_try_forms
@@ -39,6 +40,7 @@ __all__ = [
     "CollectSync",
     "Device",
     "DraftTry",
+    "ExportJob",
     "Form",
     "FormAttachment",
     "FormFetch",

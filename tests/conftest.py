@@ -117,6 +117,8 @@ def app(data_dir: Path, database_url: str) -> Iterator[Flask]:
             # tests run the webhook sender by hand (WebhookWorker.run_once) against a receiver
             # on loopback
             "WEBHOOKS_WORKER": False,
+            # tests run prepared exports by hand too (fieldapp.exports.jobs.run_pending)
+            "EXPORT_JOBS_THREAD": False,
             "WEBHOOKS_ALLOW_PRIVATE_URLS": True,
         }
     )

@@ -140,6 +140,17 @@ ALLOWED: dict[str, set[str]] = {
     "exports_api.cases_xlsx": COORDS,
     "exports.index": COORDS,
     "exports.form_page": COORDS,
+    # prepared exports: every coordinator asks; a job is its asker's alone (here north's
+    # coordinator's), administrators included
+    "exports.prepare": COORDS,
+    "exports_api.api_queue_export": COORDS,
+    "exports.jobs_page": COORDS,
+    "exports.job_page": {"coord_n"},
+    "exports.job_download": {"coord_n"},
+    "exports.job_delete": {"coord_n"},
+    "exports_api.api_export_job": {"coord_n"},
+    "exports_api.api_export_file": {"coord_n"},
+    "exports_api.api_delete_export": {"coord_n"},
     # the ODK Central-compatible API: coordinators (their regions' rows) and administrators;
     # a login is open to all (an empty body is refused after the gate); a logout names one's
     # own token only (the one here is nobody's)
@@ -286,6 +297,13 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
         state="delivered",
     )
     db.session.add(sent)
+    from fieldapp.exports.models import ExportJob
+
+    job = ExportJob(
+        token="north-coordinators-job", user_id=people["coord_n"].id, form_id="family_registration",
+        format="csv.zip", params={},
+    )  # fmt: skip
+    db.session.add(job)
     db.session.commit()
     attachment = next(name for name, _ in files)
     return {
@@ -313,6 +331,7 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
             "project_id": 1,
             "table": "Submissions",
             "token": "not-anyones-session-token",
+            "job": job.token,
         },
     }
 

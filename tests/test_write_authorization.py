@@ -126,6 +126,14 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("webhooks_api.api_delete_endpoint", "DELETE"): row({"admin": 204}, anonymous=401),
     ("webhooks_api.api_rotate", "POST"): row({"admin": 200}, anonymous=401),
     ("webhooks_api.api_resend", "POST"): row({"admin": 200}, anonymous=401),
+    # -- exports prepared in the background: every coordinator may ask (a form belongs to no
+    # region; the rows are the asker's regions'), only the asker deletes theirs
+    ("exports.prepare", "POST"): row({"admin": 302, "coord_n": 302, "coord_s": 302}),
+    ("exports_api.api_queue_export", "POST"): row(
+        {"admin": 202, "coord_n": 202, "coord_s": 202}, anonymous=401
+    ),
+    ("exports.job_delete", "POST"): row({"coord_n": 302}),
+    ("exports_api.api_delete_export", "DELETE"): row({"coord_n": 204}, anonymous=401),
     # -- the OData API's logout: only one's own session token (here a device token: nobody's)
     ("odata.delete_session", "DELETE"): row({}, anonymous=401),
     # -- one's own account: everyone signed in changes only their own
@@ -318,6 +326,14 @@ def world(app: Flask, make_user) -> dict[str, Any]:
         state="delivered",
     )
     db.session.add(sent)
+    # an export north's coordinator asked to be prepared (only they may delete it)
+    from fieldapp.exports.models import ExportJob
+
+    job = ExportJob(
+        token="north-coordinators-job", user_id=users["coord_n"].id, form_id="family_registration",
+        format="csv.zip", params={},
+    )  # fmt: skip
+    db.session.add(job)
     db.session.commit()
 
     browsers = {}
@@ -342,6 +358,7 @@ def world(app: Flask, make_user) -> dict[str, Any]:
         "worker_token_id": issued["worker_n"][1].id,
         "endpoint_id": hook.id,
         "delivery_id": sent.id,
+        "job": job.token,
     }
 
 
@@ -364,6 +381,7 @@ def _values(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "try_id": 1,
         "endpoint_id": world["endpoint_id"],
         "delivery_id": world["delivery_id"],
+        "job": world["job"],
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +49,7 @@ __all__ = [
     "SubmissionFilters",
     "case_csv",
     "case_xlsx",
+    "count_rows",
     "prepare_case_export",
     "prepare_form_export",
     "submissions_csv_zip",
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: submissions read per query (and per chunk sent)
 BATCH = 2000
+#: rows of PostgreSQL's COPY between two progress reports (see ``FormExport.progress``)
+PROGRESS_EVERY = 1000
 #: the top table's columns before the answers, and after them
 LEADING = ("SubmissionDate",)
 TRAILING = ("KEY", "SubmitterName", "Region", "ReviewState", "Urgent", "FormVersion", "Encrypted")
@@ -124,6 +127,13 @@ class FormExport:
     max_id: int
     rows: int = 0
     done: bool = field(default=False)
+    #: told the rows written so far, now and then while the export runs (a prepared export's
+    #: page shows them); whatever it raises ends the export (recorded as aborted)
+    progress: Callable[[int], None] | None = None
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.rows)
 
 
 def prepare_form_export(
@@ -218,6 +228,18 @@ def _scoped(query: Select[Any], export: FormExport) -> Select[Any]:
     if f.versions:
         query = query.where(FormVersion.version.in_(f.versions))
     return query
+
+
+def count_rows(export: FormExport) -> int:
+    """How many submissions the export will write (its top table's rows)."""
+    query = _scoped(
+        select(func.count(Submission.id))
+        .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
+        .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
+        .join(Region, Region.id == Submission.region_id),
+        export,
+    )
+    return int(db.session.scalar(query) or 0)
 
 
 def _submission_rows(export: FormExport) -> Iterator[Sequence[Any]]:
@@ -360,7 +382,9 @@ def _media(
                 yield from w.copy_into(archive, path, source, sink)
 
 
-def submissions_csv_zip(export: FormExport, store: BlobStore | None = None) -> Iterator[bytes]:
+def submissions_csv_zip(
+    export: FormExport, store: BlobStore | None = None
+) -> Generator[bytes, None, None]:
     """The export as a zip of CSVs: the top level streamed as it is read, the repeats spooled
     to temporary files and added after it, then the media files when asked for."""
     with ExitStack() as spooled_files:
@@ -396,12 +420,17 @@ def _copy_tables(export: FormExport, archive: Any, sink: w.Sink) -> Iterator[byt
             with archive.open(f"{names[id(table)]}.csv", "w", force_zip64=True) as entry:
                 w.CsvTable(entry, headers(table, top=len(chain) == 1)).flush()
                 yield sink.drain()  # the first bytes before the database has sorted anything
+                top = len(chain) == 1
                 with cursor.copy(statement, params) as copy:
-                    for data in copy:
+                    for data in copy:  # one row per message (PostgreSQL's COPY TO protocol)
                         entry.write(data)
+                        if top:
+                            export.rows += 1
+                            if export.rows % PROGRESS_EVERY == 0:
+                                export.report()
                         if sink.size >= w.FLUSH_BYTES:
                             yield sink.drain()
-                if len(chain) == 1:
+                if top:
                     export.rows = max(cursor.rowcount, 0)
         db.session.commit()
         yield sink.drain()
@@ -449,6 +478,7 @@ def _portable_csv_zip(
                     for table, cells, parent, key in t.repeat_rows(root, row[9], row[1]):
                         spools[id(table)][1].write([*cells, parent, key])
                 export.rows += len(batch)
+                export.report()
                 top.flush()
                 for _, table_writer in spools.values():
                     table_writer.flush()
@@ -467,7 +497,7 @@ def _portable_csv_zip(
         _finish(export, "form")
 
 
-def submissions_xlsx(export: FormExport) -> Iterator[bytes]:
+def submissions_xlsx(export: FormExport) -> Generator[bytes, None, None]:
     """The export as an XLSX workbook: one sheet for the top level (more when it passes Excel's
     row limit), one per repeat, streamed like the CSVs."""
     with ExitStack() as spooled_files:
@@ -512,6 +542,7 @@ def _xlsx(export: FormExport, files: ExitStack) -> Iterator[bytes]:
                         parts.append((spooled, w.XlsxSheet(spooled, headers(table, top=False))))
                     parts[-1][1].write([*cells, parent, key])
             export.rows += len(batch)
+            export.report()
             sheet.flush()
             for parts in segments.values():
                 parts[-1][1].flush()

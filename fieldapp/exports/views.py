@@ -11,14 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from fieldapp.audit.services import client_ip
 from fieldapp.auth.models import Region, Role
 from fieldapp.cases.models import CaseList
 from fieldapp.db import db, unit_of_work
-from fieldapp.exports import services
+from fieldapp.errors import Conflict, NotFound
+from fieldapp.exports import jobs, services
+from fieldapp.exports.models import ACTIVE_STATES, ExportJob
 from fieldapp.exports.schemas import CaseExportArgs, SubmissionExportArgs
 from fieldapp.exports.tables import Options
 from fieldapp.forms.models import Form, FormVersion, VersionStatus
@@ -177,3 +190,150 @@ def form_page(form_id: str) -> Any:
         regions=regions,
         states=[s.value for s in ReviewState],
     )
+
+
+# -- prepared in the background --------------------------------------------------------------
+
+
+def _job_json(job: ExportJob) -> dict[str, Any]:
+    ready = job.state == "ready"
+    return {
+        "id": job.token,
+        "form_id": job.form_id,
+        "format": job.format,
+        "state": job.state,
+        "rows_done": job.rows_done,
+        "rows_expected": job.rows_expected,
+        "size": job.size,
+        "error": job.error,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "expires_at": job.expires_at.isoformat() if job.expires_at else None,
+        "download": url_for("exports_api.api_export_file", job=job.token) if ready else None,
+    }
+
+
+def _queue(form_id: str, args: Any, export_format: str) -> ExportJob:
+    with unit_of_work():
+        job = jobs.queue(
+            form_id,
+            actor=current_actor(),
+            args=args,
+            export_format=export_format,
+            ip=client_ip.get(),
+        )
+    jobs.kick()
+    return job
+
+
+@api.post("/forms/<form_id>/exports")
+@require(*EXPORTERS)
+def api_queue_export(form_id: str) -> Any:
+    """Prepare an export in the background (``?format=csv.zip|xlsx`` and the export
+    routes' filters and options); 202 with the job, whose ``Location`` tells how far it got."""
+    export_format = request.args.get("format", "csv.zip")
+    job = _queue(form_id, request.args, export_format)
+    response = jsonify(_job_json(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("exports_api.api_export_job", job=job.token)
+    return response
+
+
+@api.get("/exports/<job>")
+@require(*EXPORTERS)
+def api_export_job(job: str) -> Any:
+    """One of the caller's prepared exports: its state, the rows so far, and when ready the
+    address of its file."""
+    found = jobs.get_job(job, current_actor())
+    if found.state in ACTIVE_STATES:
+        jobs.kick()  # a job left by a stopped server goes on once someone asks after it
+    return jsonify(_job_json(found))
+
+
+@bp.route("/forms/<form_id>/prepare", methods=["GET", "POST"])
+@require(*EXPORTERS)
+def prepare(form_id: str) -> Any:
+    """GET: what will be prepared (the filters chosen on the export page), with a button for
+    each format. POST: queue it and go to its page."""
+    if request.method == "POST":
+        export_format = request.form.get("format", "csv.zip")
+        job = _queue(form_id, request.form, export_format)
+        return redirect(url_for("exports.job_page", job=job.token))
+    load_args(SubmissionExportArgs())  # the same messages as the export routes
+    form = get_form(form_id)
+    if form.current_version_id is None:
+        raise NotFound(
+            f"Form {form_id!r} has no published version to export.", code="form.not_found"
+        )
+    chosen = [(k, v) for k in jobs.PARAMS for v in request.args.getlist(k) if v]
+    return render_template("exports/prepare.html", form=form, chosen=chosen)
+
+
+@bp.get("/jobs")
+@require(*EXPORTERS)
+def jobs_page() -> Any:
+    """The caller's prepared exports; a visit also lets a job left by a stopped server go on."""
+    mine = jobs.jobs_of(current_actor())
+    if any(j.state in ACTIVE_STATES for j in mine):
+        jobs.kick()
+    return render_template("exports/jobs.html", jobs=mine, active=ACTIVE_STATES)
+
+
+@bp.get("/jobs/<job>")
+@require(*EXPORTERS)
+def job_page(job: str) -> Any:
+    """One prepared export: the rows so far while it runs (the page reloads itself), then
+    its download."""
+    found = jobs.get_job(job, current_actor())
+    if found.state in ACTIVE_STATES:
+        jobs.kick()
+    return render_template("exports/job.html", job=found, active=ACTIVE_STATES)
+
+
+def _send_job_file(job: str) -> Any:
+    actor = current_actor()
+    with unit_of_work():
+        found = jobs.get_job(job, actor)
+        path = jobs.open_download(found, actor, client_ip.get())
+        mimetype = ZIP if found.format == "csv.zip" else XLSX
+        name = jobs.download_name(found)
+    try:
+        handle = path.open("rb")  # once open, a delete that comes now cannot take it away
+    except FileNotFoundError:
+        raise Conflict("This export was deleted.", code="export.deleted") from None
+    return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+@api.get("/exports/<job>/file")
+@require(*EXPORTERS)
+def api_export_file(job: str) -> Any:
+    """A prepared export's file (audited as ``export.downloaded``); 409 until it is ready."""
+    return _send_job_file(job)
+
+
+@bp.get("/jobs/<job>/download")
+@require(*EXPORTERS)
+def job_download(job: str) -> Any:
+    """The finished file (audited as ``export.downloaded``)."""
+    return _send_job_file(job)
+
+
+@api.delete("/exports/<job>")
+@require(*EXPORTERS)
+def api_delete_export(job: str) -> Any:
+    """Delete a prepared export's file now (a running one stops); 204."""
+    actor = current_actor()
+    with unit_of_work():
+        jobs.delete(jobs.get_job(job, actor), actor, client_ip.get())
+    return Response(status=204)
+
+
+@bp.post("/jobs/<job>/delete")
+@require(*EXPORTERS)
+def job_delete(job: str) -> Any:
+    """Delete the file now (a running export stops)."""
+    actor = current_actor()
+    with unit_of_work():
+        jobs.delete(jobs.get_job(job, actor), actor, client_ip.get())
+    flash("The export was deleted.")
+    return redirect(url_for("exports.jobs_page"))

@@ -449,6 +449,31 @@ SPEC: dict[str, Any] = {
                 roles="admin, coordinator",
             )
         },
+        "/api/v1/forms/{form_id}/exports": {
+            "post": _op(
+                "Prepare an export in the background: ?format=csv.zip|xlsx and the export "
+                "options above; 202 with the job (id, state, rows_done, rows_expected) and its "
+                "Location; at most 3 waiting or running per person (409)",
+                ok=202,
+                roles="admin, coordinator",
+            )
+        },
+        "/api/v1/exports/{job}": {
+            "get": _op(
+                "One of the caller's prepared exports: state, rows so far, the file's address "
+                "when ready (only its asker sees it)",
+                roles="admin, coordinator",
+            ),
+            "delete": _op(
+                "Delete its file now (a running one stops)", ok=204, roles="admin, coordinator"
+            ),
+        },
+        "/api/v1/exports/{job}/file": {
+            "get": _op(
+                "The prepared file, kept a day (409 until ready; audited)",
+                roles="admin, coordinator",
+            )
+        },
         "/api/v1/cases.csv": {
             "get": _op(
                 "The reader's cases of one case list (?dataset=&region=; audited)",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import openpyxl
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, no_horizontal_scroll
 from tests.cases.support import DATA, SEED1_INSTANCE, attachments_of
 from tests.live import ROOT, LiveServer, post_submission
 
@@ -73,4 +73,47 @@ def test_admin_downloads_exports_from_the_page(live, browser, tmp_path):
     book = openpyxl.load_workbook(io.BytesIO(book_path.read_bytes()), read_only=True)
     rows = list(book[book.sheetnames[0]].iter_rows(values_only=True))
     assert SEED1_INSTANCE in rows[1]
+    context.close()
+
+
+def test_coordinator_prepares_an_export_watches_it_and_downloads_it(live, browser, tmp_path):
+    """The long-export path: "Prepare in the background", the job's page (which refreshes
+    itself until the file is ready), then the download; on a phone-sized screen too."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(accept_downloads=True, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    base = f"http://127.0.0.1:{live.port}"
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/exports/forms/family_registration")
+    page.select_option("select[name=headers]", "labels")
+    page.click("#prepare")
+    page.wait_for_load_state("load")
+    assert "/exports/forms/family_registration/prepare" in page.url
+    assert "labels" in page.locator(".facts").inner_text()
+    no_horizontal_scroll(page)
+    page.click("#prepare-xlsx")
+    page.wait_for_url("**/exports/jobs/*")
+    # the page reloads itself every 2 s while the server writes the file
+    page.wait_for_selector("#job-download", timeout=60_000)
+    assert page.locator("#job-state").get_attribute("data-state") == "ready"
+    assert "ready: 1 submission" in page.locator("#job-state").inner_text()
+    no_horizontal_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "export-job-390x844.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#job-download")
+    target = tmp_path / "prepared.xlsx"
+    download.value.save_as(target)
+    assert download.value.suggested_filename.startswith("family_registration-")
+    book = openpyxl.load_workbook(io.BytesIO(target.read_bytes()), read_only=True)
+    rows = list(book[book.sheetnames[0]].iter_rows(values_only=True))
+    assert SEED1_INSTANCE in rows[1]
+    page.goto(f"{base}/exports/jobs")
+    assert page.locator("#jobs [data-state=ready]").count() >= 1
+    page.goto(download.value.url.rsplit("/download", 1)[0])  # the job's page
+    page.click("#job-delete")
+    page.wait_for_url("**/exports/jobs")
+    assert page.locator("#jobs [data-state=deleted]").count() == 1
     context.close()

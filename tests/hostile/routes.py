@@ -300,6 +300,21 @@ ROUTES: dict[str, Route] = {
     ),
     "exports.index": Route(C),
     "exports.form_page": Route(C),
+    "exports.prepare": Route(
+        C,
+        query={"from": "2026-01-01", "review_state": "received", "headers": "labels"},
+        form={"format": "xlsx", "to": "2026-12-31", "region": "north", "lang": "en"},
+    ),
+    "exports_api.api_queue_export": Route(
+        C, query={"format": "csv.zip", "urgent": "true", "version": "2026112101"}
+    ),
+    "exports.jobs_page": Route(C),
+    "exports.job_page": Route(C),
+    "exports.job_download": Route(C),
+    "exports.job_delete": Route(C, form={}),
+    "exports_api.api_export_job": Route(C),
+    "exports_api.api_export_file": Route(C),
+    "exports_api.api_delete_export": Route(C),
     "cases_api.api_links": Route(C),
     "cases_api.api_assign": Route(C, json={"user": "worker_n"}),
     "cases_api.api_transfer": Route(C, json={"region": "south", "assign_to": None}),

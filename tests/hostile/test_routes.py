@@ -197,6 +197,13 @@ def _build_world(app: Flask) -> dict[str, Any]:
         actor=people["admin_x"],
         allow_private=True,
     )
+    from fieldapp.exports.models import ExportJob
+
+    job = ExportJob(
+        token="north-coordinators-job", user_id=people["coord_n"].id, form_id="family_registration",
+        format="csv.zip", params={},
+    )  # fmt: skip
+    db.session.add(job)
     db.session.commit()
     hook_id = hook.id
     xml, files = registration("seed1")
@@ -237,6 +244,7 @@ def _build_world(app: Flask) -> dict[str, Any]:
             "delivery_id": str(delivery_id),
             "project_id": "1",
             "table": "Submissions",
+            "job": "north-coordinators-job",
         },
     }
 
