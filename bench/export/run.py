@@ -233,6 +233,55 @@ def download(port: int, path: str, token: str, master: int) -> dict[str, Any]:
     }
 
 
+def odata_pages(port: int, token: str, size: int) -> list[dict[str, Any]]:
+    """OData pages of 1,000 submissions with the repeat expanded (``$expand=*``), as pyODK
+    and Power BI ask: the first page, the next three by ``@odata.nextLink``, and one at
+    ``$skip`` = half the submissions; each timed from request to last byte."""
+    import json  # noqa: PLC0415
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    base = "/v1/projects/1/forms/bench_export.svc/Submissions"
+    first = f"{base}?%24top=1000&%24expand=*&%24count=true"
+    pages: list[dict[str, Any]] = []
+    path: str | None = first
+    for n in range(4):
+        assert path is not None
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        started = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        body = response.read()
+        seconds = time.perf_counter() - started
+        conn.close()
+        assert response.status == 200, (response.status, body[:300])
+        doc = json.loads(body)
+        pages.append(
+            {"size": size, "page": "first" if n == 0 else f"next {n}", "seconds": round(seconds, 4),
+             "rows": len(doc["value"]), "bytes": len(body)}
+        )  # fmt: skip
+        link = doc.get("@odata.nextLink")
+        if link is None:
+            break
+        parts = urlsplit(link)
+        path = f"{parts.path}?{parts.query}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    conn.request(
+        "GET", f"{base}?%24top=1000&%24expand=*&%24skip={size // 2}",
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    response = conn.getresponse()
+    body = response.read()
+    seconds = time.perf_counter() - started
+    conn.close()
+    assert response.status == 200, (response.status, body[:300])
+    pages.append(
+        {"size": size, "page": f"$skip={size // 2}", "seconds": round(seconds, 4),
+         "rows": len(json.loads(body)["value"]), "bytes": len(body)}
+    )  # fmt: skip
+    return pages
+
+
 def wait_up(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -269,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     url = admin_url.rsplit("/", 1)[0] + f"/{DATABASE}"
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     results: list[dict[str, Any]] = []
+    odata: list[dict[str, Any]] = []
     gunicorn_options = {"workers": 1, "threads": 4, "worker-class": "gthread", "timeout": 600}
     try:
         with common.temp_root("export") as tmp:
@@ -311,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
                             )
                             print(measured, flush=True)
                             results.append(measured)
+                    for _ in range(args.repeat):
+                        for page in odata_pages(args.port, facts["token"], size):
+                            print(page, flush=True)
+                            odata.append(page)
                 finally:
                     common.stop_process(proc)
     finally:
@@ -323,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": common.machine_facts(gunicorn_options, {}, None, ()),
         "central_rows_per_s": round(CENTRAL_ROWS_PER_S),
         "results": results,
+        "odata": odata,
     }
     path = common.write_report("export", report)
     print(f"results in {path}")
