@@ -50,6 +50,10 @@ ALLOWED: dict[str, set[str]] = {
     "account.change_password": SIGNED_IN,  # the empty current password is refused after the gate
     # the token in the URL is the worker's: only they revoke it on their own page
     "account.revoke_my_token": {"worker_n"},
+    "account.two_factor": SIGNED_IN,  # one's own; an empty code is refused after the gate
+    # the code page needs a login whose password was right a moment ago: nobody here has one
+    "auth.second_factor": set(),
+    "admin.security": ADMIN,
     "api.openapi": EVERYONE,
     "admin.users": ADMIN,
     "admin.create_user": ADMIN,

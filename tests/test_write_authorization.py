@@ -140,6 +140,11 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("account.change_password", "POST"): row({who: 302 for who in PEOPLE if who != "anonymous"}),
     ("account.end_my_sessions", "POST"): row({who: LOGIN for who in PEOPLE if who != "anonymous"}),
     ("account.revoke_my_token", "POST"): row({"worker_n": 302}),
+    # two-factor: one's own (a wrong code changes nothing, for anyone); the code page only
+    # after a password (nobody here has one pending: back to the login page)
+    ("account.two_factor", "POST"): row({who: 302 for who in PEOPLE if who != "anonymous"}),
+    ("auth.second_factor", "POST"): row({}, refused=LOGIN),  # type: ignore[arg-type]
+    ("admin.security", "POST"): row(ADMIN_OK),
     # -- form catalogue
     ("forms.upload", "POST"): row(DESIGNERS_PAGE),
     ("forms.attach", "POST"): row(DESIGNERS_PAGE),
@@ -405,6 +410,9 @@ def _form_body(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "review.add_comment": {"note": "please check the date"},
         "review.bulk_approve": {"instance_id": world["victim"]},
         "deletion.delete": {"reason": "sent twice"},
+        "account.two_factor": {"action": "enable", "code": "000000"},
+        "auth.second_factor": {"code": "000000"},
+        "admin.security": {"two_factor_required": "on"},
         "webhooks.endpoints_page": {
             "url": "http://127.0.0.1:7699/new",
             "events": ["case.created"],

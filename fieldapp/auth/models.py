@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from fieldapp.db import Base, utcnow
+from fieldapp.db import Base, JSONType, utcnow
 
 
 class Role(enum.StrEnum):
@@ -87,6 +88,12 @@ class User(Base):
     #: when the account was locked after failures from many addresses and its owner has not
     #: been told yet (shown at their next login, then cleared)
     lock_notice_at: Mapped[datetime | None]
+    #: the TOTP secret (base32) once two-factor sign-in is set up; never shown again or logged
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: when two-factor sign-in was switched on (None: off)
+    totp_enabled_at: Mapped[datetime | None]
+    #: the last 30-second step whose code was accepted: a code is good once
+    totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     #: regions this user works in (coordinators: one or more; field workers: exactly one)
@@ -258,3 +265,27 @@ class Device(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app; only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class SiteSetting(Base):
+    """A setting administrators change on a page (for example: two-factor sign-in required)."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

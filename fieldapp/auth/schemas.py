@@ -75,3 +75,9 @@ class UserOutSchema(Schema):
 
         until = getattr(user, "locked_until", None)
         return until is not None and until > utcnow()
+
+
+class CodeSchema(Schema):
+    """A code of an authenticator app (6 digits) or a recovery code (``abcde-fghjk``)."""
+
+    code = Text(max=32, min=1, required=True)

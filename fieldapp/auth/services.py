@@ -142,19 +142,78 @@ def authenticate(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if record_login:
-        user.last_login_at = now
+        note_login(user, now=now)
+    return user
+
+
+def note_login(user: User, *, now: datetime | None = None, factor: str | None = None) -> None:
+    """Record a complete login: its time on the user, and ``auth.login`` in the audit log."""
+    user.last_login_at = now or utcnow()
+    if factor:
+        record("auth.login", actor=user, subject_type="user", subject_id=user.id, factor=factor)
+    else:
         record("auth.login", actor=user, subject_type="user", subject_id=user.id)
+
+
+def second_factor(
+    user_id: int,
+    code: str,
+    *,
+    address: str | None = None,
+    policy: ThrottlePolicy | None = None,
+    now: datetime | None = None,
+) -> User:
+    """The second step of a login: the password was right, now the authenticator's code (or a
+    recovery code). Throttled and counted like the password: a wrong code is a failed login.
+
+    Failures are flushed to the session; the caller must commit them even though this raises.
+
+    :raises TooManyAttempts: a delay is in force; the code was not checked.
+    :raises AccountLocked: the account is locked.
+    :raises LoginFailed: the account is gone or inactive.
+    :raises twofactor.WrongCode: the code is wrong (counted).
+    """
+    from fieldapp.auth import twofactor  # noqa: PLC0415
+
+    policy = policy or ThrottlePolicy()
+    now = now or utcnow()
+    address = address or "unknown"
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or not twofactor.enabled(user):
+        raise LoginFailed("Log in again.")
+    state = throttle.load(user.username, address)
+    throttle.raise_if_throttled(state, now=now)
+    locked_until = state.blocked("account", now)
+    if user.locked_until is not None and user.locked_until > now:
+        locked_until = max(locked_until or now, user.locked_until)
+    if locked_until is not None:
+        raise AccountLocked(
+            "This account is locked after failed logins from many places. An administrator "
+            "can unlock it."
+        )
+    try:
+        factor = twofactor.check_code(user, code, now=now)
+    except twofactor.WrongCode:
+        _count_failure(user.username, user, address, policy, now, reason="bad_code")
+        raise
+    note_login(user, now=now, factor=factor)
     return user
 
 
 def _count_failure(
-    name: str, user: User | None, address: str, policy: ThrottlePolicy, now: datetime
+    name: str,
+    user: User | None,
+    address: str,
+    policy: ThrottlePolicy,
+    now: datetime,
+    *,
+    reason: str = "bad_password",
 ) -> None:
     if user is None:
         record("auth.login_failed", actor=None, reason="unknown_user")
     else:
         user.failed_logins += 1
-        reason = "inactive" if not user.active else "bad_password"
+        reason = "inactive" if not user.active else reason
         record(
             "auth.login_failed", actor=None, subject_type="user", subject_id=user.id, reason=reason
         )

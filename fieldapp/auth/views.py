@@ -3,6 +3,7 @@ parses input, calls a service, commits, and renders."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +20,11 @@ from flask import (
 from flask_login import current_user
 
 from fieldapp.audit.services import record
-from fieldapp.auth import devices, services, sessions
+from fieldapp.auth import devices, services, sessions, twofactor
 from fieldapp.auth.models import ROLE_VALUES, ApiToken, Device, Role, User
 from fieldapp.auth.schemas import (
     AuditArgs,
+    CodeSchema,
     DeviceCreateSchema,
     LoginSchema,
     RegionRenameSchema,
@@ -34,7 +36,7 @@ from fieldapp.auth.schemas import (
 )
 from fieldapp.auth.throttle import TooManyAttempts
 from fieldapp.db import db, unit_of_work, utcnow
-from fieldapp.errors import DomainError, Invalid, NotFound
+from fieldapp.errors import Conflict, DomainError, Invalid, NotFound
 from fieldapp.web.args import load, load_args, load_json
 from fieldapp.web.permissions import current_actor, require
 from fieldapp.web.security import (
@@ -83,6 +85,7 @@ def login() -> Any:
             data["password"],
             address=client_address(),
             policy=throttle_policy(),
+            record_login=False,  # a login is complete after its second factor, if any
         )
     except (services.LoginFailed, services.AccountLocked, TooManyAttempts) as exc:
         db.session.commit()  # keep the failure counts, any lock and their audit entries
@@ -97,6 +100,22 @@ def login() -> Any:
             exc.http_status,
             headers,
         )
+    target = _safe_next(request.form.get("next"))
+    if twofactor.enabled(user):
+        db.session.commit()  # the password's success (failure counts cleared)
+        session[PENDING_KEY] = {"uid": user.id, "at": int(time.time()), "next": target}
+        return redirect(url_for("auth.second_factor"))
+    services.note_login(user)
+    return _complete_login(user, target)
+
+
+#: the signed-session key of a login whose password was right and whose code is awaited
+PENDING_KEY = "_2fa_pending"
+#: seconds a person has to type the code after the password
+PENDING_SECONDS = 300
+
+
+def _complete_login(user: User, target: str) -> Any:
     locked_at = services.take_lock_notice(user)
     previous = current_web_session()
     if previous is not None:  # logging in again in the same browser: the old session ends
@@ -110,7 +129,50 @@ def login() -> Any:
             "tell an administrator.",
             "error",
         )
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(target)
+
+
+def _pending_login() -> dict[str, Any] | None:
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("uid"), int):
+        return None
+    if not isinstance(pending.get("at"), int) or time.time() - pending["at"] > PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None
+    return pending
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def second_factor() -> Any:
+    """The second step of a login: the code of the person's authenticator app (field
+    ``code``), or one of their recovery codes. Five minutes after the password at most."""
+    pending = _pending_login()
+    if pending is None:
+        flash("Log in again: the code was not given within five minutes.", "error")
+        return redirect(url_for("auth.login"))
+    if request.method == "GET":
+        return render_template("auth/code.html")
+    code = load(CodeSchema(), {"code": request.form.get("code", "")})["code"]
+    try:
+        user = services.second_factor(
+            pending["uid"], code, address=client_address(), policy=throttle_policy()
+        )
+    except (
+        twofactor.WrongCode,
+        services.LoginFailed,
+        services.AccountLocked,
+        TooManyAttempts,
+    ) as exc:
+        db.session.commit()  # a wrong code counts as a failed login
+        if not isinstance(exc, twofactor.WrongCode | TooManyAttempts):
+            session.pop(PENDING_KEY, None)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
+        status = 401 if isinstance(exc, twofactor.WrongCode) else exc.http_status
+        return render_template("auth/code.html", error=exc.message), status, headers
+    session.pop(PENDING_KEY, None)
+    if twofactor.remaining_recovery_codes(user) <= 2:
+        flash("You have few recovery codes left. Make new ones on your account page.", "error")
+    return _complete_login(user, str(pending.get("next") or url_for("pages.home")))
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -198,6 +260,66 @@ def revoke_my_token(token_id: int) -> Any:
         services.revoke_api_token(row, actor=actor)
     flash(f"The token {row.prefix}… no longer works.")
     return redirect(url_for("account.account"))
+
+
+#: the signed-session key of a secret being set up (not in the database until confirmed)
+SETUP_KEY = "_2fa_setup"
+
+
+@account_bp.route("/two-factor", methods=["GET", "POST"])
+@require()
+def two_factor() -> Any:
+    """Two-factor sign-in for one's own account: set it up (a QR code and the secret as text,
+    then a code from the app), make new recovery codes, or switch it off."""
+    actor = current_actor()
+    if current_web_session() is None:  # a bearer token cannot change how its owner logs in
+        raise NotFound("Not found.")
+    codes: list[str] | None = None
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        code = load(CodeSchema(), {"code": request.form.get("code", "")})["code"]
+        try:
+            with unit_of_work():
+                if action == "enable":
+                    secret = session.get(SETUP_KEY)
+                    if not isinstance(secret, str):
+                        raise Conflict(
+                            "The setup expired; scan the new QR code.", code="auth.2fa_setup_gone"
+                        )
+                    codes = twofactor.enable(actor, secret, code)
+                    session.pop(SETUP_KEY, None)
+                elif action == "renew":
+                    codes = twofactor.regenerate_recovery_codes(actor, code)
+                elif action == "disable":
+                    twofactor.disable(actor, code)
+                    flash("Two-factor sign-in is off.")
+                else:
+                    raise NotFound("Unknown action.")
+        except DomainError as exc:
+            flash(exc.message, "error")
+        if codes is None:
+            return redirect(url_for("account.two_factor"))
+        flash("Two-factor sign-in is on. Keep the recovery codes below somewhere safe.")
+    setup: dict[str, str] | None = None
+    if not twofactor.enabled(actor):
+        secret = session.get(SETUP_KEY)
+        if not isinstance(secret, str):
+            secret = twofactor.new_secret()
+            session[SETUP_KEY] = secret
+        uri = twofactor.provisioning_uri(actor, secret)
+        setup = {
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            "qr": devices.qr_svg_data_url(uri),
+        }
+    return render_template(
+        "auth/two_factor.html",
+        user=actor,
+        enabled=twofactor.enabled(actor),
+        required=twofactor.required(actor),
+        remaining=twofactor.remaining_recovery_codes(actor),
+        setup=setup,
+        codes=codes,
+    )
 
 
 # -- admin pages -----------------------------------------------------------------------------
@@ -289,6 +411,12 @@ def user(user_id: int) -> Any:
                 elif action == "end_sessions":
                     count = services.end_sessions(target, actor=current_actor())
                     flash(f"{target.username} is logged out everywhere ({count} ended).")
+                elif action == "reset_2fa":
+                    twofactor.reset(target, actor=current_actor())
+                    flash(
+                        f"Two-factor sign-in of {target.username} is off and their sessions "
+                        "have ended; they set it up again at their next login if it is required."
+                    )
                 elif action == "token":
                     label = load(TokenLabelSchema(), {"label": request.form.get("label", "")})
                     new_token, _ = services.issue_api_token(
@@ -316,7 +444,28 @@ def user(user_id: int) -> Any:
         tokens=services.list_api_tokens(current_actor(), owner=target),
         sessions=sessions.live_sessions(target, policy=session_policy()),
         syncs=devices.password_syncs(target),
+        two_factor=twofactor.enabled(target),
         now=utcnow(),
+    )
+
+
+@admin_bp.route("/security", methods=["GET", "POST"])
+@require(Role.ADMIN)
+def security() -> Any:
+    """Site-wide sign-in rules: two-factor required for administrators and coordinators."""
+    if request.method == "POST":
+        with unit_of_work():
+            twofactor.set_required(
+                request.form.get("two_factor_required") == "on", actor=current_actor()
+            )
+        flash("Saved.")
+        return redirect(url_for("admin.security"))
+    people = [u for u in services.list_users() if u.has_role(*twofactor.REQUIRED_ROLES)]
+    return render_template(
+        "admin/security.html",
+        required=twofactor.required_setting(),
+        people=people,
+        enabled={u.id for u in people if twofactor.enabled(u)},
     )
 
 

@@ -23,10 +23,10 @@ from flask_login import LoginManager, current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fieldapp.audit.services import client_ip, record
-from fieldapp.auth import services, sessions, throttle
+from fieldapp.auth import services, sessions, throttle, twofactor
 from fieldapp.auth.models import User, WebSession
 from fieldapp.db import db, utcnow
-from fieldapp.errors import BadRequest, Unauthorized
+from fieldapp.errors import BadRequest, Forbidden, Unauthorized
 
 login_manager = LoginManager()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -214,6 +214,30 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+#: pages a person who must set up two-factor sign-in may still reach
+_SETUP_ENDPOINTS = frozenset(
+    {"account.two_factor", "auth.logout", "auth.login", "auth.second_factor", "static"}
+)
+
+
+def _require_two_factor() -> Any:
+    """A browser session of someone for whom two-factor is required but not set up reaches
+    only the page that sets it up (and logout). Bearer tokens and devices are not asked."""
+    user = current_user._get_current_object()  # loads the session (sets g.web_session)
+    if not getattr(user, "is_authenticated", False) or g.get("web_session") is None:
+        return None
+    if request.endpoint in _SETUP_ENDPOINTS:
+        return None
+    if twofactor.enabled(user) or not twofactor.required(user):
+        return None
+    if is_api_request():
+        raise Forbidden(
+            "Set up two-factor sign-in on your account page first.",
+            code="auth.2fa_setup_required",
+        )
+    return redirect(url_for("account.two_factor"))
+
+
 def init_app(app: Flask) -> None:
     """Wire login, CSRF, idle timeout and headers into ``app``."""
     if os.environ.get("FIELDAPP_PROXY_FIX") == "1":
@@ -232,7 +256,7 @@ def init_app(app: Flask) -> None:
         if response is not None:
             return response
         _check_csrf()
-        return None
+        return _require_two_factor()
 
     app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

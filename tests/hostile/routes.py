@@ -298,6 +298,9 @@ ROUTES: dict[str, Route] = {
     "exports_api.cases_xlsx": Route(
         C, query={"dataset": "households", "region": "north", "status": "open"}
     ),
+    "auth.second_factor": Route(C, form={"code": "123456"}),
+    "account.two_factor": Route(C, form={"action": "enable", "code": "123456"}),
+    "admin.security": Route(A, form={"two_factor_required": "on"}),
     "exports.index": Route(C),
     "exports.form_page": Route(C),
     "exports.prepare": Route(
