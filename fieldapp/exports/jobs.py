@@ -345,12 +345,17 @@ def run(job_id: int, holder: str, store: BlobStore | None) -> str:
     return _end(job_id, holder, JobState.READY, rows=export.rows, size=size, part=part)
 
 
-def _prepare(job: ExportJob) -> services.FormExport:
-    """The run's export, checked as if the requester asked now; adds ``export.started``."""
-    user = db.session.get(User, job.user_id)
-    if user is None or not user.active:
-        raise NotFound("The person who asked for this export can no longer sign in.")
-    args = load_args(SubmissionExportArgs(), MultiDict(job.params))
+def prepare_from_query(
+    form_id: str,
+    query: MultiDict[str, str],
+    *,
+    actor: User,
+    export_format: str,
+    ip: str | None,
+) -> services.FormExport:
+    """An export of ``form_id`` as the export routes' query arguments describe it (checked
+    here), with ``export.started`` added to the caller's transaction."""
+    args = load_args(SubmissionExportArgs(), query)
     filters = services.SubmissionFilters(
         received_from=args["received_from"],
         received_to=args["received_to"],
@@ -364,15 +369,29 @@ def _prepare(job: ExportJob) -> services.FormExport:
         choice_labels=args["choices"] == "labels",
         split_select_multiples=args["split_select_multiples"],
     )
+    return services.prepare_form_export(
+        form_id,
+        actor=actor,
+        filters=filters,
+        options=options,
+        language=args["lang"] or None,
+        export_format=export_format,
+        attachments=args["attachments"] and export_format == "csv.zip",
+        ip=ip,
+    )
+
+
+def _prepare(job: ExportJob) -> services.FormExport:
+    """The run's export, checked as if the requester asked now; adds ``export.started``."""
+    user = db.session.get(User, job.user_id)
+    if user is None or not user.active:
+        raise NotFound("The person who asked for this export can no longer sign in.")
     with unit_of_work():
-        export = services.prepare_form_export(
+        export = prepare_from_query(
             job.form_id,
+            MultiDict(job.params),
             actor=user,
-            filters=filters,
-            options=options,
-            language=args["lang"] or None,
             export_format=job.format,
-            attachments=args["attachments"] and job.format == "csv.zip",
             ip=job.ip,
         )
         job = db.session.get(ExportJob, job.id, populate_existing=True)  # type: ignore[assignment]

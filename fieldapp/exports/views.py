@@ -33,7 +33,6 @@ from fieldapp.errors import Conflict, NotFound
 from fieldapp.exports import jobs, services
 from fieldapp.exports.models import ACTIVE_STATES, ExportJob
 from fieldapp.exports.schemas import CaseExportArgs, SubmissionExportArgs
-from fieldapp.exports.tables import Options
 from fieldapp.forms.models import Form, FormVersion, VersionStatus
 from fieldapp.forms.services import get_form
 from fieldapp.submissions.models import ReviewState, Submission
@@ -62,32 +61,14 @@ def _safe_filename(name: str) -> str:
 
 
 def _form_export(form_id: str, export_format: str) -> services.FormExport:
-    args = load_args(SubmissionExportArgs())
-    filters = services.SubmissionFilters(
-        received_from=args["received_from"],
-        received_to=args["received_to"],
-        review_states=args["review_state"],
-        regions=args["region"],
-        versions=args["version"],
-        urgent=args["urgent"],
-    )
-    options = Options(
-        labels=args["headers"] == "labels",
-        choice_labels=args["choices"] == "labels",
-        split_select_multiples=args["split_select_multiples"],
-    )
     with unit_of_work():
-        export = services.prepare_form_export(
+        return jobs.prepare_from_query(
             form_id,
+            request.args,
             actor=current_actor(),
-            filters=filters,
-            options=options,
-            language=args["lang"] or None,
             export_format=export_format,
-            attachments=args["attachments"] and export_format == "csv.zip",
             ip=client_ip.get(),
         )
-    return export
 
 
 @api.get("/forms/<form_id>/submissions.csv.zip")

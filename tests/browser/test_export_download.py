@@ -12,30 +12,17 @@ import openpyxl
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, no_horizontal_scroll
-from tests.cases.support import DATA, SEED1_INSTANCE, attachments_of
-from tests.live import ROOT, LiveServer, post_submission
+from tests.cases.support import SEED1_INSTANCE
+from tests.exports.live_support import PASSWORD, family_registration_server
+from tests.live import LiveServer
 
 pytestmark = pytest.mark.committed
-PASSWORD = "a long password"
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("export-browser"))
+    server, _ = family_registration_server(tmp_path_factory.mktemp("export-browser"))
     try:
-        server.cli("db", "upgrade")
-        server.cli("forms", "publish", str(ROOT / "forms" / "family_registration.xlsx"))
-        server.cli("users", "create", "boss", "--role", "admin", stdin=PASSWORD + "\n")
-        server.cli(
-            "users", "create", "aigerim", "--role", "field_worker", "--region", "north",
-            stdin=PASSWORD + "\n",
-        )  # fmt: skip
-        token = server.cli("devices", "create", "--user", "aigerim").rsplit("/", 1)[1]
-        server.start()
-        case = DATA / "family_registration" / "seed1"
-        xml = (case / "submission.xml").read_bytes()
-        path = f"/collect/key/{token}/submission"
-        assert post_submission(server.port, path, xml, attachments_of(case)) == 201
         yield server
     finally:
         server.close()

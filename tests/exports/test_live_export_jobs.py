@@ -20,31 +20,18 @@ import pytest
 from sqlalchemy import text
 
 from fieldapp.db import utcnow
-from tests.cases.support import DATA, SEED1_INSTANCE, attachments_of
-from tests.live import ROOT, LiveServer, post_submission
-
-PASSWORD = "a long password"
+from tests.cases.support import SEED1_INSTANCE
+from tests.exports.live_support import family_registration_server
+from tests.live import LiveServer
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str, Path]]:
     data = tmp_path_factory.mktemp("export-jobs-live")
-    server = LiveServer(data)
+    server, api_token = family_registration_server(
+        data, workers=2, threads=2, log_dir=data / "logs"
+    )
     try:
-        server.cli("db", "upgrade")
-        server.cli("forms", "publish", str(ROOT / "forms" / "family_registration.xlsx"))
-        server.cli("users", "create", "boss", "--role", "admin", stdin=PASSWORD + "\n")
-        server.cli(
-            "users", "create", "aigerim", "--role", "field_worker", "--region", "north",
-            stdin=PASSWORD + "\n",
-        )  # fmt: skip
-        device = server.cli("devices", "create", "--user", "aigerim").rsplit("/", 1)[1]
-        api_token = server.cli("users", "token", "boss").strip().split()[-1]
-        server.start(workers=2, threads=2, log_dir=data / "logs")
-        case = DATA / "family_registration" / "seed1"
-        xml = (case / "submission.xml").read_bytes()
-        path = f"/collect/key/{device}/submission"
-        assert post_submission(server.port, path, xml, attachments_of(case)) == 201
         yield server, api_token, data
     finally:
         server.close()
