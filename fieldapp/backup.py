@@ -17,6 +17,7 @@ Nothing here prints or logs names, answers or keys: only counts, sizes and archi
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import json
@@ -126,7 +127,9 @@ def _unb64(value: Any) -> bytes:
         raise _damaged("its header") from exc
 
 
+@functools.lru_cache(maxsize=8)
 def _scrypt(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    """The passphrase's key for one archive's salt (kept: a restore opens an archive twice)."""
     return hashlib.scrypt(
         passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * n * r + (1 << 20),
         dklen=32,
