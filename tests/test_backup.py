@@ -207,23 +207,6 @@ def test_a_non_empty_database_is_refused_and_left_as_it_was(
     assert blob_shas(source) == shas
 
 
-def test_a_blob_row_without_its_file_fails_the_backup_naming_the_sha(tmp_path: Path):
-    need_pg_tools()
-    server = LiveServer(tmp_path / "broken")
-    try:
-        server.cli("db", "upgrade")
-        server.cli("forms", "publish", str(ROOT / "forms" / "home_visit.xlsx"))
-        (sha,) = blob_shas(server)
-        (server.data_dir / "blobs" / sha[:2] / sha[2:4] / sha).unlink()
-        archive = tmp_path / "out" / "backup"
-        result = fieldapp(server, "backup", "--to", str(archive))
-        assert result.returncode == 1
-        assert sha in result.stderr
-        assert list((tmp_path / "out").iterdir()) == []
-    finally:
-        server.close()
-
-
 def test_an_archive_is_never_overwritten(source: LiveServer, full_backup: Path):
     before = full_backup.read_bytes()
     result = fieldapp(source, "backup", "--to", str(full_backup))
@@ -235,7 +218,7 @@ def test_an_archive_is_never_overwritten(source: LiveServer, full_backup: Path):
 # -- incremental ----------------------------------------------------------------------------------
 
 
-def test_an_incremental_backup_holds_only_new_blobs_and_restores_with_its_base(
+def test_an_incremental_backup_holds_only_new_blobs_and_restores_with_its_base_and_a_lost_file_fails(
     tmp_path: Path, target: LiveServer
 ):
     need_pg_tools()
@@ -272,6 +255,16 @@ def test_an_incremental_backup_holds_only_new_blobs_and_restores_with_its_base(
             path = target.data_dir / "blobs" / sha[:2] / sha[2:4] / sha
             assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
         assert fieldapp(target, "db", "upgrade").returncode == 0
+
+        # a blob row whose file is missing fails the next backup, naming the sha
+        sha = sorted(new)[0]
+        (server.data_dir / "blobs" / sha[:2] / sha[2:4] / sha).unlink()
+        out = tmp_path / "out"
+        out.mkdir()
+        broken = fieldapp(server, "backup", "--to", str(out / "third"))
+        assert broken.returncode == 1
+        assert sha in broken.stderr
+        assert list(out.iterdir()) == []
     finally:
         server.close()
 
