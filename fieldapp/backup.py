@@ -17,6 +17,7 @@ Nothing here prints or logs names, answers or keys: only counts, sizes and archi
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import io
@@ -955,6 +956,10 @@ def _pg_load(instance: Instance, dump: Path, source_schema: str) -> None:
         except BrokenPipeError:
             pass  # psql stopped at an error: its exit status says so
         finally:
+            # unread output must not block pg_restore: closing the pipe ends it (SIGPIPE)
+            producer.stdout.close()
+            with contextlib.suppress(BrokenPipeError):
+                consumer.stdin.close()
             producer_status = producer.wait()
             consumer_status = consumer.wait()
     if producer_status != 0 or consumer_status != 0:
