@@ -264,6 +264,83 @@ def forms_publish(files: tuple[Path, ...], note: str | None) -> None:
         raise SystemExit(1)
 
 
+# -- backups ---------------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
+
+@main.command("backup")
+@click.option(
+    "--to", "to", required=True, type=click.Path(dir_okay=False, path_type=Path), help="new file"
+)
+@click.option(
+    "--since",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="an earlier backup: leave out the blobs it (with its bases) holds",
+)
+@click.option("--recipient", "recipients", multiple=True, help="age recipient (age1...)")
+def backup_command(to: Path, since: Path | None, recipients: tuple[str, ...]) -> None:
+    """Write one encrypted archive of the database, the blobs and the secret key.
+
+    The passphrase comes from FIELDAPP_BACKUP_PASSPHRASE (and/or --recipient); the server may
+    keep taking submissions meanwhile.
+    """
+    from fieldapp import backup  # noqa: PLC0415
+
+    try:
+        keys = backup.keys_from_env(recipients=recipients, sealing=True)
+        summary = backup.make_backup(backup.Instance.from_env(), to, keys, since=since)
+    except DomainError as exc:
+        _fail(exc)
+    kind = f"incremental on {summary.base}" if summary.base else "full"
+    click.echo(
+        f"backup {summary.archive_id} ({kind}) written to {to}: database "
+        f"{_size(summary.database_bytes)}, {summary.blobs} blobs ({_size(summary.blob_bytes)})"
+        f", {summary.blobs_earlier} in earlier backups; archive {_size(summary.archive_bytes)}"
+    )
+
+
+@main.command("restore")
+@click.option(
+    "--from", "source", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--base",
+    "bases",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the backup an incremental one was made --since (repeat for a longer chain)",
+)
+@click.option(
+    "--identity",
+    "identity_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a file with the age identity (AGE-SECRET-KEY-1...) of a --recipient backup",
+)
+def restore_command(source: Path, bases: tuple[Path, ...], identity_file: Path | None) -> None:
+    """Restore a backup into an empty data dir (and an empty database or schema).
+
+    Everything is decrypted and checked before anything is written; then run
+    `fieldapp db upgrade` to bring the database to this version's migrations.
+    """
+    from fieldapp import backup  # noqa: PLC0415
+
+    try:
+        keys = backup.keys_from_env(identity_file=identity_file, sealing=False)
+        summary = backup.restore(backup.Instance.from_env(), source, keys, list(bases))
+    except DomainError as exc:
+        _fail(exc)
+    via = f" with {len(summary.bases)} base backup(s)" if summary.bases else ""
+    click.echo(
+        f"restored backup {summary.archive_id}{via}: {summary.blobs} blobs, database at "
+        f"revision {summary.revision}; run `fieldapp db upgrade` next"
+    )
+
+
 # -- serving ---------------------------------------------------------------------------------
 
 
