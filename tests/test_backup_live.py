@@ -20,10 +20,10 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 
 from tests.cases.support import instance_of, registration
+from tests.exports.live_support import set_up_family_registration
 from tests.live import ROOT, LiveServer, post_submission
 from tests.test_backup import PASSPHRASE, need_pg_tools
 
-PASSWORD = "a long password"
 #: tables that only grow while submissions arrive: compared row by row
 APPEND_ONLY = (
     "audit_events",
@@ -81,15 +81,7 @@ def test_a_backup_taken_during_ingest_restores_everything_its_snapshot_held(tmp_
     (tmp_path / "target").mkdir()
     sent: dict[str, dict[str, str]] = {}  # instanceID -> attachment name -> sha256
     try:
-        source.cli("db", "upgrade")
-        source.cli("forms", "publish", str(ROOT / "forms" / "family_registration.xlsx"))
-        source.cli("users", "create", "boss", "--role", "admin", stdin=PASSWORD + "\n")
-        source.cli(
-            "users", "create", "aigerim", "--role", "field_worker", "--region", "north",
-            stdin=PASSWORD + "\n",
-        )  # fmt: skip
-        device = source.cli("devices", "create", "--user", "aigerim").rsplit("/", 1)[1]
-        token = source.cli("users", "token", "boss").strip().split()[-1]
+        device, token = set_up_family_registration(source)
         source.start(workers=2, threads=4)
         path = f"/collect/key/{device}/submission"
 

@@ -119,15 +119,7 @@ def authenticate(
     state = throttle.load(name, address)
     throttle.raise_if_throttled(state, now=now)
     user = get_user_by_username(name)
-    locked_until = state.blocked("account", now)
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        locked_until = max(locked_until or now, user.locked_until)
-    if locked_until is not None:
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise AccountLocked(
-            "This account is locked after failed logins from many places. An administrator "
-            f"can unlock it; otherwise try again in {minutes} minute{'s' if minutes != 1 else ''}."
-        )
+    _raise_if_locked(state, user, now)
     if user is None or not _verify(user.password_hash, password) or not user.active:
         if user is None:
             _verify(_DUMMY_HASH, password)  # the same time as a known user
@@ -183,14 +175,7 @@ def second_factor(
         raise LoginFailed("Log in again.")
     state = throttle.load(user.username, address)
     throttle.raise_if_throttled(state, now=now)
-    locked_until = state.blocked("account", now)
-    if user.locked_until is not None and user.locked_until > now:
-        locked_until = max(locked_until or now, user.locked_until)
-    if locked_until is not None:
-        raise AccountLocked(
-            "This account is locked after failed logins from many places. An administrator "
-            "can unlock it."
-        )
+    _raise_if_locked(state, user, now)
     try:
         factor = twofactor.check_code(user, code, now=now)
     except twofactor.WrongCode:
@@ -198,6 +183,19 @@ def second_factor(
         raise
     note_login(user, now=now, factor=factor)
     return user
+
+
+def _raise_if_locked(state: throttle.State, user: User | None, now: datetime) -> None:
+    """:raises AccountLocked: the account is locked (by the throttle or on the user row)."""
+    locked_until = state.blocked("account", now)
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        locked_until = max(locked_until or now, user.locked_until)
+    if locked_until is not None:
+        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
+        raise AccountLocked(
+            "This account is locked after failed logins from many places. An administrator "
+            f"can unlock it; otherwise try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
 
 
 def _count_failure(

@@ -25,7 +25,7 @@ import secrets
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import RecoveryCode, Role, SiteSetting, User
@@ -207,13 +207,12 @@ def check_code(user: User, code: str, *, now: datetime | None = None) -> str:
 
 
 def remaining_recovery_codes(user: User) -> int:
-    return len(
-        db.session.scalars(
-            select(RecoveryCode.id).where(
-                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-            )
-        ).all()
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
+    return int(count or 0)
 
 
 def regenerate_recovery_codes(user: User, code: str) -> list[str]:

@@ -77,9 +77,27 @@ def file_path(job: ExportJob, app: Flask | None = None) -> Path:
     return export_dir(app) / f"{job.token}.{job.format}"
 
 
+def safe_filename(name: str) -> str:
+    """``name`` with anything but ASCII letters, digits and ``-_.`` made ``_`` (export files)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+
+
 def download_name(job: ExportJob) -> str:
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in job.form_id)
-    return f"{safe}-{job.created_at:%Y%m%d-%H%M}.{job.format}"
+    return f"{safe_filename(job.form_id)}-{job.created_at:%Y%m%d-%H%M}.{job.format}"
+
+
+def _record(action: str, job: ExportJob, actor: User, ip: str | None, **details: Any) -> None:
+    """An audit event about ``job`` (its form, format and id)."""
+    record(
+        action,
+        actor=actor,
+        subject_type="form",
+        subject_id=job.form_id,
+        ip=ip,
+        format=job.format,
+        job=job.id,
+        **details,
+    )
 
 
 # -- asking ----------------------------------------------------------------------------------
@@ -131,15 +149,7 @@ def queue(
     )
     db.session.add(job)
     db.session.flush()
-    record(
-        "export.queued",
-        actor=actor,
-        subject_type="form",
-        subject_id=form.form_id,
-        ip=ip,
-        format=export_format,
-        job=job.id,
-    )
+    _record("export.queued", job, actor, ip)
     return job
 
 
@@ -174,16 +184,7 @@ def open_download(job: ExportJob, actor: User, ip: str | None) -> Path:
     path = file_path(job)
     if job.state != JobState.READY or not path.is_file():
         raise Conflict(_not_ready(job), code=f"export.{job.state}")
-    record(
-        "export.downloaded",
-        actor=actor,
-        subject_type="form",
-        subject_id=job.form_id,
-        ip=ip,
-        format=job.format,
-        job=job.id,
-        rows=job.rows_done,
-    )
+    _record("export.downloaded", job, actor, ip, rows=job.rows_done)
     return path
 
 
@@ -204,15 +205,7 @@ def delete(job: ExportJob, actor: User, ip: str | None) -> None:
     job.state = JobState.DELETED.value
     job.finished_at = job.finished_at or utcnow()
     _remove_files(job)
-    record(
-        "export.deleted",
-        actor=actor,
-        subject_type="form",
-        subject_id=job.form_id,
-        ip=ip,
-        format=job.format,
-        job=job.id,
-    )
+    _record("export.deleted", job, actor, ip)
 
 
 def _remove_files(job: ExportJob, app: Flask | None = None) -> None:

@@ -232,14 +232,10 @@ def _scoped(query: Select[Any], export: FormExport) -> Select[Any]:
 
 def count_rows(export: FormExport) -> int:
     """How many submissions the export will write (its top table's rows)."""
-    query = _scoped(
-        select(func.count(Submission.id))
-        .join(SubmissionVersion, SubmissionVersion.id == Submission.current_version_id)
-        .join(FormVersion, FormVersion.id == SubmissionVersion.form_version_id)
-        .join(Region, Region.id == Submission.region_id),
-        export,
-    )
-    return int(db.session.scalar(query) or 0)
+    from fieldapp.exports import pgcopy  # noqa: PLC0415
+
+    matching = pgcopy.scoped_select(lambda q: _scoped(q, export)).subquery()
+    return int(db.session.scalar(select(func.count()).select_from(matching)) or 0)
 
 
 def _submission_rows(export: FormExport) -> Iterator[Sequence[Any]]:

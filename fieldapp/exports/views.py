@@ -56,10 +56,6 @@ def _stream(body: Iterator[bytes], mimetype: str, filename: str) -> Response:
     return response
 
 
-def _safe_filename(name: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
-
-
 def _form_export(form_id: str, export_format: str) -> services.FormExport:
     with unit_of_work():
         return jobs.prepare_from_query(
@@ -78,7 +74,7 @@ def submissions_csv_zip(form_id: str) -> Any:
     export = _form_export(form_id, "csv.zip")
     store = current_app.extensions["fieldapp.blobs"]
     body = services.submissions_csv_zip(export, store)
-    return _stream(body, ZIP, f"{_safe_filename(form_id)}.csv.zip")
+    return _stream(body, ZIP, f"{jobs.safe_filename(form_id)}.csv.zip")
 
 
 @api.get("/forms/<form_id>/submissions.xlsx")
@@ -86,7 +82,7 @@ def submissions_csv_zip(form_id: str) -> Any:
 def submissions_xlsx(form_id: str) -> Any:
     """The same tables as the CSV zip, one sheet each; audited."""
     export = _form_export(form_id, "xlsx")
-    return _stream(services.submissions_xlsx(export), XLSX, f"{_safe_filename(form_id)}.xlsx")
+    return _stream(services.submissions_xlsx(export), XLSX, f"{jobs.safe_filename(form_id)}.xlsx")
 
 
 def _case_export(export_format: str) -> services.CaseExport:
@@ -108,7 +104,7 @@ def _case_export(export_format: str) -> services.CaseExport:
 def cases_csv() -> Any:
     """The caller's cases of one case list (``?dataset=``) as CSV; audited."""
     export = _case_export("csv")
-    return _stream(services.case_csv(export), CSV, f"{_safe_filename(export.dataset)}.csv")
+    return _stream(services.case_csv(export), CSV, f"{jobs.safe_filename(export.dataset)}.csv")
 
 
 @api.get("/cases.xlsx")
@@ -116,7 +112,7 @@ def cases_csv() -> Any:
 def cases_xlsx() -> Any:
     """The caller's cases of one case list (``?dataset=``) as XLSX; audited."""
     export = _case_export("xlsx")
-    return _stream(services.case_xlsx(export), XLSX, f"{_safe_filename(export.dataset)}.xlsx")
+    return _stream(services.case_xlsx(export), XLSX, f"{jobs.safe_filename(export.dataset)}.xlsx")
 
 
 # -- pages -----------------------------------------------------------------------------------
