@@ -38,6 +38,11 @@ clean:
 .PHONY: bench-ingest
 bench-ingest: venv  # submissions/s and latency, fieldapp (SQLite, PostgreSQL) vs a ceiling
 	$(BIN)/python bench/ingest/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/ingest/stages.py
+
+.PHONY: bench-ingest-stages
+bench-ingest-stages: venv  # CPU per submission by stage and by package (cProfile, in process)
+	$(BIN)/python bench/ingest/stages.py $(BENCH_ARGS)
 
 .PHONY: bench-caselist
 bench-caselist: venv  # a worker's case-list CSV from 100 000 cases, and the 304 path (SQLite, PostgreSQL)
@@ -50,3 +55,7 @@ bench-review: venv  # the review queue and submission page at 10 000 and 1 000 0
 .PHONY: bench-export
 bench-export: venv  # CSV zip and XLSX of 10 000 and 100 000 submissions with a repeat (PostgreSQL)
 	$(BIN)/python bench/export/run.py $(BENCH_ARGS)
+
+.PHONY: bench-care
+bench-care: venv  # the Monday screens on the simulated year and at 10x (SQLite, PostgreSQL)
+	$(BIN)/python bench/care/run.py $(BENCH_ARGS)

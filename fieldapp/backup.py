@@ -32,7 +32,7 @@ import subprocess
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import URL
 
+from fieldapp.blobs import BlobStorage, BlobStore, BlobStoreUnavailable, store_from_config
 from fieldapp.config import data_dir_from_env, normalise_database_url
 from fieldapp.db import make_engine
 from fieldapp.errors import DomainError
@@ -104,15 +105,20 @@ def keys_from_env(
         lines = identity_file.read_text().splitlines()
         identities = tuple(s.strip() for s in lines if s.strip().startswith("AGE-SECRET-KEY-"))
         if not identities:
-            raise BackupError(f"{identity_file} holds no age identity (AGE-SECRET-KEY-1...).")
+            raise BackupError(
+                "%(identity_file)s holds no age identity (AGE-SECRET-KEY-1...).",
+                params={"identity_file": identity_file},
+            )
     if sealing and passphrase is None and not recipients:
         raise BackupError(
-            f"Backups are always encrypted: set {PASSPHRASE_ENV} to a passphrase "
-            "(or give --recipient age1...)."
+            "Backups are always encrypted: set %(passphrase_env)s to a passphrase "
+            "(or give --recipient age1...).",
+            params={"passphrase_env": PASSPHRASE_ENV},
         )
     if not sealing and passphrase is None and not identities:
         raise BackupError(
-            f"Set {PASSPHRASE_ENV} to the archive's passphrase (or give --identity FILE)."
+            "Set %(passphrase_env)s to the archive's passphrase (or give --identity FILE).",
+            params={"passphrase_env": PASSPHRASE_ENV},
         )
     return Keys(passphrase=passphrase, recipients=recipients, identities=identities)
 
@@ -203,8 +209,9 @@ def _unwrap(slots: list[Any], keys: Keys) -> bytes:
 
 def _damaged(where: str) -> BackupError:
     return BackupError(
-        f"The archive is damaged ({where} fails its check: changed, cut or reordered). "
-        "Nothing was written."
+        "The archive is damaged (%(where)s fails its check: changed, cut or "
+        "reordered). Nothing was written.",
+        params={"where": where},
     )
 
 
@@ -360,6 +367,9 @@ class Instance:
 
     data_dir: Path
     database_url: str
+    #: ``FIELDAPP_BLOB_URL`` and ``FIELDAPP_S3_ENDPOINT_URL`` (unset: the data dir's blobs)
+    blob_url: str | None = None
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Instance:
@@ -367,7 +377,29 @@ class Instance:
         url = (
             os.environ.get("FIELDAPP_DATABASE_URL") or f"sqlite:///{data_dir / 'fieldapp.sqlite3'}"
         )
-        return cls(data_dir, normalise_database_url(url))
+        return cls(
+            data_dir,
+            normalise_database_url(url),
+            blob_url=os.environ.get("FIELDAPP_BLOB_URL") or None,
+            s3_endpoint_url=os.environ.get("FIELDAPP_S3_ENDPOINT_URL") or None,
+        )
+
+    def blob_store(self) -> BlobStorage:
+        """The instance's blob store (local or S3), checked to work."""
+        store = store_from_config(
+            {
+                "BLOB_URL": self.blob_url,
+                "S3_ENDPOINT_URL": self.s3_endpoint_url,
+                "DATA_DIR": str(self.data_dir),
+            }
+        )
+        try:
+            store.check()
+        except BlobStoreUnavailable as exc:
+            raise BackupError(
+                "%(message)s Nothing was written.", params={"message": exc.message}
+            ) from exc
+        return store
 
     @property
     def kind(self) -> str:
@@ -412,7 +444,9 @@ def _pg_env(url: URL) -> dict[str, str]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise BackupError(f"{name} was not found: install the PostgreSQL client tools.")
+        raise BackupError(
+            "%(name)s was not found: install the PostgreSQL client tools.", params={"name": name}
+        )
     return path
 
 
@@ -449,7 +483,9 @@ def _snapshot_sqlite(instance: Instance, work: Path) -> Snapshot:
         finally:
             target.close()
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"The SQLite snapshot failed ({type(exc).__name__}).") from exc
+        raise BackupError(
+            "The SQLite snapshot failed (%(error)s).", params={"error": type(exc).__name__}
+        ) from exc
     finally:
         source.close()
     if revision is None:
@@ -492,7 +528,10 @@ def _snapshot_postgresql(instance: Instance, work: Path) -> Snapshot:
         if done.returncode != 0:
             # pg_dump's messages name objects and connection problems, never row data
             lines = errors.read_text(errors="replace").strip().splitlines()
-            raise BackupError(f"pg_dump failed: {lines[-1] if lines else done.returncode}")
+            raise BackupError(
+                "pg_dump failed: %(detail)s",
+                params={"detail": lines[-1] if lines else done.returncode},
+            )
     finally:
         engine.dispose()
     if revision is None:
@@ -562,7 +601,9 @@ def make_backup(
     same directory, fsynced and renamed).
     """
     if to.exists():
-        raise BackupError(f"{to} exists already; backups never overwrite a file.")
+        raise BackupError(
+            "%(to)s exists already; backups never overwrite a file.", params={"to": to}
+        )
     previous = read_manifest(since, keys) if since is not None else None
     if previous is not None and previous.get("database") != instance.kind:
         raise BackupError("--since names a backup of another kind of database.")
@@ -574,14 +615,18 @@ def make_backup(
             else _snapshot_sqlite(instance, work)
         )
         earlier = _held_blobs(previous) if previous is not None else set()
-        blobs = _blob_files(instance.data_dir, snapshot.blobs, skip=earlier)
-        members: list[tuple[dict[str, Any], Path]] = [
-            (_entry(snapshot.member, snapshot.path), snapshot.path)
+        store = instance.blob_store()
+        blobs = _blob_files(store, snapshot.blobs, skip=earlier)
+        members: list[tuple[dict[str, Any], Opener_]] = [
+            (_entry(snapshot.member, snapshot.path), _file_opener(snapshot.path))
         ]
         key_file = instance.data_dir / "secret_key"
         if key_file.is_file():
-            members.append((_entry(_KEY_MEMBER, key_file), key_file))
-        members += [({"name": blob_member(s), "sha256": s, "size": n}, p) for s, n, p in blobs]
+            members.append((_entry(_KEY_MEMBER, key_file), _file_opener(key_file)))
+        members += [
+            ({"name": blob_member(s), "sha256": s, "size": n}, functools.partial(store.open, s))
+            for s, n in blobs
+        ]
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "id": uuid.uuid4().hex,
@@ -609,7 +654,7 @@ def make_backup(
         archive_id=manifest["id"],
         blobs=len(blobs),
         blobs_earlier=len(manifest["earlier_blobs"]),
-        blob_bytes=sum(n for _, n, _ in blobs),
+        blob_bytes=sum(n for _, n in blobs),
         database_bytes=members[0][0]["size"],
         archive_bytes=to.stat().st_size,
         base=manifest["base"],
@@ -627,30 +672,48 @@ def _entry(name: str, path: Path) -> dict[str, Any]:
     return {"name": name, "sha256": _file_digest(path), "size": path.stat().st_size}
 
 
+#: opens one member's bytes for the archive
+Opener_ = Callable[[], IO[bytes]]
+
+
+def _file_opener(path: Path) -> Opener_:
+    def open_file() -> IO[bytes]:
+        return path.open("rb")
+
+    return open_file
+
+
 def _blob_files(
-    data_dir: Path, rows: list[tuple[str, int]], *, skip: set[str]
-) -> list[tuple[str, int, Path]]:
-    """The files of the snapshot's blob rows (those not in ``skip``); missing ones are an error."""
-    root = data_dir / "blobs"
-    found: list[tuple[str, int, Path]] = []
+    store: BlobStorage, rows: list[tuple[str, int]], *, skip: set[str]
+) -> list[tuple[str, int]]:
+    """The snapshot's blob rows (those not in ``skip``), each checked to be in the store with
+    its size; missing ones are an error."""
+    found: list[tuple[str, int]] = []
     missing: list[str] = []
     for sha, size in sorted(rows):
         if sha in skip:
             continue
-        path = root / blob_member(sha)[len("blobs/") :]
         try:
-            on_disk = path.stat().st_size
-        except FileNotFoundError:
+            stored = store.size(sha)
+        except BlobStoreUnavailable as exc:
+            raise BackupError(
+                "%(message)s No backup was written.", params={"message": exc.message}
+            ) from exc
+        if stored is None:
             missing.append(sha)
             continue
-        if on_disk != size:
-            raise BackupError(f"The blob file {sha} has {on_disk} bytes, its row says {size}.")
-        found.append((sha, size, path))
+        if stored != size:
+            raise BackupError(
+                "The blob file %(sha)s has %(stored)s bytes, its row says %(size)s.",
+                params={"sha": sha, "stored": stored, "size": size},
+            )
+        found.append((sha, size))
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise BackupError(
-            f"The database names blob {missing[0]}{more} but the blob store has no such file "
-            f"(under {root}); no backup was written."
+            "The database names blob %(missing)s%(more)s but the blob store has no "
+            "such file (in %(store)s); no backup was written.",
+            params={"missing": missing[0], "more": more, "store": store.describe()},
         )
     return found
 
@@ -676,20 +739,24 @@ def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
 
 
 def _write_archive(
-    out: IO[bytes], keys: Keys, manifest: dict[str, Any], members: list[tuple[dict[str, Any], Path]]
+    out: IO[bytes],
+    keys: Keys,
+    manifest: dict[str, Any],
+    members: list[tuple[dict[str, Any], Opener_]],
 ) -> None:
     sealer = Sealer(out, keys)
     with tarfile.open(fileobj=sealer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         body = json.dumps(manifest, indent=1).encode()
         tar.addfile(_tarinfo(_MANIFEST, len(body)), io.BytesIO(body))
-        for entry, path in members:
-            with path.open("rb") as fh:
+        for entry, open_member in members:
+            with open_member() as fh:
                 reader = _HashingReader(fh)
                 tar.addfile(_tarinfo(entry["name"], entry["size"]), reader)
             if reader.digest.hexdigest() != entry["sha256"]:
                 raise BackupError(
-                    f"The file of {entry['name']} does not match its SHA-256: the blob store "
-                    "or the snapshot is damaged; no backup was written."
+                    "The file of %(entry)s does not match its SHA-256: the blob store or "
+                    "the snapshot is damaged; no backup was written.",
+                    params={"entry": entry["name"]},
                 )
     sealer.close()
 
@@ -802,8 +869,10 @@ def _chain(main: dict[str, Any], bases: list[Path], keys: Keys) -> list[tuple[Pa
         found = by_id.get(str(wanted))
         if found is None:
             raise BackupError(
-                f"This backup is incremental: it needs its base backup {wanted} "
-                "(pass it with --base FILE; repeat --base for a longer chain). Nothing was written."
+                "This backup is incremental: it needs its base backup %(wanted)s (pass "
+                "it with --base FILE; repeat --base for a longer chain). Nothing was "
+                "written.",
+                params={"wanted": wanted},
             )
         chain.append((found, str(wanted)))
         wanted = read_manifest(found, keys).get("base")
@@ -844,15 +913,20 @@ def restore(instance: Instance, archive: Path, keys: Keys, bases: list[Path]) ->
     """Restore ``archive`` (and the blobs of its ``bases``) into an empty ``instance``."""
     problem = _target_problem(instance)
     if problem is not None:
-        raise BackupError(f"Restore needs an empty target: {problem}. Nothing was written.")
+        raise BackupError(
+            "Restore needs an empty target: %(problem)s. Nothing was written.",
+            params={"problem": problem},
+        )
+    store = instance.blob_store()
     parent = instance.data_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     with _workdir(parent, ".fieldapp-restore-") as work:
         manifest = _extract(archive, keys, work)
         if manifest.get("database") != instance.kind:
             raise BackupError(
-                f"This is a backup of a {manifest.get('database')} database; the target is "
-                f"{instance.kind}. Nothing was written."
+                "This is a backup of a %(database)s database; the target is %(kind)s. "
+                "Nothing was written.",
+                params={"database": manifest.get("database"), "kind": instance.kind},
             )
         chain = _chain(manifest, bases, keys)
         needed = {blob_member(s) for s in manifest.get("earlier_blobs", [])}
@@ -861,15 +935,19 @@ def restore(instance: Instance, archive: Path, keys: Keys, bases: list[Path]) ->
         absent = [name for name in needed if not (work / name).is_file()]
         if absent:
             raise BackupError(
-                f"{len(absent)} blob(s) this backup needs are in none of its base backups "
-                f"(e.g. {absent[0].rsplit('/', 1)[1]}). Nothing was written."
+                "%(count)s blob(s) this backup needs are in none of its base "
+                "backups (e.g. %(blob)s). Nothing was written.",
+                params={"count": len(absent), "blob": absent[0].rsplit("/", 1)[1]},
             )
         if instance.kind == "sqlite":
             _check_sqlite(work / _SQLITE_MEMBER, str(manifest["alembic_revision"]))
         problem = _target_problem(instance)
         if problem is not None:
-            raise BackupError(f"Restore needs an empty target: {problem}. Nothing was written.")
-        _install(instance, work, manifest)
+            raise BackupError(
+                "Restore needs an empty target: %(problem)s. Nothing was written.",
+                params={"problem": problem},
+            )
+        _install(instance, work, manifest, store)
     blob_entries = [
         m for m in manifest["members"] if m["name"].startswith("blobs/")
     ]  # this archive's own
@@ -896,8 +974,25 @@ def _check_sqlite(path: Path, revision: str) -> None:
         raise _damaged("its database")
 
 
-def _install(instance: Instance, work: Path, manifest: dict[str, Any]) -> None:
-    """Move the checked files into place (the database first: it is what a server looks for)."""
+def _install(instance: Instance, work: Path, manifest: dict[str, Any], store: BlobStorage) -> None:
+    """Move the checked files into place (the database first: it is what a server looks for).
+
+    A store other than the data dir's own ``blobs`` (an S3 bucket) gets the blobs first, each
+    verified by the store as it is written, so no restored row ever names a missing one.
+    """
+    local = isinstance(store, BlobStore) and store.root == instance.data_dir / "blobs"
+    if not local and (work / "blobs").is_dir():
+        try:
+            for path in sorted((work / "blobs").rglob("*")):
+                if path.is_file():
+                    written = store.write(path.read_bytes())
+                    if written != path.name:
+                        raise _damaged(f"blob {path.name}")
+        except BlobStoreUnavailable as exc:
+            raise BackupError(
+                "%(message)s The database was not restored.", params={"message": exc.message}
+            ) from exc
+        shutil.rmtree(work / "blobs")
     if instance.kind == "postgresql":
         _pg_load(instance, work / _PG_MEMBER, str(manifest.get("schema") or "public"))
     else:
@@ -965,8 +1060,9 @@ def _pg_load(instance: Instance, dump: Path, source_schema: str) -> None:
     if producer_status != 0 or consumer_status != 0:
         # psql's messages may quote row data: only their count is shown
         raise BackupError(
-            f"Loading the database failed (pg_restore exit {producer_status}, psql exit "
-            f"{consumer_status}); the schema was left as it was."
+            "Loading the database failed (pg_restore exit %(producer_status)s, "
+            "psql exit %(consumer_status)s); the schema was left as it was.",
+            params={"producer_status": producer_status, "consumer_status": consumer_status},
         )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,10 @@ from fieldapp.errors import DomainError
 
 @contextmanager
 def _app_context(**config: Any) -> Iterator[Flask]:
-    app = create_app(config or None)
+    try:
+        app = create_app(config or None)
+    except DomainError as exc:  # e.g. the blob store's bucket is missing: one line, no traceback
+        _fail(exc)
     with app.app_context():
         yield app
 
@@ -341,12 +346,48 @@ def restore_command(source: Path, bases: tuple[Path, ...], identity_file: Path |
     )
 
 
+# -- static assets ---------------------------------------------------------------------------
+
+
+@main.group()
+def assets() -> None:
+    """Static files (styles, the web form bundle)."""
+
+
+@assets.command("compress")
+@click.option("--quiet", is_flag=True, help="print nothing")
+@click.option("--low-priority", is_flag=True, help="run niced (beside a starting server)")
+def assets_compress(quiet: bool, low_priority: bool) -> None:
+    """Make the gzip and brotli variants of every static file now (STATIC_CACHE_DIR).
+
+    The server makes any that are missing on first request; this saves the first phones the
+    wait (brotli of the web form bundle takes seconds).
+    """
+    from fieldapp.web.assets import AssetIndex, cache_dir_of  # noqa: PLC0415
+
+    if low_priority:
+        os.nice(10)
+    with _app_context() as app:
+        found = AssetIndex(Path(app.static_folder or "static"), cache_dir_of(app.config))
+        count = found.compress_all()
+    if not quiet:
+        click.echo(f"{count} compressed variants in {found.cache_dir}")
+
+
 # -- serving ---------------------------------------------------------------------------------
 
 
 def _serve(host: str, port: int) -> None:
     from fieldapp.serve import serve  # noqa: PLC0415
 
+    with _app_context():
+        pass  # the configuration and the blob store are checked before gunicorn starts
+    # the compressed variants of the static files, made alongside (nice: serving comes first)
+    subprocess.Popen(
+        [sys.executable, "-m", "fieldapp.cli", "assets", "compress", "--quiet", "--low-priority"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
     serve(host, port)
 
 
@@ -380,8 +421,28 @@ def programme_form_files(directory: Path) -> list[Path]:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--data-dir", default=None, help="default: ./instance")
 @click.option("--no-serve", is_flag=True, help="set up, then exit without serving")
-def demo(host: str, port: int, data_dir: str | None, no_serve: bool) -> None:
-    """Create or upgrade the database, publish forms/, add demo users, then serve."""
+@click.option(
+    "--no-sample-data", is_flag=True, help="do not load the simulated year of the programme"
+)
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01, max=100),
+    help="size of the simulated year (1: ~700 people, ~20,000 submissions)",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="seed of the simulated year")
+def demo(  # noqa: PLR0917 (click passes the options by position)
+    host: str,
+    port: int,
+    data_dir: str | None,
+    no_serve: bool,
+    no_sample_data: bool,
+    scale: float,
+    seed: int,
+) -> None:
+    """Create or upgrade the database, publish forms/, add demo users, load a simulated year of
+    the programme (first start only), then serve."""
     from fieldapp.config import data_dir_from_env  # noqa: PLC0415
     from fieldapp.demo import demo_password, ensure_demo_data, seed_demo_cases  # noqa: PLC0415
     from fieldapp.migrate import upgrade  # noqa: PLC0415
@@ -400,17 +461,198 @@ def demo(host: str, port: int, data_dir: str | None, no_serve: bool) -> None:
         failures = _publish_paths(paths, skip_unchanged=True)
         if failures:
             raise SystemExit(1)
-        with unit_of_work():
-            seeded = seed_demo_cases()
-        if seeded:
-            click.echo(f"created {seeded} demo cases")
+        if no_sample_data:
+            with unit_of_work():
+                seeded = seed_demo_cases()
+            if seeded:
+                click.echo(f"created {seeded} demo cases")
+        else:
+            _sample_year(app, password, seed=seed, scale=scale, now=None, skip_if_loaded=True)
     click.echo(f"data dir: {directory}")
     click.echo("demo users: admin, designer, coord1, coord2, worker1, worker2, worker3")
+    if not no_sample_data:
+        click.echo(
+            "sample staff: coord-<region> (coordinators), sw-<region>-<n> (social workers); "
+            "the same password"
+        )
     click.echo(f"demo password: {password}")
     if no_serve:
         return
     click.echo(f"serving on http://{host}:{port}/  (ODK Collect: http://{host}:{port}/collect)")
     _serve(host, port)
+
+
+# -- retention and erasure -------------------------------------------------------------------
+
+
+@main.command("purge")
+@click.option("--dry-run", is_flag=True, help="say what would be removed; change nothing")
+def purge_command(dry_run: bool) -> None:
+    """Remove deleted submissions and closed cases past their retention, then unreferenced
+    blobs (what the retention job does every hour; never beside a running pass)."""
+    from fieldapp.retention.worker import run_pass  # noqa: PLC0415
+
+    with _app_context() as app:
+        report = run_pass(app, holder=f"cli:{os.getpid()}", dry_run=dry_run)
+    if report is None:
+        click.echo("error: a retention pass is running elsewhere; try again later", err=True)
+        raise SystemExit(1)
+    verb = "would remove" if dry_run else "removed"
+    for form_id, n in sorted(report.submissions.items()):
+        click.echo(f"{verb} {n} deleted submission(s) of form {form_id}")
+    for name, n in sorted(report.cases.items()):
+        click.echo(f"{verb} {n} closed case(s) of list {name}")
+    if report.case_submissions:
+        click.echo(f"{verb} {report.case_submissions} submission(s) with those cases")
+    if not dry_run:
+        click.echo(f"removed {report.blobs} unreferenced file(s)")
+    if not report.total:
+        click.echo("nothing past its retention")
+
+
+@main.command("erase-case")
+@click.argument("case_id")
+@click.option("--reason", required=True, help="why (kept in the audit log: no names)")
+@click.option("--by", "username", required=True, help="the administrator who erases")
+@click.option("--dry-run", is_flag=True, help="say what would be erased; change nothing")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def erase_case_command(case_id: str, reason: str, username: str, dry_run: bool, yes: bool) -> None:
+    """Erase a case (UUID or code) and everything derived from it, for good."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    from fieldapp.auth.services import get_user_by_username  # noqa: PLC0415
+    from fieldapp.blobs import BlobStorage  # noqa: PLC0415
+    from fieldapp.errors import NotFound  # noqa: PLC0415
+    from fieldapp.retention import blobgc, erasure  # noqa: PLC0415
+
+    with _app_context() as app:
+        try:
+            actor = get_user_by_username(username)
+            if actor is None or not erasure.may_erase(actor):
+                raise NotFound(
+                    "'%(username)s' is not an active administrator.", params={"username": username}
+                )
+            case = erasure.case_to_erase(case_id, actor=actor)
+            erasure.check_reason(reason, case)
+            plan = erasure.plan_case(case)
+        except DomainError as exc:
+            _fail(exc)
+        code = case.code
+        click.echo(f"erasing case {code} takes: " + ", ".join(
+            f"{n} {kind.replace('_', ' ')}" for kind, n in plan.counts.items()
+        ))  # fmt: skip
+        if plan.other_case_codes:
+            click.echo("other cases lose submissions: " + ", ".join(plan.other_case_codes))
+        db.session.rollback()
+        if dry_run:
+            return
+        if not yes and not click.confirm("erase for good?", default=False):
+            raise SystemExit(1)
+        assert actor is not None
+        try:
+            with unit_of_work():
+                done = erasure.erase_case(
+                    erasure.case_to_erase(case_id, actor=actor), actor=actor, reason=reason
+                )
+        except DomainError as exc:
+            _fail(exc)
+        store = app.extensions.get("fieldapp.blobs")
+        removed = 0
+        if isinstance(store, BlobStorage) and done.blobs:
+            removed = blobgc.collect(store, grace=timedelta(0), only=done.blobs)
+    click.echo(f"erased case {code}; removed {removed} file(s) no longer used")
+
+
+def _sample_year(
+    app: Flask,
+    password: str,
+    *,
+    seed: int,
+    scale: float,
+    now: datetime | None,
+    skip_if_loaded: bool,
+) -> bool:
+    """Load the simulated year unless the database already has submissions; say so."""
+    from fieldapp.simulation.engine import has_submissions, load_sample_data  # noqa: PLC0415
+    from fieldapp.web.files import blob_store  # noqa: PLC0415
+
+    if has_submissions():
+        db.session.rollback()
+        if skip_if_loaded:
+            click.echo("sample data: already loaded")
+            return False
+        click.echo("error: the database already holds submissions", err=True)
+        raise SystemExit(1)
+    db.session.rollback()
+    click.echo(f"sample data: simulating a year of the programme (seed {seed}, scale {scale:g})")
+    result = load_sample_data(
+        seed=seed,
+        scale=scale,
+        password=password,
+        store=blob_store(),
+        now=now,
+        progress=click.echo,
+        overdue_days=int(app.config["URGENT_OVERDUE_DAYS"]),
+    )
+    forms = ", ".join(f"{n:,} {k}" for k, n in sorted(result.submissions.items()))
+    click.echo(
+        f"sample data: {result.total_submissions:,} submissions ({forms}) in {result.seconds:.0f} s"
+    )
+    _analyze()
+    return True
+
+
+def _analyze() -> None:
+    """Fresh planner statistics after a bulk load (the screens are about 10x slower on a new
+    PostgreSQL year until autovacuum gets to it; SQLite's planner gets its statistics too)."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    with unit_of_work() as session:
+        session.execute(text("ANALYZE"))
+
+
+@main.command("simulate")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01, max=100),
+    help="1: ~700 people and ~20,000 submissions; 10: ten times that",
+)
+@click.option(
+    "--now",
+    "now_text",
+    default=None,
+    help="end of the simulated year, ISO 8601 in UTC (default: now)",
+)
+def simulate(seed: int, scale: float, now_text: str | None) -> None:
+    """Load a simulated year of the programme into the configured database (which must hold no
+    submissions yet): publishes forms/, makes the demo users, regions and staff, then replays
+    the year through the real ingest and review. Passwords: ``FIELDAPP_DEMO_PASSWORD`` or the
+    data dir's generated demo password."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from fieldapp.demo import demo_password, ensure_demo_data  # noqa: PLC0415
+    from fieldapp.migrate import upgrade  # noqa: PLC0415
+
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            click.echo("error: --now must be an ISO 8601 date and time", err=True)
+            raise SystemExit(2) from None
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+    with _app_context() as app:
+        assert db.engine is not None
+        upgrade(db.engine)
+        password = demo_password(Path(app.config["DATA_DIR"]))
+        with unit_of_work():
+            ensure_demo_data(password)
+        if _publish_paths(programme_form_files(programme_forms_dir()), skip_unchanged=True):
+            raise SystemExit(1)
+        _sample_year(app, password, seed=seed, scale=scale, now=now, skip_if_loaded=False)
 
 
 if __name__ == "__main__":

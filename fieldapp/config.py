@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULTS: dict[str, Any] = {
     #: minutes of inactivity after which a web session ends
@@ -59,8 +60,22 @@ DEFAULTS: dict[str, Any] = {
     #: a submission that updates a case whose follow-up is overdue by more than this many days
     #: is urgent in the review queue (as is one whose form computes ``urgent`` = "yes")
     "URGENT_OVERDUE_DAYS": 14,
+    #: the programme's time zone (an IANA name, ``FIELDAPP_TIMEZONE``): pages show times in it,
+    #: with its offset (``09:41 UTC+5``); stored times, the API and exports stay UTC
+    "TIMEZONE": "UTC",
     #: public address used in Collect URLs and QR codes; default: the request's own host
     "SITE_URL": None,
+    #: where the gzip and brotli variants of static files are kept (made once per content);
+    #: default ``{DATA_DIR}/cache/static``. Processes may share it.
+    "STATIC_CACHE_DIR": None,
+    #: where blobs live (``FIELDAPP_BLOB_URL``): unset — ``{DATA_DIR}/blobs``; ``file:///path``;
+    #: ``s3://bucket/prefix`` — an S3-compatible object store (see ``fieldapp.blobs``)
+    "BLOB_URL": None,
+    #: the S3 server for non-AWS stores (``FIELDAPP_S3_ENDPOINT_URL``); AWS itself: unset
+    "S3_ENDPOINT_URL": None,
+    #: where prepared export files are written (``FIELDAPP_EXPORTS_DIR``); default
+    #: ``{DATA_DIR}/exports``. App servers sharing a database must share this directory
+    "EXPORTS_DIR": None,
     #: seconds between sweeps of temporary files left in the blob store by interrupted writes
     "BLOB_SWEEP_INTERVAL_SECONDS": 900,
     #: age in seconds after which such a temporary file is abandoned (a write takes seconds)
@@ -76,6 +91,18 @@ DEFAULTS: dict[str, Any] = {
     "EXPORT_JOBS_THREAD": True,
     #: allow endpoints on loopback, private, link-local and reserved addresses (tests, labs)
     "WEBHOOKS_ALLOW_PRIVATE_URLS": False,
+    #: run the retention thread in this process (deleted submissions and closed cases past
+    #: their retention are purged; unreferenced blobs collected); one pass per interval runs
+    #: across all servers (a database lease)
+    "RETENTION_WORKER": True,
+    #: seconds between retention passes (across all servers)
+    "RETENTION_INTERVAL_SECONDS": 3600,
+    #: seconds between a process's checks whether a pass is due
+    "RETENTION_POLL_SECONDS": 60,
+    #: seconds a pass may hold the retention lease before another process may take over
+    "RETENTION_LEASE_SECONDS": 1800,
+    #: an unreferenced blob is collected only once its row is this many seconds old
+    "BLOB_GC_GRACE_SECONDS": 3600,
 }
 
 
@@ -105,6 +132,21 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def valid_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows.
+
+    :raises ValueError: it is not (the server does not start with a wrong clock on its pages).
+    """
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise ValueError(
+            f"FIELDAPP_TIMEZONE: {name!r} is not a time zone; use an IANA name such as "
+            "Asia/Almaty or UTC"
+        ) from None
+    return name
+
+
 def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping.
 
@@ -118,8 +160,17 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     config["DATA_DIR"] = str(data_dir)
     env_url = os.environ.get("FIELDAPP_DATABASE_URL")
     config["DATABASE_URL"] = env_url or f"sqlite:///{data_dir / 'fieldapp.sqlite3'}"
+    for name in ("BLOB_URL", "S3_ENDPOINT_URL", "EXPORTS_DIR"):
+        if os.environ.get(f"FIELDAPP_{name}"):
+            config[name] = os.environ[f"FIELDAPP_{name}"]
+    if os.environ.get("FIELDAPP_EXPORT_JOBS_THREAD") in ("0", "1"):
+        config["EXPORT_JOBS_THREAD"] = os.environ["FIELDAPP_EXPORT_JOBS_THREAD"] == "1"
+    if os.environ.get("FIELDAPP_TIMEZONE"):
+        config["TIMEZONE"] = os.environ["FIELDAPP_TIMEZONE"].strip()
     if os.environ.get("FIELDAPP_SITE_URL"):
         config["SITE_URL"] = os.environ["FIELDAPP_SITE_URL"]
+    if os.environ.get("FIELDAPP_STATIC_CACHE_DIR"):
+        config["STATIC_CACHE_DIR"] = os.environ["FIELDAPP_STATIC_CACHE_DIR"]
     if os.environ.get("FIELDAPP_SECURE_COOKIES") == "1":
         config["SESSION_COOKIE_SECURE"] = True
     if os.environ.get("FIELDAPP_ODK_VALIDATE"):
@@ -128,6 +179,8 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         config["URGENT_OVERDUE_DAYS"] = int(os.environ["FIELDAPP_URGENT_OVERDUE_DAYS"])
     if os.environ.get("FIELDAPP_WEBHOOKS_WORKER") in ("0", "1"):
         config["WEBHOOKS_WORKER"] = os.environ["FIELDAPP_WEBHOOKS_WORKER"] == "1"
+    if os.environ.get("FIELDAPP_RETENTION_WORKER") in ("0", "1"):
+        config["RETENTION_WORKER"] = os.environ["FIELDAPP_RETENTION_WORKER"] == "1"
     if os.environ.get("FIELDAPP_WEBHOOKS_ALLOW_PRIVATE_URLS") in ("0", "1"):
         config["WEBHOOKS_ALLOW_PRIVATE_URLS"] = (
             os.environ["FIELDAPP_WEBHOOKS_ALLOW_PRIVATE_URLS"] == "1"
@@ -136,6 +189,7 @@ def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         config["WEBHOOKS_POLL_SECONDS"] = float(os.environ["FIELDAPP_WEBHOOKS_POLL_SECONDS"])
     config.update(overrides)
     config["DATABASE_URL"] = normalise_database_url(str(config["DATABASE_URL"]))
+    config["TIMEZONE"] = valid_timezone(str(config["TIMEZONE"]))
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = os.environ.get("FIELDAPP_SECRET_KEY") or _secret_key(data_dir)
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(config["SESSION_IDLE_MINUTES"]))

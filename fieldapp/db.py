@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -101,9 +101,32 @@ def column_length(attribute: Any) -> int:
     return length
 
 
+#: a simulated "now" (``fieldapp.simulation`` replays a year of the programme through the real
+#: services, each act at its own time); unset everywhere else
+_simulated_now: ContextVar[datetime | None] = ContextVar("fieldapp.simulated_now", default=None)
+
+
 def utcnow() -> datetime:
-    """Now, in UTC, timezone-aware."""
-    return datetime.now(UTC)
+    """Now, in UTC, timezone-aware (the simulated time while :func:`simulated_clock` holds)."""
+    fixed = _simulated_now.get()
+    return fixed if fixed is not None else datetime.now(UTC)
+
+
+@contextmanager
+def simulated_clock() -> Iterator[Callable[[datetime], None]]:
+    """Within the block, :func:`utcnow` returns what the yielded setter was last given.
+
+    Only the simulation sets it (in its own context); requests never do.
+    """
+    token = _simulated_now.set(datetime.now(UTC))
+
+    def set_now(when: datetime) -> None:
+        _simulated_now.set(when.astimezone(UTC))
+
+    try:
+        yield set_now
+    finally:
+        _simulated_now.reset(token)
 
 
 #: how long a SQLite writer waits for the write lock before giving up, in seconds

@@ -8,7 +8,25 @@ for the person who has to act on it. Each protocol renders them in exactly one p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+
+class ErrorMessage(str):
+    """A message built from a %-style ``template`` and its ``params``.
+
+    It is the English text itself (JSON, logs and ``str(exc)`` see plain text); pages translate
+    ``template`` and substitute ``params`` into the translation.
+    """
+
+    template: str
+    params: Mapping[str, Any]
+
+    def __new__(cls, template: str, params: Mapping[str, Any]) -> ErrorMessage:
+        made = super().__new__(cls, template % dict(params))
+        made.template = template
+        made.params = dict(params)
+        return made
 
 
 class DomainError(Exception):
@@ -17,6 +35,9 @@ class DomainError(Exception):
     :param message: what went wrong and what to do about it, for a person.
     :param code: overrides the class's stable code.
     :param details: structured details (for example a list of form problems).
+    :param params: values for the named placeholders of ``message``, which is then a %-style
+        template (``"There is no form %(form)s."``); pages translate the template and insert
+        the values, the API says ``template % params``.
     """
 
     code: str = "error"
@@ -29,9 +50,12 @@ class DomainError(Exception):
         code: str | None = None,
         details: Any = None,
         http_status: int | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.template = message
+        self.params: Mapping[str, Any] = dict(params) if params else {}
+        self.message: str = ErrorMessage(message, self.params) if params else message
+        super().__init__(self.message)
         if code is not None:
             self.code = code
         if http_status is not None:

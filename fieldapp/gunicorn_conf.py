@@ -23,9 +23,12 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
 
 
 def post_worker_init(worker: Any) -> None:
-    """Start the webhook sender in each worker process (only the lease holder sends)."""
+    """Start the webhook sender and the retention job in each worker process (only the lease
+    holder of each works)."""
+    from fieldapp.retention.worker import ensure_started as start_retention  # noqa: PLC0415
     from fieldapp.webhooks.worker import ensure_started  # noqa: PLC0415
 
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         ensure_started(app)
+        start_retention(app)

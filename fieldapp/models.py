@@ -14,7 +14,15 @@ from fieldapp.auth.models import (
     user_regions,
 )
 from fieldapp.blobs import Blob
-from fieldapp.cases.models import Case, CaseLink, CaseList, CaseVersion, CaseWork, OverdueNotice
+from fieldapp.cases.models import (
+    Case,
+    CaseLink,
+    CaseList,
+    CaseVersion,
+    CaseWork,
+    OverdueNotice,
+    TransferRequest,
+)
 from fieldapp.db import Base
 from fieldapp.exports.models import ExportJob
 from fieldapp.forms.models import Form, FormAttachment, FormFetch, FormVersion
@@ -56,6 +64,7 @@ __all__ = [
     "SubmissionAttachment",
     "SubmissionStateCount",
     "SubmissionVersion",
+    "TransferRequest",
     "User",
     "WebSession",
     "WebhookAttempt",

@@ -5,7 +5,9 @@ order of calls (each subscriber states its ``order``)."""
 
 from __future__ import annotations
 
+from fieldapp.cases import consent as case_consent
+from fieldapp.cases import referrals as case_referrals
 from fieldapp.cases import subscribers as case_subscribers
 from fieldapp.webhooks import subscribers as webhook_subscribers
 
-__all__ = ["case_subscribers", "webhook_subscribers"]
+__all__ = ["case_consent", "case_referrals", "case_subscribers", "webhook_subscribers"]

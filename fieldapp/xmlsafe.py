@@ -118,10 +118,13 @@ def _to_bytes(data: bytes | str) -> bytes:
     return text.encode("utf-8")
 
 
-def _syntax_message(err: etree.XMLSyntaxError) -> str:
+def _syntax_error(err: etree.XMLSyntaxError) -> XmlError:
     line, column = err.position
     detail = _LOCATION_SUFFIX.sub("", (err.msg or "").strip()) or "the document is not well-formed"
-    return f"The XML is not well-formed: {detail} (line {line}, column {column})."
+    return XmlError(
+        "The XML is not well-formed: %(detail)s (line %(line)s, column %(column)s).",
+        params={"detail": detail, "line": line, "column": column},
+    )
 
 
 def parse_xml(
@@ -150,8 +153,9 @@ def parse_xml(
     raw = _to_bytes(data)
     if len(raw) > max_bytes:
         raise XmlTooLarge(
-            f"The XML document is {len(raw):,} bytes; the limit is {max_bytes:,} bytes.",
-            details={"size": len(raw), "max_bytes": max_bytes},
+            "The XML document is %(size)s bytes; the limit is %(max)s bytes.",
+            details={"size": len(raw), "max": max_bytes},
+            params={"size": format(len(raw), ","), "max": format(max_bytes, ",")},
         )
     if not raw.removeprefix(_UTF8_BOM).strip():
         raise XmlError("The XML document is empty.")
@@ -165,7 +169,7 @@ def parse_xml(
     except etree.XMLSyntaxError as err:
         if "excessive depth" in (err.msg or "").lower():  # libxml2's own limit (256 levels)
             raise _too_deep(max_depth) from None
-        raise XmlError(_syntax_message(err)) from None
+        raise _syntax_error(err) from None
     docinfo = root.getroottree().docinfo
     doctype = str(getattr(docinfo, "doctype", "") or "")
     if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
@@ -207,15 +211,17 @@ def _bounded_parse(raw: bytes, max_depth: int, max_elements: int | None) -> etre
 
 def _too_many(max_elements: int) -> XmlTooManyElements:
     return XmlTooManyElements(
-        f"The XML document has more than {max_elements:,} elements; the limit is {max_elements:,}.",
+        "The XML document has more than %(max)s elements; the limit is %(max)s.",
         details={"max_elements": max_elements},
+        params={"max": format(max_elements, ",")},
     )
 
 
 def _too_deep(max_depth: int) -> XmlTooDeep:
     return XmlTooDeep(
-        f"The XML document nests elements more than {max_depth} levels deep.",
-        details={"max_depth": max_depth},
+        "The XML document nests elements more than %(max)s levels deep.",
+        details={"max": max_depth},
+        params={"max": max_depth},
     )
 
 
@@ -233,8 +239,9 @@ class _GuardedStream:
         self._seen += len(chunk)
         if self._seen > self._max_bytes:
             raise XmlTooLarge(
-                f"The XML document is larger than the limit of {self._max_bytes:,} bytes.",
-                details={"max_bytes": self._max_bytes},
+                "The XML document is larger than the limit of %(max)s bytes.",
+                details={"max": self._max_bytes},
+                params={"max": format(self._max_bytes, ",")},
             )
         # A marker split across two reads is found in the previous read's tail plus this one.
         if _DTD_MARKERS.search(self._tail + chunk):
@@ -296,4 +303,4 @@ def iterparse_xml(
                 while element.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as err:
-        raise XmlError(_syntax_message(err)) from None
+        raise _syntax_error(err) from None

@@ -11,6 +11,20 @@
 
   var STORE = "fieldapp.review.queue";
 
+  /* the page's words (templates/_review_words.html), English when a page has none */
+  var WORDS = (function () {
+    var node = document.getElementById("review-words");
+    try {
+      return node ? JSON.parse(node.getAttribute("data-words") || "{}") : {};
+    } catch (e) {
+      return {};
+    }
+  })();
+
+  function t(key, english) {
+    return WORDS[key] || english;
+  }
+
   function typing(target) {
     if (!target || !target.closest) return false;
     var field = target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]");
@@ -49,7 +63,7 @@
     dialog.setAttribute("aria-labelledby", "kb-help-title");
     var title = document.createElement("h2");
     title.id = "kb-help-title";
-    title.textContent = "Keyboard shortcuts";
+    title.textContent = t("title", "Keyboard shortcuts");
     dialog.appendChild(title);
     var list = document.createElement("dl");
     keys.forEach(function (entry) {
@@ -68,11 +82,11 @@
     dialog.appendChild(list);
     var note = document.createElement("p");
     note.className = "muted";
-    note.textContent = "Shortcuts do nothing while you type in a field.";
+    note.textContent = t("note", "Shortcuts do nothing while you type in a field.");
     dialog.appendChild(note);
     var close = document.createElement("button");
     close.type = "button";
-    close.textContent = "Close";
+    close.textContent = t("close", "Close");
     close.addEventListener("click", function () { dialog.close(); });
     dialog.appendChild(close);
     document.body.appendChild(dialog);
@@ -88,7 +102,7 @@
     button.type = "button";
     button.className = "linkish";
     button.setAttribute("aria-keyshortcuts", "?");
-    button.appendChild(document.createTextNode("Keyboard shortcuts: press "));
+    button.appendChild(document.createTextNode(t("press", "Keyboard shortcuts: press") + " "));
     var kbd = document.createElement("kbd");
     kbd.textContent = "?";
     button.appendChild(kbd);
@@ -159,11 +173,11 @@
 
     return {
       keys: [
-        ["j", "next submission in the list"],
-        ["k", "previous submission in the list"],
-        ["o Enter", "open the highlighted submission"],
-        ["x", "select or unselect it for bulk approval"],
-        ["?", "show or hide this list"],
+        ["j", t("queueNext", "next submission in the list")],
+        ["k", t("queuePrevious", "previous submission in the list")],
+        ["o Enter", t("queueOpen", "open the highlighted submission")],
+        ["x", t("queueSelect", "select or unselect it for bulk approval")],
+        ["?", t("toggle", "show or hide this list")],
       ],
       handle: function (event) {
         switch (event.key) {
@@ -202,8 +216,9 @@
     var position = document.createElement("p");
     position.className = "muted kb-position";
     if (at >= 0) {
-      position.textContent = "Submission " + (at + 1) + " of " + store.ids.length +
-        " on your queue page: n next, p previous.";
+      position.textContent = t(
+        "position", "Submission {at} of {total} on your queue page: n next, p previous."
+      ).replace("{at}", String(at + 1)).replace("{total}", String(store.ids.length));
       head.insertAdjacentElement("beforebegin", position);
     }
 
@@ -223,10 +238,10 @@
 
     return {
       keys: [
-        ["n", "next submission of the queue page you came from"],
-        ["p", "previous submission of that page"],
-        ["u", "back to the queue"],
-        ["?", "show or hide this list"],
+        ["n", t("pageNext", "next submission of the queue page you came from")],
+        ["p", t("pagePrevious", "previous submission of that page")],
+        ["u", t("pageBack", "back to the queue")],
+        ["?", t("toggle", "show or hide this list")],
       ],
       handle: function (event) {
         switch (event.key) {

@@ -119,6 +119,8 @@ def app(data_dir: Path, database_url: str) -> Iterator[Flask]:
             "WEBHOOKS_WORKER": False,
             # tests run prepared exports by hand too (fieldapp.exports.jobs.run_pending)
             "EXPORT_JOBS_THREAD": False,
+            # and the retention purge (fieldapp.retention.worker.run_pass)
+            "RETENTION_WORKER": False,
             "WEBHOOKS_ALLOW_PRIVATE_URLS": True,
         }
     )

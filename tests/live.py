@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +23,8 @@ from sqlalchemy import text
 from fieldapp.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the gzip/brotli variants of static/ the live servers make, kept between runs
+STATIC_CACHE = Path(tempfile.gettempdir()) / "fieldapp-test-static-cache"
 
 
 def free_port() -> int:
@@ -64,6 +67,8 @@ class LiveServer:
                 "FIELDAPP_DATABASE_URL": self.database_url,
                 "FIELDAPP_ODK_VALIDATE": "never",
                 "FIELDAPP_SECRET_KEY": "live-test",
+                # compressed static files are named by their content: every server may share
+                "FIELDAPP_STATIC_CACHE_DIR": str(STATIC_CACHE),
             }
         )
 

@@ -43,7 +43,9 @@ COLLECTORS = {"coord_n", "coord_s", "worker_n"}
 #: endpoint -> who may use it (objects in the URL belong to region north)
 ALLOWED: dict[str, set[str]] = {
     "pages.home": SIGNED_IN,
+    "pages.health": EVERYONE,
     "auth.login": EVERYONE,
+    "auth.set_language": EVERYONE,  # one's own setting, or this browser's before logging in
     "auth.logout": SIGNED_IN,  # GET: a page with the POST button; anonymous: the login page
     "account.account": SIGNED_IN,
     "account.end_my_sessions": SIGNED_IN,
@@ -122,6 +124,10 @@ ALLOWED: dict[str, set[str]] = {
     "review.decide": NORTH_COORDS,
     "review.add_comment": NORTH_COORDS,
     "dashboard.region_dashboard": COORDS,
+    # the Monday screens: administrators and coordinators (their regions); workers follow
+    # their own cases on their phones
+    "care.index": COORDS,
+    "care.screen_page": COORDS,
     "cases_api.api_cases": COORDS | {"worker_n"},
     "cases_api.api_case": NORTH_READERS,
     "cases_api.api_links": NORTH_READERS,
@@ -136,6 +142,11 @@ ALLOWED: dict[str, set[str]] = {
     "cases_api.api_update_case_list": DESIGNERS,
     "cases_api.api_duplicates": COORDS,
     "case_pages.case_list": COORDS,
+    # transfer requests: the list is every coordinator's (their regions' requests); the one
+    # here goes from north to west, so south's coordinator is a stranger to it
+    "transfers.transfer_list": COORDS,
+    "transfers.transfer_page": NORTH_COORDS,
+    "transfers.decide": NORTH_COORDS,  # "nonsense" is refused after the gate
     # exports: administrators and coordinators (a south coordinator gets an export without
     # north's rows, not a refusal: a form belongs to no region)
     "exports_api.submissions_csv_zip": COORDS,
@@ -175,6 +186,13 @@ ALLOWED: dict[str, set[str]] = {
     "odata.entities": COORDS,
     "case_pages.case_page": NORTH_COORDS,
     "case_pages.act": NORTH_COORDS,
+    # consent and referrals: the case's region's coordinators; the Monday screens: every
+    # coordinator (their regions' rows) and administrators
+    "consent_pages.change_consent": NORTH_COORDS,  # "nonsense" is refused after the gate
+    "consent_pages.add_referral": NORTH_COORDS,
+    "consent_pages.move_referral": NORTH_COORDS,
+    "consent_pages.missing_consent": COORDS,
+    "consent_pages.late_referrals": COORDS,
     # OpenRosa with a password: every account may ask; only people who collect get forms
     "openrosa.form_list": SIGNED_IN,
     "openrosa.submission": SIGNED_IN,  # HEAD/GET: 204 for any account
@@ -210,6 +228,15 @@ ALLOWED: dict[str, set[str]] = {
     "openrosa_try.attachment": set(),
     "openrosa_try.integrity": set(),
     "openrosa_try.submission": set(),
+    # retention: a form's by its editors; erasing a case on request by administrators only
+    # (the empty bodies here are refused past the gate: no reason, no confirmation)
+    "retention.form_retention": DESIGNERS,
+    # case list settings: designers and administrators (the body below is refused: 422)
+    "case_lists.index": DESIGNERS,
+    "case_lists.settings_page": DESIGNERS,
+    "case_lists.update": DESIGNERS,
+    "retention.erase_confirm": ADMIN,
+    "retention.erase": ADMIN,
 }
 #: OpenRosa with a device token: the worker's phone, not a person's session (tested apart)
 DEVICE_ENDPOINTS = {
@@ -243,9 +270,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "auth_api.api_create_device": {"user": "worker_n"},
     "auth_api.api_update_user": {},
     "case_pages.act": {"action": "nonsense"},
+    "transfers.decide": {"action": "nonsense"},
+    "consent_pages.change_consent": {"kind": "nonsense"},
+    "consent_pages.add_referral": {"service": "nonsense"},
+    "consent_pages.move_referral": {"to": "nonsense"},
     "review.decide": {"state": "nonsense"},
     "review.add_comment": {"note": ""},
     "admin.user": {"action": "nonsense"},
+    "retention.form_retention": {"deleted_days": "nonsense"},
+    "case_lists.update": {"cadence_days": "nonsense"},
 }
 
 
@@ -308,6 +341,22 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
         format="csv.zip", params={},
     )  # fmt: skip
     db.session.add(job)
+    from fieldapp.cases import services as case_services
+    from fieldapp.cases import transfers
+
+    west = make_region("west")
+    transfer = transfers.request_transfer(
+        case_services.visible_case(SEED1_HOUSEHOLD, actor=admin), west, actor=people["coord_n"]
+    )
+    from fieldapp.cases import referrals
+
+    referral = referrals.add(
+        case_services.visible_case(SEED1_HOUSEHOLD, actor=admin),
+        service="doctor",
+        urgency="week",
+        note=None,
+        actor=admin,
+    )
     db.session.commit()
     attachment = next(name for name, _ in files)
     return {
@@ -336,6 +385,9 @@ def world(app: Flask, make_user, make_region) -> dict[str, Any]:
             "table": "Submissions",
             "token": "not-anyones-session-token",
             "job": job.token,
+            "request_id": transfer.id,
+            "referral_id": referral.id,
+            "screen": "overdue",
         },
     }
 
@@ -347,7 +399,7 @@ def _url(app: Flask, rule: Any, values: dict[str, Any]) -> str:
         args["form_id"] = "home_visit"  # a form with a file: the worker's case list
         if "name" in args:
             args["name"] = "households.csv"
-    if blueprint in ("cases_api", "odata") and "name" in args:
+    if blueprint in ("cases_api", "odata", "case_lists") and "name" in args:
         args["name"] = "households"
     if rule.endpoint in values["spare_endpoint_ids"]:  # deleting: not the one others use
         args["endpoint_id"] = values["spare_endpoint_ids"][rule.endpoint]

@@ -89,17 +89,47 @@ def test_assign_moves_a_case_between_workers_of_the_region(client, setup):
     assert _audit("case.assigned")
 
 
-def test_transfer_to_another_region_hides_it_from_the_old_one(client, setup):
+def test_an_administrators_transfer_moves_the_case_and_hides_it_from_the_old_region(
+    client, setup, api_token
+):
+    admin = {"Authorization": f"Bearer {api_token('admin')}"}
     r = client.post(
         f"/api/v1/cases/{setup['child']}/transfer",
         json={"region": "south", "assign_to": "w3"},
-        headers=setup["coord"],
+        headers=admin,
     )
     assert r.status_code == 200
     assert r.json["region"] == "south" and r.json["assigned_to"] == "w3"
     assert client.get(f"/api/v1/cases/{setup['child']}", headers=setup["coord"]).status_code == 404
     assert client.get(f"/api/v1/cases/{setup['child']}", headers=setup["other"]).status_code == 200
     assert {e.region_id for e in _audit("case.transferred")} >= {setup["south"]}
+
+
+def test_a_coordinators_transfer_into_another_region_is_a_request_and_the_case_stays(client, setup):
+    url = f"/api/v1/cases/{setup['child']}/transfer"
+    chosen = client.post(url, json={"region": "south", "assign_to": "w3"}, headers=setup["coord"])
+    assert chosen.status_code == 422
+    assert chosen.json["error"]["code"] == "transfer.assign_on_accept"
+    r = client.post(
+        url, json={"region": "south", "note": "moved to her aunt"}, headers=setup["coord"]
+    )
+    assert r.status_code == 202
+    request = r.json["transfer_request"]
+    assert (request["from_region"], request["to_region"], request["state"]) == (
+        "north",
+        "south",
+        "pending",
+    )
+    # nothing moved: still the sender's, with its worker, and not the receiver's yet
+    case = client.get(f"/api/v1/cases/{setup['child']}", headers=setup["coord"])
+    assert case.status_code == 200
+    assert case.json["region"] == "north" and case.json["assigned_to"] == "w1"
+    assert client.get(f"/api/v1/cases/{setup['child']}", headers=setup["other"]).status_code == 404
+    assert not _audit("case.transferred")
+    assert {e.region_id for e in _audit("case.transfer_requested")} >= {setup["south"]}
+    again = client.post(url, json={"region": "south"}, headers=setup["coord"])
+    assert again.status_code == 409
+    assert again.json["error"]["code"] == "transfer.already_pending"
 
 
 def test_close_reason_is_kept_with_the_case_not_in_the_audit_log(client, setup):

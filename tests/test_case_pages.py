@@ -120,13 +120,32 @@ def test_actions_from_the_case_page(world, make_user):
     assert case.assigned_to_id == auth.get_user_by_username("dana").id
     refused = coord.post(f"/cases/{world['later']}/act", {"action": "close"}, follow_redirects=True)
     assert b"Say why the case is closed" in refused.data
-    coord.post(f"/cases/{world['later']}/act", {"action": "close", "reason": "moved abroad"})
+    asked = coord.post(
+        f"/cases/{world['later']}/act", {"action": "close", "reason": "moved abroad"}
+    )
+    assert asked.status_code == 200 and "Closing stops follow-ups" in asked.data.decode()
+    db.session.expire_all()
+    assert (
+        db.session.scalars(select(Case).where(Case.uuid == world["later"])).one().status == "open"
+    )
+    coord.post(
+        f"/cases/{world['later']}/act",
+        {"action": "close", "reason": "moved abroad", "confirm": "1"},
+    )
     db.session.expire_all()
     assert (
         db.session.scalars(select(Case).where(Case.uuid == world["later"])).one().status == "closed"
     )
-    moved = coord.post(f"/cases/{world['overdue']}/act", {"action": "transfer", "region": "south"})
-    assert moved.headers["Location"].endswith("/cases")  # no longer theirs to see
+    # coordinators ask the other region (tests/cases/test_transfer_pages.py); no direct move
+    refused = coord.post(
+        f"/cases/{world['overdue']}/act",
+        {"action": "transfer", "region": "south", "confirm": "1"},
+        follow_redirects=True,
+    )
+    assert b"use Request transfer" in refused.data
+    db.session.expire_all()
+    moved = db.session.scalars(select(Case).where(Case.uuid == world["overdue"])).one()
+    assert moved.region_id == auth.get_region("north").id
 
 
 def test_actions_need_csrf(world):

@@ -38,7 +38,7 @@ def test_columns_are_proportional_and_inside_the_view_box():
 
 
 def test_bars_shorten_long_labels_and_keep_the_full_one():
-    label = "a very long display name of a worker"
+    label = "a very long display name of a worker, longer than any chart row"
     chart = charts.bar_chart([(label, 6), ("b", 3)])
     first, second = chart.rows
     assert first.label == label
@@ -62,3 +62,12 @@ def test_lines_run_left_to_right_in_time_and_up_with_the_value():
     assert (chart.first, chart.last) == (date(2026, 4, 1), date(2026, 6, 1))
     expected = chart.bottom - (chart.bottom - chart.top) * 10 / 27
     assert chart.guides[0].y == pytest.approx(expected, abs=0.01)
+
+
+def test_repeated_names_get_their_key_and_unique_ones_stay_alone():
+    labels = charts.distinct_labels(
+        [("Almaty social worker", "worker1"), ("Dana", "dana"), ("Almaty social worker", "worker3")]
+    )
+    assert labels == ["Almaty social worker (worker1)", "Dana", "Almaty social worker (worker3)"]
+    # the unassigned row has no key and keeps its name even when repeated
+    assert charts.distinct_labels([("nobody", None), ("nobody", None)]) == ["nobody", "nobody"]

@@ -120,20 +120,36 @@ def test_forms_publish_refuses_a_note_too_long_and_publishes_nothing(data_dir: P
 
 def test_demo_sets_up_everything_and_a_second_run_changes_nothing(tmp_path: Path):
     env = {"FIELDAPP_DEMO_PASSWORD": "demo password 1"}
-    first = run(tmp_path, "demo", "--data-dir", str(tmp_path), "--no-serve", extra_env=env)
+    first = run(
+        tmp_path,
+        "demo",
+        "--data-dir",
+        str(tmp_path),
+        "--no-serve",
+        "--no-sample-data",
+        extra_env=env,
+    )
     assert first.returncode == 0, first.stderr
     for name in ("admin", "designer", "coord1", "coord2", "worker1", "worker2"):
         assert f"created user {name}" in first.stdout
     assert first.stdout.count("published ") == 4
-    second = run(tmp_path, "demo", "--data-dir", str(tmp_path), "--no-serve", extra_env=env)
+    second = run(
+        tmp_path,
+        "demo",
+        "--data-dir",
+        str(tmp_path),
+        "--no-serve",
+        "--no-sample-data",
+        extra_env=env,
+    )
     assert second.returncode == 0, second.stderr
     assert "created" not in second.stdout
     assert second.stdout.count("already published") == 4
 
 
 def test_demo_generates_and_keeps_a_password_when_none_is_given(tmp_path: Path):
-    first = run(tmp_path, "demo", "--data-dir", str(tmp_path), "--no-serve")
-    second = run(tmp_path, "demo", "--data-dir", str(tmp_path), "--no-serve")
+    first = run(tmp_path, "demo", "--data-dir", str(tmp_path), "--no-serve", "--no-sample-data")
+    second = run(tmp_path, "demo", "--data-dir", str(tmp_path), "--no-serve", "--no-sample-data")
     password = [line for line in first.stdout.splitlines() if line.startswith("demo password")]
     assert password
     assert password == [

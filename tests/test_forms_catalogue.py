@@ -336,7 +336,7 @@ def test_designer_uploads_reads_errors_fixes_and_publishes_in_the_browser(login_
     assert fixed.status_code == 302
     detail = designer.get("/forms/visit")
     assert b"Publish version 2026010101" in detail.data
-    published = designer.post("/forms/visit/publish", follow_redirects=True)
+    published = designer.post("/forms/visit/publish", {"confirm": "1"}, follow_redirects=True)
     assert published.status_code == 200
     assert b"is published" in published.data
     catalogue = designer.get("/forms")
@@ -356,10 +356,10 @@ def test_browser_publish_needs_the_warning_checkbox(login_as):
     # publishing asks first: the confirmation page has the checkbox
     confirm = designer.get("/forms/visit/publish")
     assert b'name="acknowledge_warnings"' in confirm.data
-    refused = designer.post("/forms/visit/publish")
+    refused = designer.post("/forms/visit/publish", {"confirm": "1"})
     assert refused.status_code == 409
     assert b'name="acknowledge_warnings"' in refused.data
-    ok = designer.post("/forms/visit/publish", {"acknowledge_warnings": "on"})
+    ok = designer.post("/forms/visit/publish", {"acknowledge_warnings": "on", "confirm": "1"})
     assert ok.status_code == 302
 
 
@@ -459,7 +459,7 @@ def test_the_browser_shows_a_version_note_and_publishes_without_the_checkbox(log
     html = page.get_data(as_text=True)
     assert "Notes" in html and "the upload time" in html
     assert 'name="acknowledge_warnings"' not in html
-    published = browser.post("/forms/visit/publish", data={}, follow_redirects=True)
+    published = browser.post("/forms/visit/publish", data={"confirm": "1"}, follow_redirects=True)
     assert "is published" in published.get_data(as_text=True)
 
 

@@ -1,4 +1,4 @@
-"""Packages depend one way: auth → forms → submissions → cases → review → webhooks.
+"""Packages depend one way: auth → forms → submissions → cases → review → care → webhooks.
 
 A lower package tells a higher one that something happened through domain events
 (:mod:`fieldapp.events`), never by importing it. This test reads every import of the domain
@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent / "fieldapp"
 
 #: bottom first; ``audit`` is infrastructure every package writes to (its one mention of
 #: ``auth`` is an annotation)
-LAYERS = ["audit", "auth", "forms", "submissions", "cases", "review", "webhooks"]
+LAYERS = ["audit", "auth", "forms", "submissions", "cases", "review", "care", "webhooks"]
 #: above every domain package
-WEB = {"web", "openrosa", "fill", "app", "cli", "serve", "wiring", "demo", "migrate"}
+WEB = {"web", "openrosa", "fill", "app", "cli", "serve", "wiring", "demo", "migrate", "simulation"}
 WEB_MODULES = {"views.py", "pages.py", "schemas.py", "page_helpers.py"}
 
 

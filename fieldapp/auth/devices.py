@@ -56,12 +56,16 @@ def create_device(worker: User, *, actor: User | None, label: str = "") -> tuple
         raise NotFound("No such user.", code="user.not_found")
     if not worker.has_role(Role.FIELD_WORKER, Role.COORDINATOR):
         raise Invalid(
-            f"{worker.username} is a {worker.role_enum.label.lower()}; phones are set up for "
-            "field workers and coordinators.",
+            "%(worker)s is a %(role)s; phones are set up for field workers and coordinators.",
             code="device.role_invalid",
+            params={"worker": worker.username, "role": worker.role_enum.label.lower()},
         )
     if not worker.active:
-        raise Invalid(f"{worker.username} is deactivated.", code="device.user_inactive")
+        raise Invalid(
+            "%(worker)s is deactivated.",
+            code="device.user_inactive",
+            params={"worker": worker.username},
+        )
     token = secrets.token_urlsafe(48)
     device = Device(
         user_id=worker.id,

@@ -64,6 +64,9 @@ class User(Base):
             "role IN ('admin', 'designer', 'coordinator', 'field_worker')", name="role_valid"
         ),
         CheckConstraint("failed_logins >= 0", name="failed_logins_nonnegative"),
+        CheckConstraint(
+            "language IS NULL OR language IN ('ru', 'kk', 'en')", name="language_valid"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +97,8 @@ class User(Base):
     totp_enabled_at: Mapped[datetime | None]
     #: the last 30-second step whose code was accepted: a code is good once
     totp_last_step: Mapped[int | None]
+    #: the interface language the person chose (``ru``, ``kk``, ``en``); None: the browser's
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     #: regions this user works in (coordinators: one or more; field workers: exactly one)

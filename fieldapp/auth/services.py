@@ -45,6 +45,8 @@ class AccountLocked(DomainError):
 
     code = "auth.locked"
     http_status = 403
+    #: minutes until the lock ends by itself (the login page words it in the reader's language)
+    minutes: int = 0
 
 
 class TokenRejected(DomainError):
@@ -73,8 +75,9 @@ def check_password_strength(password: str, *, username: str = "") -> None:
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
-            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            "The password must have at least %(min)s characters.",
             code="user.password_too_short",
+            params={"min": MIN_PASSWORD_LENGTH},
         )
     if username and password.lower() == username.lower():
         raise Invalid("The password must not be the username.", code="user.password_is_username")
@@ -192,10 +195,13 @@ def _raise_if_locked(state: throttle.State, user: User | None, now: datetime) ->
         locked_until = max(locked_until or now, user.locked_until)
     if locked_until is not None:
         minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise AccountLocked(
+        locked = AccountLocked(
             "This account is locked after failed logins from many places. An administrator "
-            f"can unlock it; otherwise try again in {minutes} minute{'s' if minutes != 1 else ''}."
+            "can unlock it; otherwise try again in %(wait)s.",
+            params={"wait": throttle.wait_minutes(minutes)},
         )
+        locked.minutes = minutes
+        raise locked
 
 
 def _count_failure(
@@ -283,8 +289,9 @@ def _check_regions_for_role(role: str, regions: Sequence[Region]) -> None:
 def _role(role: str) -> str:
     if role not in ROLE_VALUES:
         raise Invalid(
-            f"Unknown role {role!r}; use one of: {', '.join(ROLE_VALUES)}.",
+            "Unknown role '%(role)s'; use one of: %(roles)s.",
             code="user.role_invalid",
+            params={"role": role, "roles": ", ".join(ROLE_VALUES)},
         )
     return role
 
@@ -297,10 +304,13 @@ def create_user(
     actor: User | None,
     regions: Iterable[Region] = (),
     display_name: str = "",
+    password_hash: str | None = None,
 ) -> User:
     """Make an account.
 
     :param actor: the administrator doing it, or ``None`` from the command line.
+    :param password_hash: :func:`hash_password` of ``password`` made by the caller (the
+        simulated programme's many demo accounts share one password, hashed once).
     :raises Invalid: bad username, role, password or regions for the role.
     :raises Conflict: the username is taken.
     """
@@ -312,7 +322,11 @@ def create_user(
             code="user.username_invalid",
         )
     if get_user_by_username(username) is not None:
-        raise Conflict(f"The username {username!r} is taken.", code="user.exists")
+        raise Conflict(
+            "The username '%(username)s' is taken.",
+            code="user.exists",
+            params={"username": username},
+        )
     role = _role(role)
     region_list = list(regions) if role in (Role.COORDINATOR, Role.FIELD_WORKER) else []
     _check_regions_for_role(role, region_list)
@@ -321,7 +335,7 @@ def create_user(
         username=username,
         display_name=display_name.strip() or username,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         session_nonce=secrets.token_hex(8),
         regions=region_list,
     )
@@ -437,6 +451,24 @@ def change_own_password(
     set_password(user, new, actor=user, keep=session)
 
 
+#: the interface languages a person may choose (``None``: follow the browser)
+INTERFACE_LANGUAGES = ("ru", "kk", "en")
+
+
+def set_language(user: User, language: str | None) -> None:
+    """A person chooses the language of their pages, or ``None`` to follow their browser.
+
+    :raises Invalid: ``language`` is not one of :data:`INTERFACE_LANGUAGES`.
+    """
+    if language is not None and language not in INTERFACE_LANGUAGES:
+        raise Invalid(
+            "Choose Russian, Kazakh, English or the browser's language.",
+            code="user.language_invalid",
+        )
+    user.language = language
+    db.session.flush()
+
+
 def unlock_user(user: User, *, actor: User) -> None:
     """Lift a lock and forget the failures counted on the account."""
     user.locked_until = None
@@ -497,7 +529,9 @@ def regions_by_codes(codes: Iterable[str]) -> list[Region]:
     for code in codes:
         region = get_region(code)
         if region is None:
-            raise Invalid(f"There is no region {code!r}.", code="region.not_found")
+            raise Invalid(
+                "There is no region '%(code)s'.", code="region.not_found", params={"code": code}
+            )
         found.append(region)
     return found
 
@@ -517,7 +551,7 @@ def create_region(code: str, name: str, *, actor: User | None) -> Region:
     if not name.strip():
         raise Invalid("A region needs a name.", code="region.name_missing")
     if get_region(code) is not None:
-        raise Conflict(f"The region {code!r} exists.", code="region.exists")
+        raise Conflict("The region '%(code)s' exists.", code="region.exists", params={"code": code})
     region = Region(code=code, name=name.strip())
     db.session.add(region)
     db.session.flush()
@@ -631,13 +665,15 @@ def api_token_user(token: str, *, now: datetime | None = None) -> User:
         )
     if row.revoked_at is not None:
         raise TokenRejected(
-            f"The API token {row.prefix}… was revoked. Ask for a new one.",
+            "The API token %(prefix)s… was revoked. Ask for a new one.",
             code="auth.token_revoked",
+            params={"prefix": row.prefix},
         )
     if row.expires_at <= now:
         raise TokenRejected(
-            f"The API token {row.prefix}… expired on {row.expires_at:%Y-%m-%d}. Ask for a new one.",
+            "The API token %(prefix)s… expired on %(expires_at)s. Ask for a new one.",
             code="auth.token_expired",
+            params={"prefix": row.prefix, "expires_at": format(row.expires_at, "%Y-%m-%d")},
         )
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_EVERY:
         row.last_used_at = now

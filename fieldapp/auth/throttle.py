@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fieldapp.auth.models import AuthThrottle
 from fieldapp.db import db, utcnow
-from fieldapp.errors import DomainError
+from fieldapp.errors import DomainError, ErrorMessage
 
 
 class TooManyAttempts(DomainError):
@@ -39,8 +39,10 @@ class TooManyAttempts(DomainError):
     code = "auth.throttled"
     http_status = 429
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, details={"retry_after": retry_after})
+    def __init__(
+        self, message: str, *, retry_after: int, params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details={"retry_after": retry_after}, params=params)
         self.retry_after = retry_after
 
 
@@ -176,11 +178,24 @@ def load(username: str | None, address: str, *, token: bool = False) -> State:
     return State({by_hash[k]: (int(f), until) for k, f, until in rows})
 
 
-def _wait_text(seconds: int) -> str:
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; pages translate it when shown."""
+    return message
+
+
+def _wait_text(seconds: int) -> ErrorMessage:
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = (seconds + 59) // 60
-    return f"{minutes} minutes"
+        if seconds == 1:
+            return ErrorMessage(N_("%(seconds)s second"), {"seconds": seconds})
+        return ErrorMessage(N_("%(seconds)s seconds"), {"seconds": seconds})
+    return wait_minutes((seconds + 59) // 60)
+
+
+def wait_minutes(minutes: int) -> ErrorMessage:
+    """ "N minutes" for an error message, translated where the message is shown."""
+    if minutes == 1:
+        return ErrorMessage(N_("%(minutes)s minute"), {"minutes": minutes})
+    return ErrorMessage(N_("%(minutes)s minutes"), {"minutes": minutes})
 
 
 def raise_if_throttled(state: State, *, now: datetime, token: bool = False) -> None:
@@ -190,11 +205,18 @@ def raise_if_throttled(state: State, *, now: datetime, token: bool = False) -> N
     if not untils:
         return
     seconds = max(1, int((max(untils) - now).total_seconds() + 0.999))
-    what = "API requests with a wrong token" if token else "failed logins"
+    if token:
+        raise TooManyAttempts(
+            "Too many API requests with a wrong token from this address. Wait %(wait)s and "
+            "try again; nothing is checked before then.",
+            retry_after=seconds,
+            params={"wait": _wait_text(seconds)},
+        )
     raise TooManyAttempts(
-        f"Too many {what} from this address. Wait {_wait_text(seconds)} and try again; "
-        "nothing is checked before then.",
+        "Too many failed logins from this address. Wait %(wait)s and try again; nothing is "
+        "checked before then.",
         retry_after=seconds,
+        params={"wait": _wait_text(seconds)},
     )
 
 

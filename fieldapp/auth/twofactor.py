@@ -249,7 +249,9 @@ def reset(target: User, *, actor: User) -> None:
     """
     if not enabled(target):
         raise Conflict(
-            f"{target.username} has no two-factor sign-in to reset.", code="auth.2fa_off"
+            "%(target)s has no two-factor sign-in to reset.",
+            code="auth.2fa_off",
+            params={"target": target.username},
         )
     _clear(target)
     end_user_sessions(target, reason="admin", actor=actor)

@@ -3,9 +3,11 @@ parses input, calls a service, commits, and renders."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -17,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_datetime, gettext, ngettext
 from flask_login import current_user
 
 from fieldapp.audit.services import record
@@ -37,7 +40,9 @@ from fieldapp.auth.schemas import (
 from fieldapp.auth.throttle import TooManyAttempts
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import Conflict, DomainError, Invalid, NotFound
+from fieldapp.web import audit_names, i18n
 from fieldapp.web.args import load, load_args, load_json
+from fieldapp.web.i18n import translated_error
 from fieldapp.web.permissions import current_actor, require
 from fieldapp.web.security import (
     begin_web_session,
@@ -60,6 +65,55 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.home")
 
 
+@bp.post("/language")
+def set_language() -> Any:
+    """Choose the pages' language: saved on the person's account, or (before logging in) for
+    this browser's session. An empty choice follows the browser's own languages again."""
+    raw = request.form.get("language", "")
+    if raw not in ("", *services.INTERFACE_LANGUAGES):
+        raise Invalid(
+            "Choose Russian, Kazakh, English or the browser's language.",
+            code="user.language_invalid",
+        )
+    language = raw or None
+    if current_user.is_authenticated:
+        with unit_of_work():
+            services.set_language(current_actor(), language)
+    if language is None:
+        session.pop(i18n.SESSION_KEY, None)
+    else:
+        session[i18n.SESSION_KEY] = language
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def _login_error(exc: DomainError) -> str:
+    """A refused login's message in the reader's language (English as the service wrote it)."""
+    if i18n.current_language() == "en":
+        return exc.message
+    if isinstance(exc, TooManyAttempts):
+        minutes = max(1, (exc.retry_after + 59) // 60)
+        return str(
+            ngettext(
+                "Too many failed logins from this address. Wait %(num)d minute and try again; "
+                "nothing is checked before then.",
+                "Too many failed logins from this address. Wait %(num)d minutes and try again; "
+                "nothing is checked before then.",
+                minutes,
+            )
+        )
+    if isinstance(exc, services.AccountLocked):
+        return str(
+            ngettext(
+                "This account is locked after failed logins from many places. An administrator "
+                "can unlock it; otherwise try again in %(num)d minute.",
+                "This account is locked after failed logins from many places. An administrator "
+                "can unlock it; otherwise try again in %(num)d minutes.",
+                max(1, exc.minutes),
+            )
+        )
+    return translated_error(exc)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """The login page (fields ``username`` and ``password``)."""
@@ -67,7 +121,7 @@ def login() -> Any:
         if current_user.is_authenticated:
             return redirect(_safe_next(request.args.get("next")))
         notice = (
-            "Your session ended after a period of inactivity."
+            gettext("Your session ended after a period of inactivity.")
             if request.args.get("expired")
             else None
         )
@@ -93,7 +147,7 @@ def login() -> Any:
         return (
             render_template(
                 "auth/login.html",
-                error=exc.message,
+                error=_login_error(exc),
                 username=data["username"],
                 next=request.form.get("next"),
             ),
@@ -124,9 +178,12 @@ def _complete_login(user: User, target: str) -> Any:
     db.session.commit()
     if locked_at is not None:
         flash(
-            f"Your account was locked on {locked_at:%Y-%m-%d %H:%M} UTC after failed logins from "
-            "many places. If they were not you, change your password on your account page and "
-            "tell an administrator.",
+            gettext(
+                "Your account was locked on %(when)s UTC after failed logins from many places. "
+                "If they were not you, change your password on your account page and tell an "
+                "administrator.",
+                when=format_datetime(locked_at, i18n.DATETIME_PATTERN),
+            ),
             "error",
         )
     return redirect(target)
@@ -148,7 +205,7 @@ def second_factor() -> Any:
     ``code``), or one of their recovery codes. Five minutes after the password at most."""
     pending = _pending_login()
     if pending is None:
-        flash("Log in again: the code was not given within five minutes.", "error")
+        flash(gettext("Log in again: the code was not given within five minutes."), "error")
         return redirect(url_for("auth.login"))
     if request.method == "GET":
         return render_template("auth/code.html")
@@ -168,10 +225,13 @@ def second_factor() -> Any:
             session.pop(PENDING_KEY, None)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else {}
         status = 401 if isinstance(exc, twofactor.WrongCode) else exc.http_status
-        return render_template("auth/code.html", error=exc.message), status, headers
+        return render_template("auth/code.html", error=_login_error(exc)), status, headers
     session.pop(PENDING_KEY, None)
     if twofactor.remaining_recovery_codes(user) <= 2:
-        flash("You have few recovery codes left. Make new ones on your account page.", "error")
+        flash(
+            gettext("You have few recovery codes left. Make new ones on your account page."),
+            "error",
+        )
     return _complete_login(user, str(pending.get("next") or url_for("pages.home")))
 
 
@@ -188,7 +248,7 @@ def logout() -> Any:
             sessions.end_session(row, reason="logout")
             record("auth.logout", actor=row.user, subject_type="user", subject_id=row.user_id)
     session.clear()
-    flash("You are logged out.")
+    flash(gettext("You are logged out."))
     return redirect(url_for("auth.login"))
 
 
@@ -218,7 +278,13 @@ def end_my_sessions() -> Any:
     with unit_of_work():
         count = services.end_sessions(actor, actor=actor)
     session.clear()
-    flash(f"You are logged out everywhere ({count} session{'s' if count != 1 else ''}).")
+    flash(
+        ngettext(
+            "You are logged out everywhere (%(num)d session).",
+            "You are logged out everywhere (%(num)d sessions).",
+            count,
+        )
+    )
     return redirect(url_for("auth.login"))
 
 
@@ -241,10 +307,10 @@ def change_password() -> Any:
         )
     except DomainError as exc:
         db.session.commit()  # a wrong current password counts as a failed login
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return redirect(url_for("account.account"))
     db.session.commit()
-    flash("Password changed. Your other sessions have ended.")
+    flash(gettext("Password changed. Your other sessions have ended."))
     return redirect(url_for("account.account"))
 
 
@@ -258,7 +324,7 @@ def revoke_my_token(token_id: int) -> Any:
         if row.user_id != actor.id:
             raise NotFound("No such token.", code="token.not_found")
         services.revoke_api_token(row, actor=actor)
-    flash(f"The token {row.prefix}… no longer works.")
+    flash(gettext("The token %(prefix)s… no longer works.", prefix=row.prefix))
     return redirect(url_for("account.account"))
 
 
@@ -292,14 +358,14 @@ def two_factor() -> Any:
                     codes = twofactor.regenerate_recovery_codes(actor, code)
                 elif action == "disable":
                     twofactor.disable(actor, code)
-                    flash("Two-factor sign-in is off.")
+                    flash(gettext("Two-factor sign-in is off."))
                 else:
                     raise NotFound("Unknown action.")
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(translated_error(exc), "error")
         if codes is None:
             return redirect(url_for("account.two_factor"))
-        flash("Two-factor sign-in is on. Keep the recovery codes below somewhere safe.")
+        flash(gettext("Two-factor sign-in is on. Keep the recovery codes below somewhere safe."))
     setup: dict[str, str] | None = None
     if not twofactor.enabled(actor):
         secret = session.get(SETUP_KEY)
@@ -366,9 +432,9 @@ def create_user() -> Any:
                 regions=services.regions_by_codes(data["regions"]),
             )
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return redirect(url_for("admin.users"))
-    flash(f"User {user.username} created.")
+    flash(gettext("User %(username)s created.", username=user.username))
     return redirect(url_for("admin.user", user_id=user.id))
 
 
@@ -399,23 +465,32 @@ def user(user_id: int) -> Any:
                         display_name=data["display_name"],
                         active=request.form.get("active") == "on",
                     )
-                    flash("Saved.")
+                    flash(gettext("Saved."))
                 elif action == "password":
                     services.set_password(
                         target, request.form.get("password", ""), actor=current_actor()
                     )
-                    flash("Password set. The user's sessions have ended.")
+                    flash(gettext("Password set. The user's sessions have ended."))
                 elif action == "unlock":
                     services.unlock_user(target, actor=current_actor())
-                    flash(f"{target.username} is unlocked.")
+                    flash(gettext("%(username)s is unlocked.", username=target.username))
                 elif action == "end_sessions":
                     count = services.end_sessions(target, actor=current_actor())
-                    flash(f"{target.username} is logged out everywhere ({count} ended).")
+                    flash(
+                        gettext(
+                            "%(username)s is logged out everywhere (%(num)d ended).",
+                            username=target.username,
+                            num=count,
+                        )
+                    )
                 elif action == "reset_2fa":
                     twofactor.reset(target, actor=current_actor())
                     flash(
-                        f"Two-factor sign-in of {target.username} is off and their sessions "
-                        "have ended; they set it up again at their next login if it is required."
+                        gettext(
+                            "Two-factor sign-in of %(username)s is off and their sessions have "
+                            "ended; they set it up again at their next login if it is required.",
+                            username=target.username,
+                        )
                     )
                 elif action == "token":
                     label = load(TokenLabelSchema(), {"label": request.form.get("label", "")})
@@ -428,11 +503,11 @@ def user(user_id: int) -> Any:
                 elif action == "revoke_token":
                     row = _token_of(target, request.form.get("token_id", ""))
                     services.revoke_api_token(row, actor=current_actor())
-                    flash(f"The token {row.prefix}… no longer works.")
+                    flash(gettext("The token %(prefix)s… no longer works.", prefix=row.prefix))
                 else:
                     raise NotFound("Unknown action.")
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(translated_error(exc), "error")
         if new_token is None:
             return redirect(back or url_for("admin.user", user_id=target.id))
     return render_template(
@@ -458,7 +533,7 @@ def security() -> Any:
             twofactor.set_required(
                 request.form.get("two_factor_required") == "on", actor=current_actor()
             )
-        flash("Saved.")
+        flash(gettext("Saved."))
         return redirect(url_for("admin.security"))
     people = [u for u in services.list_users() if u.has_role(*twofactor.REQUIRED_ROLES)]
     return render_template(
@@ -516,9 +591,9 @@ def regions() -> Any:
                         },
                     )
                     services.create_region(data["code"], data["name"], actor=current_actor())
-            flash("Saved.")
+            flash(gettext("Saved."))
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(translated_error(exc), "error")
         return redirect(url_for("admin.regions"))
     return render_template(
         "admin/regions.html", regions=services.list_regions(), counts=services.region_user_counts()
@@ -652,6 +727,17 @@ def site_url() -> str:
     return str(configured).rstrip("/") if configured else request.host_url.rstrip("/")
 
 
+def loopback_site(url: str) -> bool:
+    """Whether ``url`` names this computer's loopback address, which no phone can reach."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _device_setup(worker: User, token: str) -> dict[str, Any]:
     region = ", ".join(r.name for r in worker.regions) or "fieldapp"
     settings = devices.collect_settings(site_url(), token, project_name=f"fieldapp · {region}")
@@ -702,13 +788,15 @@ def devices_page() -> Any:
                 token, device = devices.create_device(worker, actor=actor, label=data["label"])
             setup = _device_setup(worker, token) | {"worker": worker, "device": device}
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(translated_error(exc), "error")
             return redirect(url_for("admin.devices_page"))
     return render_template(
         "admin/devices.html",
         devices=devices.list_devices(actor),
         workers=_manageable_workers(actor),
         setup=setup,
+        site=site_url(),
+        site_unreachable=loopback_site(site_url()),
     )
 
 
@@ -720,7 +808,7 @@ def revoke_device(device_id: int) -> Any:
         devices.revoke_device(
             devices.get_device(device_id, actor=current_actor()), actor=current_actor()
         )
-    flash("The device can no longer send or download forms.")
+    flash(gettext("The device can no longer send or download forms."))
     return redirect(url_for("admin.devices_page"))
 
 
@@ -780,7 +868,7 @@ def audit() -> Any:
         person = services.get_user_by_username(args["user"])
         query = query.where(AuditEvent.actor_id == (person.id if person else -1))
     if args.get("subject"):
-        query = query.where(AuditEvent.subject_id == args["subject"].strip())
+        query = query.where(AuditEvent.subject_id.in_(_subject_ids(args["subject"].strip())))
     if args.get("region"):
         region = services.get_region(args["region"])
         query = query.where(AuditEvent.region_id == (region.id if region else -1))
@@ -802,15 +890,32 @@ def audit() -> Any:
         query = query.where(AuditEvent.id < before)
     rows = db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)).all()
     page = list(rows[:AUDIT_PAGE])
-    users = {u.id: u for u in services.list_users()}
+    actors, records = audit_names.resolve(page)
     regions = {r.id: r for r in db.session.scalars(select(Region))}
     next_before = page[-1].id if len(rows) > AUDIT_PAGE else None
+    active = [k for k in ("action", "user", "subject", "region", "from", "to") if args.get(k)]
     return render_template(
         "admin/audit.html",
         events=page,
-        users=users,
+        actors=actors,
+        records=records,
+        fallback=audit_names.fallback,
         regions=regions,
         args=args,
+        active_filters=active,
         problems=problems,
         next_before=next_before,
     )
+
+
+def _subject_ids(entered: str) -> list[str]:
+    """The audit subject ids ``entered`` may mean: itself, and a case's UUID for its code."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from fieldapp.cases.models import Case  # noqa: PLC0415
+
+    ids = [entered]
+    uuid = db.session.scalar(select(Case.uuid).where(Case.code == entered.upper()[:16]))
+    if uuid is not None:
+        ids.append(uuid)
+    return ids

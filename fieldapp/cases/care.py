@@ -17,7 +17,16 @@ from sqlalchemy import select
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.cases import events
-from fieldapp.cases.models import Case, CaseLink, CaseList, CaseStatus, CaseVersion, CaseWork
+from fieldapp.cases.models import (
+    Case,
+    CaseLink,
+    CaseList,
+    CaseStatus,
+    CaseVersion,
+    CaseWork,
+    TransferRequest,
+    TransferState,
+)
 from fieldapp.cases.services import new_version
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, Forbidden, Invalid, NotFound
@@ -52,8 +61,9 @@ def assign(case: Case, worker: User | None, *, actor: User) -> None:
         or case.region_id not in worker.region_ids
     ):
         raise Invalid(
-            f"{worker.username} is not an active field worker of this case's region.",
+            "%(worker)s is not an active field worker of this case's region.",
             code="case.assignee_invalid",
+            params={"worker": worker.username},
         )
     old = case.assigned_to_id
     case.assigned_to_id = worker.id if worker else None
@@ -72,24 +82,44 @@ def assign(case: Case, worker: User | None, *, actor: User) -> None:
 
 
 def transfer(case: Case, region: Region, *, actor: User, assign_to: User | None = None) -> None:
-    """Move the case to another region (the family moved); it leaves its worker's phone.
+    """Move the case to another region at once (the family moved); it leaves its worker's
+    phone. People move cases through a request the receiving region accepts
+    (:mod:`fieldapp.cases.transfers`); this direct move is the administrators' page action, the
+    API's and the acceptance's last step. A pending request of the case is cancelled.
 
     :raises Invalid: the new worker is not in the new region.
     """
     _require_manager(actor, case)
+    move(case, region, actor=actor, assign_to=assign_to)
+
+
+def move(case: Case, region: Region, *, actor: User, assign_to: User | None = None) -> None:
+    """The move itself, for callers that checked the actor already (an accepted request: its
+    coordinator belongs to the receiving region, not the case's)."""
     if region.id == case.region_id:
         raise Invalid("The case is already in that region.", code="case.same_region")
     if assign_to is not None and (
         region.id not in assign_to.region_ids or not assign_to.has_role(Role.FIELD_WORKER)
     ):
         raise Invalid(
-            f"{assign_to.username} is not a field worker of {region.name}.",
+            "%(worker)s is not a field worker of %(region)s.",
             code="case.assignee_invalid",
+            params={"worker": assign_to.username, "region": region.name},
         )
     old_region = case.region_id
     case.region_id = region.id
     case.assigned_to_id = assign_to.id if assign_to else None
     _touch(case)
+    now = utcnow()
+    for pending in db.session.scalars(
+        select(TransferRequest).where(
+            TransferRequest.case_id == case.id,
+            TransferRequest.state == TransferState.PENDING.value,
+        )
+    ):  # a direct move settles any request still waiting
+        pending.state = TransferState.CANCELLED.value
+        pending.decided_by_id = actor.id
+        pending.decided_at = now
     db.session.flush()
     for region_id in (old_region, region.id):  # both regions' logs show the move
         record(
@@ -110,10 +140,13 @@ def close(case: Case, *, actor: User, reason: str) -> None:
     if not reason.strip():
         raise Invalid("Say why the case is closed.", code="case.reason_missing")
     if case.status != CaseStatus.OPEN:
-        raise Conflict(f"The case is {case.status}.", code="case.not_open")
+        raise Conflict(
+            "The case is %(status)s.", code="case.not_open", params={"status": case.status}
+        )
     case.status = CaseStatus.CLOSED.value
     case.status_reason = reason.strip()[:1000]  # kept with the case, not in the audit log
     _touch(case)
+    case.closed_at = case.updated_at  # the retention of closed cases counts from here
     db.session.flush()
     record(
         "case.closed",
@@ -129,9 +162,14 @@ def reopen(case: Case, *, actor: User) -> None:
     """Reopen a closed case."""
     _require_manager(actor, case)
     if case.status != CaseStatus.CLOSED:
-        raise Conflict(f"The case is {case.status}, not closed.", code="case.not_closed")
+        raise Conflict(
+            "The case is %(status)s, not closed.",
+            code="case.not_closed",
+            params={"status": case.status},
+        )
     case.status = CaseStatus.OPEN.value
     case.status_reason = None
+    case.closed_at = None
     _touch(case)
     db.session.flush()
     record(
@@ -183,7 +221,11 @@ def link(case: Case, other: Case, relation: str, *, actor: User) -> CaseLink:
     _require_manager(actor, case)
     _require_manager(actor, other)
     if relation not in RELATIONS:
-        raise Invalid(f"relation is one of {', '.join(RELATIONS)}.", code="case.relation_invalid")
+        raise Invalid(
+            "relation is one of %(relations)s.",
+            code="case.relation_invalid",
+            params={"relations": ", ".join(RELATIONS)},
+        )
     if case.id == other.id:
         raise Invalid("A case cannot be linked to itself.", code="case.link_self")
     existing = db.session.scalars(
@@ -332,7 +374,11 @@ def merge(
     for prop in sorted(props):
         side = choose.get(prop)
         if side not in (None, "keep", "drop"):
-            raise Invalid(f"choose[{prop!r}] is 'keep' or 'drop'.", code="case.merge_invalid")
+            raise Invalid(
+                "choose['%(prop)s'] is 'keep' or 'drop'.",
+                code="case.merge_invalid",
+                params={"prop": prop},
+            )
         if side == "drop" or (side is None and keep.properties.get(prop) in (None, "")):
             merged[prop] = drop.properties.get(prop)
         else:

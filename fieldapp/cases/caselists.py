@@ -5,8 +5,11 @@ The CSV has ODK's entity-list shape — ``name,label,__version`` and properties 
 overdue first, then by due date). What a phone receives is decided here and nowhere else:
 
 * only open cases of the worker's region **and** assigned to that worker (a coordinator's own
-  phone gets every open case of their regions);
-* ``label`` is the pseudonymous case code, never a name;
+  phone gets every open case of their regions), and none whose consent or assent was refused or
+  withdrawn (``fieldapp.cases.consent``): follow-ups stop;
+* ``label`` is the pseudonymous case code and the non-identifying words its list's designer
+  chose (``fieldapp.cases.phone_labels``), never a name unless the programme switched names on
+  for that list;
 * only the properties some published form actually reads from the list (a form that never
   reads a property has no reason to carry it to the field).
 
@@ -28,11 +31,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from fieldapp.auth.models import Role, User
+from fieldapp.cases import phone_labels
 from fieldapp.cases.mapping import referenced_properties
-from fieldapp.cases.models import Case, CaseList, CaseStatus
+from fieldapp.cases.models import STOPS_FOLLOW_UPS, Case, CaseList, CaseStatus
 from fieldapp.db import db, utcnow
 from fieldapp.forms.models import Form, FormVersion
 
@@ -53,15 +57,29 @@ def _columns(case_list: CaseList) -> list[str]:
     return [p for p in case_list.properties if p in used]
 
 
+def on_phones() -> Any:
+    """The condition on a case to be offered for follow-ups: neither its consent nor its assent
+    refused or withdrawn (``fieldapp.cases.consent``; none on record stays on phones)."""
+    return or_(Case.consent.is_(None), Case.consent.not_in(STOPS_FOLLOW_UPS)) & or_(
+        Case.assent.is_(None), Case.assent.not_in(STOPS_FOLLOW_UPS)
+    )
+
+
 def _visible(case_list: CaseList, actor: User) -> Select[Any]:
     query = select(Case).where(
         Case.case_list_id == case_list.id,
         Case.status == CaseStatus.OPEN.value,
         Case.region_id.in_(actor.region_ids or {-1}),
+        on_phones(),
     )
     if not actor.has_role(Role.COORDINATOR):
         query = query.where(Case.assigned_to_id == actor.id)
     return query
+
+
+def caseload(case_list: CaseList, *, actor: User) -> list[Case]:
+    """The cases of ``case_list`` that ``actor``'s phone carries (the CSV's rows, unordered)."""
+    return list(db.session.scalars(_visible(case_list, actor)))
 
 
 _md5_by_state: OrderedDict[str, str] = OrderedDict()
@@ -91,6 +109,9 @@ def state_key(dataset: str, *, actor: User, today: date | None = None) -> str:
                 versions,
                 today,
                 _columns(case_list),
+                case_list.phone_label,
+                case_list.phone_label_names,
+                phone_labels.members_state(case_list),
             ),
         )
     )
@@ -149,11 +170,12 @@ def build_case_list(
     if case_list is not None:
         cases = db.session.scalars(_visible(case_list, actor)).all()
         cases = sorted(cases, key=lambda c: (not c.overdue(today), c.next_due or date.max, c.code))
+        shown = phone_labels.labels(case_list, cases, today)
         for case in cases:
             writer.writerow(
                 [
                     case.uuid,
-                    case.code,
+                    shown[case.id],
                     case.version,
                     *(_cell(case.properties.get(c)) for c in columns),
                     case.next_due.isoformat() if case.next_due else "",

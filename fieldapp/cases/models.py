@@ -13,7 +13,16 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldapp.db import Base, utcnow
@@ -36,6 +45,28 @@ class WorkState(enum.StrEnum):
     HELD = "held"  # approved, but an earlier update of its offline branch has not arrived yet
 
 
+class ConsentState(enum.StrEnum):
+    """What is on record about a person's (or a child's guardian's) consent, or a child's
+    assent. No value on record is ``None`` ("unknown")."""
+
+    GIVEN = "given"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+#: consent or assent in these states stops new follow-ups on phones (``caselists._visible``)
+STOPS_FOLLOW_UPS = (ConsentState.REFUSED.value, ConsentState.WITHDRAWN.value)
+
+
+class ReferralStatus(enum.StrEnum):
+    """Where a referral stands: made → accepted → seen → closed (closed may come early)."""
+
+    MADE = "made"
+    ACCEPTED = "accepted"
+    SEEN = "seen"
+    CLOSED = "closed"
+
+
 class CaseList(Base):
     """An entity list (dataset) and how the programme follows its cases up."""
 
@@ -56,7 +87,16 @@ class CaseList(Base):
     code_prefix: Mapped[str] = mapped_column(String(8), default="C")
     #: properties in the order phones receive them
     properties: Mapped[list[Any]] = mapped_column(default=list)
+    #: what a phone's case picker shows after the code (``fieldapp.cases.phone_labels``):
+    #: non-identifying properties, ``next_due`` or ``member_ages``, in order
+    phone_label: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: the case's label (which may hold a name) leads the phone label: off unless the programme
+    #: switches it on for this list (a phone can be lost or seized)
+    phone_label_names: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: days a closed case of this list is kept before the purge erases it with everything
+    #: derived from it (``fieldapp.retention``); NULL (the default) keeps closed cases
+    closed_retention_days: Mapped[int | None] = mapped_column(default=None)
 
 
 class Case(Base):
@@ -66,10 +106,24 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'closed', 'merged')", name="status_valid"),
         CheckConstraint("conflict IS NULL OR conflict IN ('soft', 'hard')", name="conflict_valid"),
+        CheckConstraint(
+            "consent IS NULL OR consent IN ('given', 'refused', 'withdrawn')", name="consent_valid"
+        ),
+        CheckConstraint(
+            "assent IS NULL OR assent IN ('given', 'refused', 'withdrawn')", name="assent_valid"
+        ),
         # covering indexes for the caseload state key (count, newest change, sum of versions)
-        # of a worker and of a coordinator's region: the 304 path reads only the index
+        # of a worker and of a coordinator's region: the 304 path reads only the index (consent
+        # and assent are in them because a refusal or withdrawal takes the case off phones)
         Index(
-            "ix_cases_list_region", "case_list_id", "region_id", "status", "updated_at", "version"
+            "ix_cases_list_region",
+            "case_list_id",
+            "region_id",
+            "status",
+            "updated_at",
+            "version",
+            "consent",
+            "assent",
         ),
         Index(
             "ix_cases_assigned",
@@ -79,6 +133,8 @@ class Case(Base):
             "region_id",
             "updated_at",
             "version",
+            "consent",
+            "assent",
         ),
     )
 
@@ -105,8 +161,15 @@ class Case(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     #: why it was closed (kept with the case, not in the audit log: it is free text)
     status_reason: Mapped[str | None] = mapped_column(String(1000))
+    #: when it was last closed (the retention of closed cases counts from here)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
     #: when the next follow-up is due
     next_due: Mapped[date | None] = mapped_column(Date, index=True)
+    #: consent on record (:class:`ConsentState`; NULL: none on record). For a child it is the
+    #: guardian's consent; the child's own assent is ``assent``. History: ``case_consent_changes``
+    consent: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: a child's own assent (:class:`ConsentState`; NULL: none on record)
+    assent: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: a test case, made by a test submission of a draft (``fieldapp.sandbox``): never in a
@@ -231,6 +294,138 @@ class OverdueNotice(Base):
     #: the due date that passed
     due: Mapped[date] = mapped_column(Date, primary_key=True)
     noticed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransferState(enum.StrEnum):
+    """Where a request to move a case to another region stands."""
+
+    PENDING = "pending"  # waiting for a coordinator of the receiving region
+    ACCEPTED = "accepted"  # the case moved (``care.transfer``), to the worker chosen
+    DECLINED = "declined"  # the receiving region said no, with a reason; the case stayed
+    CANCELLED = "cancelled"  # withdrawn by the source region (or an administrator's move)
+
+
+class TransferRequest(Base):
+    """A request to move a case to another region, which that region's coordinator accepts
+    (choosing a worker) or declines. Until then the case stays where it was."""
+
+    __tablename__ = "case_transfer_requests"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('pending', 'accepted', 'declined', 'cancelled')", name="state_valid"
+        ),
+        CheckConstraint("from_region_id <> to_region_id", name="regions_differ"),
+        CheckConstraint(
+            "(state = 'pending' AND decided_at IS NULL)"
+            " OR (state <> 'pending' AND decided_at IS NOT NULL)",
+            name="decided_iff_not_pending",
+        ),
+        # at most one pending request per case (a partial unique index on both databases)
+        Index(
+            "uq_case_transfer_requests_pending_case",
+            "case_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index("ix_case_transfer_requests_to", "to_region_id", "state", "requested_at"),
+        Index("ix_case_transfer_requests_from", "from_region_id", "state", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: the region the case was in when the request was made
+    from_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    #: the region asked to take it
+    to_region_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the requester's note for the receiving region (free text: kept here, not in the audit log)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    #: one of :class:`TransferState`
+    state: Mapped[str] = mapped_column(String(16), default=TransferState.PENDING.value)
+    #: who accepted, declined or cancelled it, and when
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    #: why it was declined (free text: kept here, not in the audit log)
+    decision_note: Mapped[str | None] = mapped_column(String(1000))
+    #: the worker of the receiving region the case was given to on acceptance
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ConsentChange(Base):
+    """One change of a case's consent or assent: from a registration's answers or by a
+    coordinator, with the reason (free text: kept here, never in the audit log)."""
+
+    __tablename__ = "case_consent_changes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('consent', 'assent')", name="kind_valid"),
+        CheckConstraint("new_state IN ('given', 'refused', 'withdrawn')", name="new_state_valid"),
+        CheckConstraint("source IN ('submission', 'staff')", name="source_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: ``consent`` (the person's, or a child's guardian's) or ``assent`` (the child's own)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: the state before (NULL: none on record) and after
+    old_state: Mapped[str | None] = mapped_column(String(16))
+    new_state: Mapped[str] = mapped_column(String(16))
+    #: ``submission`` (a registration's consent answers, on approval) or ``staff``
+    source: Mapped[str] = mapped_column(String(16))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: why (required from staff; may hold personal detail, so never copied to the audit log)
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Referral(Base):
+    """A referral of a case to a service (a psychologist...), tracked until it is closed.
+
+    Made from an approved wellbeing screening's referral answer, or by hand by a coordinator.
+    Each step keeps who and when; ``due`` follows from the urgency (``cases.referrals``).
+    """
+
+    __tablename__ = "case_referrals"
+    __table_args__ = (
+        CheckConstraint("status IN ('made', 'accepted', 'seen', 'closed')", name="status_valid"),
+        CheckConstraint("urgency IN ('today', 'week', 'month')", name="urgency_valid"),
+        CheckConstraint(
+            "(status = 'closed') = (closed_at IS NOT NULL)", name="closed_iff_closed_at"
+        ),
+        # one referral per case and submission (an approval after an edit makes no second one)
+        UniqueConstraint("case_id", "submission_id"),
+        # the late referrals screen: open ones by due date
+        Index("ix_case_referrals_status_due", "status", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: to whom: one of ``cases.referrals.SERVICES``
+    service: Mapped[str] = mapped_column(String(32))
+    #: ``today``, ``week`` or ``month``
+    urgency: Mapped[str] = mapped_column(String(16))
+    #: when the person should have been seen by (from the urgency and the day it was made)
+    due: Mapped[date] = mapped_column(Date)
+    #: one of :class:`ReferralStatus`
+    status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.MADE.value)
+    #: the screening it came from (NULL: added by hand)
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), index=True
+    )
+    #: a note by staff (free text: kept here, never in the audit log)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    made_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_at: Mapped[datetime | None]
+    seen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    seen_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    closed_at: Mapped[datetime | None]
 
 
 # every session keeps test data out of its queries (registered wherever these models are used)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fieldapp.auth.models import Region, User
-from fieldapp.cases.models import Case, CaseLink, CaseList
+from fieldapp.cases.models import Case, CaseLink, CaseList, TransferRequest
 from fieldapp.web.args import Cursor, Limit, Page, Text
 
 
@@ -41,6 +41,7 @@ class AssignBody(Schema):
 class TransferBody(Schema):
     region = Text(column=Region.code, load_default="")
     assign_to = Text(column=User.username, allow_none=True, load_default=None)
+    note = Text(column=TransferRequest.note, allow_none=True, load_default="")
 
 
 class CloseBody(Schema):
@@ -74,4 +75,13 @@ class CaseListUpdateBody(Schema):
     approval_required = fields.Boolean(allow_none=True, load_default=None)
     next_visit_property = Text(
         column=CaseList.next_visit_property, allow_none=True, load_default=None
+    )
+    phone_label = fields.List(
+        Text(max=255), allow_none=True, load_default=None, validate=validate.Length(max=20)
+    )
+    phone_label_names = fields.Boolean(allow_none=True, load_default=None)
+    #: days closed cases are kept before the purge erases them; null keeps them (left out:
+    #: unchanged)
+    closed_retention_days = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(1, 36500)
     )

@@ -15,18 +15,30 @@ How a submission reaches the cases:
 
 from __future__ import annotations
 
+import random
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Role, User
-from fieldapp.cases import events
+from fieldapp.cases import events, phone_labels
 from fieldapp.cases.mapping import as_date, entity_blocks
-from fieldapp.cases.models import Case, CaseList, CaseStatus, CaseVersion, CaseWork, WorkState
+from fieldapp.cases.models import (
+    STOPS_FOLLOW_UPS,
+    Case,
+    CaseList,
+    CaseStatus,
+    CaseVersion,
+    CaseWork,
+    WorkState,
+)
 from fieldapp.db import db, utcnow
 from fieldapp.errors import NotFound
 from fieldapp.events import is_sandbox, publish
@@ -35,10 +47,33 @@ from fieldapp.submissions.models import Submission, SubmissionVersion
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
-    "households": {"title": "Households", "code_prefix": "HH", "cadence_days": 30},
-    "adults": {"title": "Adults", "code_prefix": "AD", "cadence_days": 90},
-    "children": {"title": "Children", "code_prefix": "CH", "cadence_days": 90},
+    "households": {
+        "title": "Households",
+        "code_prefix": "HH",
+        "cadence_days": 30,
+        "phone_label": ["settlement", "district", "household_size", "member_ages", "next_due"],
+    },
+    "adults": {
+        "title": "Adults",
+        "code_prefix": "AD",
+        "cadence_days": 90,
+        "phone_label": ["birth_year", "next_due"],
+    },
+    "children": {
+        "title": "Children",
+        "code_prefix": "CH",
+        "cadence_days": 90,
+        "phone_label": ["sex", "birth_date", "next_due"],
+    },
 }
+
+
+class Keep:
+    """An argument left out: the setting stays as it is."""
+
+
+#: see :class:`Keep`
+KEEP = Keep()
 
 
 class CaseWorkError(Exception):
@@ -70,6 +105,8 @@ def ensure_case_lists(version: FormVersion) -> None:
                 cadence_days=defaults.get("cadence_days"),
                 approval_required=True,
                 properties=[],
+                phone_label=list(defaults.get("phone_label", ["next_due"])),
+                phone_label_names=False,
             )
             db.session.add(case_list)
         props = list(case_list.properties or [])
@@ -91,9 +128,39 @@ def update_case_list(
     cadence_days: int | None = None,
     approval_required: bool | None = None,
     next_visit_property: str | None = None,
+    phone_label: Sequence[str] | None = None,
+    phone_label_names: bool | None = None,
+    closed_retention_days: int | Keep | None = KEEP,
 ) -> None:
-    """Change how a list is followed up (designers and administrators)."""
+    """Change how a list is followed up, shown on phones and how long its closed cases are kept
+    (designers and administrators). ``closed_retention_days`` None keeps closed cases; left
+    out, unchanged.
+
+    :raises Invalid: a phone label part that is not the list's, or identifies a person while
+        names are off (see :mod:`fieldapp.cases.phone_labels`).
+    """
     changes: dict[str, Any] = {}
+    if not isinstance(closed_retention_days, Keep) and (
+        closed_retention_days != case_list.closed_retention_days
+    ):
+        changes["closed_retention_days"] = [
+            case_list.closed_retention_days,
+            closed_retention_days,
+        ]
+        case_list.closed_retention_days = closed_retention_days
+    names = case_list.phone_label_names if phone_label_names is None else phone_label_names
+    if phone_label is not None or phone_label_names is not None:
+        parts = phone_labels.check(
+            case_list,
+            list(case_list.phone_label or ()) if phone_label is None else phone_label,
+            names=names,
+        )
+        if parts != list(case_list.phone_label or ()):
+            changes["phone_label"] = [list(case_list.phone_label or ()), parts]
+            case_list.phone_label = parts
+        if names != case_list.phone_label_names:
+            changes["phone_label_names"] = [case_list.phone_label_names, names]
+            case_list.phone_label_names = names
     if cadence_days is not None and cadence_days != case_list.cadence_days:
         changes["cadence_days"] = [case_list.cadence_days, cadence_days or None]
         case_list.cadence_days = cadence_days or None
@@ -195,9 +262,26 @@ def record_case_work(
 # -- applying work ---------------------------------------------------------------------------
 
 
+#: where case codes are drawn from: ``secrets`` (unguessable), or the simulated year's own
+#: random source (the demo's codes are the same on every machine for the same seed)
+_code_source: ContextVar[random.Random | None] = ContextVar("case_code_source", default=None)
+
+
+@contextmanager
+def seeded_case_codes(rng: random.Random) -> Iterator[None]:
+    """Draw case codes from ``rng`` inside the block (the simulation; never a real request)."""
+    token = _code_source.set(rng)
+    try:
+        yield
+    finally:
+        _code_source.reset(token)
+
+
 def _new_code(prefix: str) -> str:
+    source = _code_source.get()
+    choice = source.choice if source is not None else secrets.choice
     while True:
-        code = f"{prefix}-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(5))
+        code = f"{prefix}-" + "".join(choice(_CODE_ALPHABET) for _ in range(5))
         if db.session.scalars(select(Case.id).where(Case.code == code)).first() is None:
             return code
 
@@ -279,8 +363,16 @@ def new_version(
     case.label = new_label
     case.version += 1
     case.updated_at = utcnow()
+    # linking through ``case=`` appends to ``case.versions``, which loads every earlier version
+    # first (a year of visits is dozens of rows per update); by id when they are not loaded
+    # anyway, so the collection still reads right whenever it is loaded later
+    link: dict[str, Any] = (
+        {"case_id": case.id}
+        if case.id is not None and "versions" in sa_inspect(case).unloaded
+        else {"case": case}
+    )
     version = CaseVersion(
-        case=case,
+        **link,
         version=case.version,
         label=case.label,
         properties=dict(case.properties),
@@ -419,6 +511,8 @@ def _update(
         conflicting_properties=conflicting,
     )
     case.next_due = _next_due(case, proposed, case.updated_at)
+    if case.consent in STOPS_FOLLOW_UPS or case.assent in STOPS_FOLLOW_UPS:
+        case.next_due = None  # a visit made offline before a withdrawal schedules nothing
     if conflict == "hard" or (conflict == "soft" and case.conflict != "hard"):
         case.conflict = conflict
     db.session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.auth.services import get_user_by_username, username_of
-from fieldapp.cases import care, services
+from fieldapp.cases import care, services, transfers
 from fieldapp.cases.models import Case, CaseList, CaseStatus
 from fieldapp.cases.schemas import (
     AssignBody,
@@ -24,7 +24,7 @@ from fieldapp.cases.schemas import (
     TransferBody,
 )
 from fieldapp.db import db, unit_of_work, utcnow
-from fieldapp.errors import BadRequest
+from fieldapp.errors import BadRequest, Invalid
 from fieldapp.submissions.models import Submission
 from fieldapp.submissions.services import cursor_id, decode_cursor, encode_cursor
 from fieldapp.web.args import load_args, load_json
@@ -143,7 +143,10 @@ def api_case_lists() -> Any:
                 "approval_required": c.approval_required,
                 "cadence_days": c.cadence_days,
                 "next_visit_property": c.next_visit_property,
+                "closed_retention_days": c.closed_retention_days,
                 "properties": c.properties,
+                "phone_label": c.phone_label,
+                "phone_label_names": c.phone_label_names,
             }
             for c in services.list_case_lists()
         ]
@@ -153,7 +156,8 @@ def api_case_lists() -> Any:
 @api.patch("/case-lists/<name>")
 @require(Role.ADMIN, Role.DESIGNER)
 def api_update_case_list(name: str) -> Any:
-    """Set ``cadence_days``, ``approval_required`` or ``next_visit_property``."""
+    """Set ``cadence_days``, ``approval_required``, ``next_visit_property``, ``phone_label``
+    (what a phone's case picker shows after the code) or ``phone_label_names``."""
     case_list = services.get_case_list(name)
     if case_list is None:
         from fieldapp.errors import NotFound  # noqa: PLC0415
@@ -167,12 +171,18 @@ def api_update_case_list(name: str) -> Any:
             cadence_days=body["cadence_days"],
             approval_required=body["approval_required"],
             next_visit_property=body["next_visit_property"],
+            phone_label=body["phone_label"],
+            phone_label_names=body["phone_label_names"],
+            closed_retention_days=body.get("closed_retention_days", services.KEEP),
         )
     return {
         "name": case_list.name,
         "approval_required": case_list.approval_required,
         "cadence_days": case_list.cadence_days,
         "next_visit_property": case_list.next_visit_property,
+        "phone_label": case_list.phone_label,
+        "phone_label_names": case_list.phone_label_names,
+        "closed_retention_days": case_list.closed_retention_days,
     }
 
 
@@ -206,15 +216,41 @@ def api_assign(case_id: str) -> Any:
 @api.post("/cases/<case_id>/transfer")
 @require(*MANAGERS)
 def api_transfer(case_id: str) -> Any:
-    """``{"region": "turkistan", "assign_to": "worker2"}`` (assign_to optional)."""
-    case = services.visible_case(case_id, actor=current_actor())
+    """``{"region": "turkistan", "assign_to": "worker2", "note": "..."}``.
+
+    Into a region the caller also coordinates (or by an administrator): the case moves at once
+    (200, the case; ``assign_to`` optional). Into anyone else's region: a transfer request that
+    the receiving region's coordinator accepts, choosing the worker, or declines (202, the
+    request); until then the case stays where it is. ``assign_to`` is then refused: the
+    receiving region chooses.
+    """
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
     body = load_json(TransferBody())
     region = care.get_region_or_404(body["region"])
-    with unit_of_work():
-        care.transfer(
-            case, region, actor=current_actor(), assign_to=_user_or_404(body["assign_to"])
+    if actor.has_role(Role.ADMIN) or region.id in actor.region_ids:
+        with unit_of_work():
+            care.transfer(case, region, actor=actor, assign_to=_user_or_404(body["assign_to"]))
+        return case_json(case)
+    if body["assign_to"]:
+        raise Invalid(
+            "The receiving region's coordinator chooses the worker when accepting the transfer; "
+            "leave assign_to out.",
+            code="transfer.assign_on_accept",
         )
-    return case_json(case)
+    origin = db.session.get(Region, case.region_id)
+    with unit_of_work():
+        request = transfers.request_transfer(case, region, actor=actor, note=body["note"] or "")
+    return {
+        "transfer_request": {
+            "id": request.id,
+            "case": case.uuid,
+            "from_region": origin.code if origin else None,
+            "to_region": region.code,
+            "state": request.state,
+            "requested_at": request.requested_at.isoformat(),
+        }
+    }, 202
 
 
 @api.post("/cases/<case_id>/close")

@@ -40,7 +40,7 @@ from werkzeug.datastructures import MultiDict
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import User
-from fieldapp.blobs import BlobStore
+from fieldapp.blobs import BlobStorage
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import Conflict, DomainError, NotFound
 from fieldapp.exports import services
@@ -68,7 +68,7 @@ FORMATS = ("csv.zip", "xlsx")
 def export_dir(app: Flask | None = None) -> Path:
     """Where prepared files live (made on first use, readable by the server's user only)."""
     app = app or current_app
-    path = Path(app.config["DATA_DIR"]) / "exports"
+    path = Path(app.config.get("EXPORTS_DIR") or Path(app.config["DATA_DIR"]) / "exports")
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
@@ -125,7 +125,11 @@ def queue(
     load_args(SubmissionExportArgs(), args)  # refuse now what the run would refuse later
     form = db.session.scalars(select(Form).where(Form.form_id == form_id)).one_or_none()
     if form is None or form.current_version_id is None:
-        raise NotFound(f"There is no form {form_id!r} to export.", code="form.not_found")
+        raise NotFound(
+            "There is no form '%(form)s' to export.",
+            code="form.not_found",
+            params={"form": form_id},
+        )
     active = db.session.scalar(
         select(func.count())
         .select_from(ExportJob)
@@ -133,9 +137,10 @@ def queue(
     )
     if (active or 0) >= ACTIVE_MAX:
         raise Conflict(
-            f"You already have {ACTIVE_MAX} exports being prepared. Wait for one to finish, "
-            "or delete one, before asking for another.",
+            "You already have %(max)s exports being prepared. Wait for one "
+            "to finish, or delete one, before asking for another.",
             code="export.too_many_jobs",
+            params={"max": ACTIVE_MAX},
         )
     params = {name: args.getlist(name) for name in PARAMS if args.getlist(name)}
     job = ExportJob(
@@ -293,7 +298,7 @@ def _heartbeat(progress: _Progress, rows: int) -> bool:
     return bool(result.rowcount == 1)
 
 
-def run(job_id: int, holder: str, store: BlobStore | None) -> str:
+def run(job_id: int, holder: str, store: BlobStorage | None) -> str:
     """Run one claimed job to its end; return the state it ended in. Never raises."""
     job = db.session.get(ExportJob, job_id)
     assert job is not None

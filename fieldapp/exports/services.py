@@ -32,7 +32,7 @@ from sqlalchemy import Select, func, select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
-from fieldapp.blobs import BlobStore
+from fieldapp.blobs import BlobStorage
 from fieldapp.cases.models import Case, CaseList
 from fieldapp.db import db, utcnow
 from fieldapp.errors import NotFound
@@ -158,7 +158,9 @@ def prepare_form_export(
     reader = _reader(actor, ip)
     form = db.session.scalars(select(Form).where(Form.form_id == form_id)).one_or_none()
     if form is None:
-        raise NotFound(f"There is no form {form_id!r}.", code="form.not_found")
+        raise NotFound(
+            "There is no form '%(form)s'.", code="form.not_found", params={"form": form_id}
+        )
     versions = db.session.scalars(
         select(FormVersion)
         .where(FormVersion.form_pk == form.id, FormVersion.status == VersionStatus.PUBLISHED)
@@ -367,19 +369,19 @@ def _finish(export: FormExport | CaseExport, what: str) -> None:
 
 
 def _media(
-    export: FormExport, archive: Any, sink: w.Sink, store: BlobStore | None
+    export: FormExport, archive: Any, sink: w.Sink, store: BlobStorage | None
 ) -> Iterator[bytes]:
     if store is None:
         return
     for batch in _attachment_rows(export):
         for _, instance_id, name, sha256 in batch:
             path = f"media/{_safe(instance_id)}/{_safe(name.rsplit('/', 1)[-1])}"
-            with store.path_for(sha256).open("rb") as source:
+            with store.open(sha256) as source:
                 yield from w.copy_into(archive, path, source, sink)
 
 
 def submissions_csv_zip(
-    export: FormExport, store: BlobStore | None = None
+    export: FormExport, store: BlobStorage | None = None
 ) -> Generator[bytes, None, None]:
     """The export as a zip of CSVs: the top level streamed as it is read, the repeats spooled
     to temporary files and added after it, then the media files when asked for."""
@@ -432,7 +434,7 @@ def _copy_tables(export: FormExport, archive: Any, sink: w.Sink) -> Iterator[byt
         yield sink.drain()
 
 
-def _csv_zip(export: FormExport, store: BlobStore | None, files: ExitStack) -> Iterator[bytes]:
+def _csv_zip(export: FormExport, store: BlobStorage | None, files: ExitStack) -> Iterator[bytes]:
     if _on_postgresql():
         try:
             sink = w.Sink()
@@ -450,7 +452,7 @@ def _csv_zip(export: FormExport, store: BlobStore | None, files: ExitStack) -> I
 
 
 def _portable_csv_zip(
-    export: FormExport, store: BlobStore | None, files: ExitStack
+    export: FormExport, store: BlobStorage | None, files: ExitStack
 ) -> Iterator[bytes]:
     try:
         sink = w.Sink()

@@ -23,6 +23,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from fieldapp.audit.services import client_ip
@@ -240,7 +241,9 @@ def prepare(form_id: str) -> Any:
     form = get_form(form_id)
     if form.current_version_id is None:
         raise NotFound(
-            f"Form {form_id!r} has no published version to export.", code="form.not_found"
+            "Form '%(form)s' has no published version to export.",
+            code="form.not_found",
+            params={"form": form_id},
         )
     chosen = [(k, v) for k in jobs.PARAMS for v in request.args.getlist(k) if v]
     return render_template("exports/prepare.html", form=form, chosen=chosen)
@@ -312,5 +315,5 @@ def job_delete(job: str) -> Any:
     actor = current_actor()
     with unit_of_work():
         jobs.delete(jobs.get_job(job, actor), actor, client_ip.get())
-    flash("The export was deleted.")
+    flash(gettext("The export was deleted."))
     return redirect(url_for("exports.jobs_page"))

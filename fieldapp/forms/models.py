@@ -54,6 +54,9 @@ class Form(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: days a deleted submission of this form is kept before the purge removes it for good
+    #: (``fieldapp.retention``); NULL keeps deleted submissions until someone restores them
+    deleted_retention_days: Mapped[int | None] = mapped_column(default=30, server_default="30")
 
     versions: Mapped[list[FormVersion]] = relationship(
         back_populates="form",

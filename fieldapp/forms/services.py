@@ -27,7 +27,7 @@ from fieldapp import events
 from fieldapp.audit.models import AuditEvent
 from fieldapp.audit.services import record
 from fieldapp.auth.models import User
-from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.blobs import BlobStorage, store_blob
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms.events import FormPublished
@@ -78,7 +78,9 @@ def get_form(form_id: str) -> Form:
     """:raises NotFound: no form has this id."""
     form = find_form(form_id)
     if form is None:
-        raise NotFound(f"There is no form {form_id!r}.", code="form.not_found")
+        raise NotFound(
+            "There is no form '%(form)s'.", code="form.not_found", params={"form": form_id}
+        )
     return form
 
 
@@ -165,7 +167,7 @@ def upload_draft(
     *,
     filename: str,
     actor: User | None,
-    store: BlobStore,
+    store: BlobStorage,
     max_bytes: int = 10 * 1024 * 1024,
     limits: CompileLimits | None = None,
 ) -> FormVersion:
@@ -204,9 +206,10 @@ def upload_draft(
             if attempt == _UPLOAD_ATTEMPTS:
                 break
     raise Conflict(
-        f"Other uploads of form {info.form_id!r} were being saved at the same moment; this "
-        "one was not kept. Upload it again.",
+        "Other uploads of form '%(form)s' were being saved at the same moment; "
+        "this one was not kept. Upload it again.",
         code="form.upload_conflict",
+        params={"form": info.form_id},
     )
 
 
@@ -221,7 +224,7 @@ def _keep_draft(
     info: XFormInfo,
     *,
     actor: User | None,
-    store: BlobStore,
+    store: BlobStorage,
 ) -> FormVersion:
     """The database part of :func:`upload_draft` (one attempt).
 
@@ -293,7 +296,7 @@ def _keep_draft(
 
 
 def _attach_itemsets(
-    version: FormVersion, itemsets: str, *, actor: User | None, store: BlobStore
+    version: FormVersion, itemsets: str, *, actor: User | None, store: BlobStorage
 ) -> None:
     """Serve the choices of ``select_one_external`` questions as ``itemsets.csv``.
 
@@ -430,7 +433,8 @@ def _validate(xform: str, policy: ValidationPolicy) -> str:
     if cached:
         raise Invalid(
             "ODK Validate (the form engine of ODK Collect) rejects this form, so phones could "
-            "not open it: " + "; ".join(p.message for p in cached),
+            "not open it: %(problems)s",
+            params={"problems": "; ".join(p.message for p in cached)},
             code="form.validate_failed",
             details=[p.to_dict() for p in cached],
         )
@@ -475,24 +479,27 @@ def publish(
     note = (note or "").strip() or None
     if note is not None and len(note) > PUBLISH_NOTE_MAX:
         raise Invalid(
-            f"The note is longer than {PUBLISH_NOTE_MAX} characters.",
+            "The note is longer than %(max)s characters.",
             code="form.publish_note_too_long",
             details={"note": [f"Longer than {PUBLISH_NOTE_MAX} characters."]},
+            params={"max": PUBLISH_NOTE_MAX},
         )
     draft = form.draft
     if draft is None:
         raise Conflict(
-            f"Form {form.form_id!r} has no draft to publish. Upload a new version first.",
+            "Form '%(form)s' has no draft to publish. Upload a new version first.",
             code="form.no_draft",
+            params={"form": form.form_id},
         )
     if acknowledge:
         acknowledge_warnings(draft, actor=actor)
     blocking = draft.blocking_warnings
     if blocking and draft.warnings_acknowledged_at is None:
         raise Conflict(
-            f"The draft has {len(blocking)} warning(s). Read them and confirm before publishing.",
+            "The draft has %(count)s warning(s). Read them and confirm before publishing.",
             code="form.warnings_unacknowledged",
             details=blocking,
+            params={"count": len(blocking)},
         )
     draft.validation = _validate(draft.xform, policy or ValidationPolicy())
     now = utcnow()
@@ -536,7 +543,9 @@ def set_state(form: Form, state: str, *, actor: User | None) -> None:
         target = FormState(state)
     except ValueError:
         raise Invalid(
-            f"Unknown state {state!r}; use open, closing or closed.", code="form.state_invalid"
+            "Unknown state '%(state)s'; use open, closing or closed.",
+            code="form.state_invalid",
+            params={"state": state},
         ) from None
     current = FormState(form.state)
     if current == target:
@@ -544,7 +553,11 @@ def set_state(form: Form, state: str, *, actor: User | None) -> None:
     if current == FormState.DRAFT:
         raise Conflict("Publish the form before opening or closing it.", code="form.not_published")
     if target not in _TRANSITIONS[current]:
-        raise Conflict(f"A form cannot go from {current} to {target}.", code="form.state_invalid")
+        raise Conflict(
+            "A form cannot go from %(current)s to %(target)s.",
+            code="form.state_invalid",
+            params={"current": current, "target": target},
+        )
     form.state = target.value
     db.session.flush()
     record(
@@ -566,20 +579,23 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
     """Refuse files that phones could not use, with a message saying why."""
     name = attachment.name
     if not data:
-        raise Invalid(f"{name} is empty.", code="form.attachment_empty")
+        raise Invalid("%(name)s is empty.", code="form.attachment_empty", params={"name": name})
     if attachment.kind == "file-csv" or name.lower().endswith(".csv"):
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Invalid(
-                f"{name} is not UTF-8 text. In Excel, use 'Save as' → 'CSV UTF-8'.",
+                "%(name)s is not UTF-8 text. In Excel, use 'Save as' → 'CSV UTF-8'.",
                 code="form.attachment_not_utf8",
+                params={"name": name},
             ) from None
         try:
             header = next(csv.reader(io.StringIO(text)), [])
         except csv.Error as exc:
             raise Invalid(
-                f"{name} is not a readable CSV file: {exc}.", code="form.attachment_bad_csv"
+                "%(name)s is not a readable CSV file: %(exc)s.",
+                code="form.attachment_bad_csv",
+                params={"name": name, "exc": exc},
             ) from None
         columns = {h.strip() for h in header}
         needed = _csv_columns_needed(attachment, name)
@@ -591,24 +607,32 @@ def _check_attachment_content(attachment: FormAttachment, data: bytes) -> None:
         )
         if missing:
             raise Invalid(
-                f"{name} needs a header row with the column(s) {', '.join(missing)}: the form "
-                "takes its choices' values and labels from them, and ODK Collect would show "
-                f"empty choices (it has: {', '.join(sorted(columns)) or 'nothing'}).",
+                "%(name)s needs a header row with the column(s) %(missing)s: the form "
+                "takes its choices' values and labels from them, and ODK Collect would "
+                "show empty choices (it has: %(columns)s).",
                 code="form.attachment_bad_csv",
+                params={
+                    "name": name,
+                    "missing": ", ".join(missing),
+                    "columns": ", ".join(sorted(columns)) or "nothing",
+                },
             )
     elif name.lower().endswith(".xml"):
         try:
             parse_xml(data)
         except XmlError as exc:
             raise Invalid(
-                f"{name} is not usable XML: {exc.message}", code="form.attachment_bad_xml"
+                "%(name)s is not usable XML: %(message)s",
+                code="form.attachment_bad_xml",
+                params={"name": name, "message": exc.message},
             ) from None
     elif attachment.kind in ("image", "big-image"):
         head = data[:16]
         if not head.startswith(_IMAGE_MAGIC) and b"<svg" not in data[:1024]:
             raise Invalid(
-                f"{name} is not a PNG, JPEG, GIF, WebP or SVG image.",
+                "%(name)s is not a PNG, JPEG, GIF, WebP or SVG image.",
                 code="form.attachment_not_image",
+                params={"name": name},
             )
 
 
@@ -651,7 +675,7 @@ def attach_file(
     data: bytes,
     *,
     actor: User | None,
-    store: BlobStore,
+    store: BlobStorage,
     content_type: str | None = None,
     max_bytes: int = 50 * 1024 * 1024,
 ) -> FormAttachment:
@@ -667,23 +691,34 @@ def attach_file(
     name = PurePosixPath(name.replace("\\", "/")).name
     if len(data) > max_bytes:
         raise PayloadTooLarge(
-            f"{name} is {len(data) // (1024 * 1024)} MB; files up to "
-            f"{max_bytes // (1024 * 1024)} MB are accepted.",
+            "%(name)s is %(size)s MB; files up to %(limit)s MB are accepted.",
             code="form.attachment_too_large",
+            params={
+                "name": name,
+                "size": len(data) // (1024 * 1024),
+                "limit": max_bytes // (1024 * 1024),
+            },
         )
     attachment = next((a for a in target.attachments if a.name == name), None)
     if attachment is None:
         expected = ", ".join(a.name for a in target.attachments) or "no files"
         raise Invalid(
-            f"Version {target.version} of {form.form_id} does not use a file named {name!r}; "
-            f"it uses: {expected}.",
+            "Version %(version)s of %(form)s does not use a file named '%(name)s'; "
+            "it uses: %(expected)s.",
             code="form.attachment_unexpected",
+            params={
+                "version": target.version,
+                "form": form.form_id,
+                "name": name,
+                "expected": expected,
+            },
         )
     if attachment.dataset is not None:
         raise Conflict(
-            f"{name} is the case list {attachment.dataset!r}; fieldapp builds it for each phone "
-            "from the case records, so it cannot be uploaded.",
+            "%(name)s is the case list '%(dataset)s'; fieldapp builds it for each "
+            "phone from the case records, so it cannot be uploaded.",
             code="form.attachment_is_case_list",
+            params={"name": name, "dataset": attachment.dataset},
         )
     _check_attachment_content(attachment, data)
     blob_sha = store_blob(store, data)
@@ -765,7 +800,7 @@ def publish_file(
     *,
     filename: str,
     actor: User | None,
-    store: BlobStore,
+    store: BlobStorage,
     policy: ValidationPolicy | None = None,
     max_bytes: int = 10 * 1024 * 1024,
     skip_unchanged: bool = False,

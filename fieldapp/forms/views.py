@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import FileStorage
 
@@ -27,6 +28,7 @@ from fieldapp.sandbox import services as try_services
 from fieldapp.submissions import impact
 from fieldapp.web.args import Text, load_args, load_json
 from fieldapp.web.files import blob_store, content_disposition
+from fieldapp.web.i18n import state_label, translated_error
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
@@ -100,9 +102,13 @@ def _uploaded_file(limit: int, what: str) -> FileStorage:
     """The multipart ``file`` part, refusing oversize bodies before reading them."""
     if request.content_length is not None and request.content_length > limit + 64 * 1024:
         raise PayloadTooLarge(
-            f"{what} files up to {limit // (1024 * 1024)} MB are accepted; this upload is "
-            f"{request.content_length // (1024 * 1024)} MB.",
+            "%(what)s files up to %(limit)s MB are accepted; this upload is %(size)s MB.",
             code="file.too_large",
+            params={
+                "what": what,
+                "limit": limit // (1024 * 1024),
+                "size": request.content_length // (1024 * 1024),
+            },
         )
     request.max_content_length = limit + 64 * 1024
     upload = request.files.get("file")
@@ -141,9 +147,10 @@ def _attach(form: Form) -> None:
     ):
         if len(value) > longest:
             raise Invalid(
-                f"The file's {what} is longer than {longest} characters.",
+                "The file's %(what)s is longer than %(longest)s characters.",
                 code="file.invalid",
                 details={what: [f"Longer than {longest} characters."]},
+                params={"what": what, "longest": longest},
             )
     with unit_of_work():
         services.attach_file(
@@ -162,7 +169,9 @@ def _version(form: Form, version: str) -> FormVersion:
         if candidate.version == version:
             return candidate
     raise NotFound(
-        f"Form {form.form_id!r} has no version {version!r}.", code="form.version_not_found"
+        "Form '%(form)s' has no version '%(version)s'.",
+        code="form.version_not_found",
+        params={"form": form.form_id, "version": version},
     )
 
 
@@ -189,7 +198,13 @@ def upload() -> Any:
             upload_error=exc,
             filename=(request.files.get("file").filename if request.files.get("file") else None),  # type: ignore[union-attr]
         ), exc.http_status
-    flash(f"Uploaded version {version.version} of {version.form.form_id} as a draft.")
+    flash(
+        gettext(
+            "Uploaded version %(version)s of %(form)s as a draft.",
+            version=version.version,
+            form=version.form.form_id,
+        )
+    )
     return redirect(url_for("forms.detail", form_id=version.form.form_id))
 
 
@@ -233,7 +248,7 @@ def publish_confirm(form_id: str) -> Any:
     """Publishing asks first: what the draft changes, its warnings, a note, then confirm."""
     form = services.get_form(form_id)
     if form.draft is None:
-        flash("There is no draft to publish. Upload a new version first.", "error")
+        flash(gettext("There is no draft to publish. Upload a new version first."), "error")
         return redirect(url_for("forms.detail", form_id=form_id))
     return _publish_page(form)
 
@@ -244,6 +259,9 @@ def publish(form_id: str) -> Any:
     """Publish the draft (confirmed on the publish page), once its warnings were acknowledged;
     the note is kept on the version."""
     form = services.get_form(form_id)
+    if request.form.get("confirm") != "1":  # only the publish page's form publishes
+        flash(gettext("Read what publishing changes, then confirm on this page."), "error")
+        return redirect(url_for("forms.publish_confirm", form_id=form_id))
     note = request.form.get("note", "")
     acknowledge = request.form.get("acknowledge_warnings") == "on"
     test_data = request.form.get("test_data", "discard")
@@ -265,7 +283,12 @@ def publish(form_id: str) -> Any:
                 publish_error=exc,
             ), exc.http_status
         return _publish_page(form, error=exc, entered=entered), exc.http_status
-    flash(f"Version {version.version} is published; phones will get it at their next update.")
+    flash(
+        gettext(
+            "Version %(version)s is published; phones will get it at their next update.",
+            version=version.version,
+        )
+    )
     return redirect(url_for("forms.detail", form_id=form_id))
 
 
@@ -277,9 +300,9 @@ def change_state(form_id: str) -> Any:
     try:
         with unit_of_work():
             services.set_state(form, request.form.get("state", ""), actor=current_actor())
-        flash(f"The form is now {form.state}.")
+        flash(gettext("The form is now %(state)s.", state=state_label(form.state, "form")))
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
     return redirect(url_for("forms.detail", form_id=form_id))
 
 
@@ -291,9 +314,9 @@ def discard(form_id: str) -> Any:
     try:
         with unit_of_work():
             services.discard_draft(form, actor=current_actor())
-        flash("The draft was discarded.")
+        flash(gettext("The draft was discarded."))
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return redirect(url_for("forms.detail", form_id=form_id))
     if services.find_form(form_id) is None:
         return redirect(url_for("forms.catalogue"))
@@ -307,9 +330,9 @@ def attach(form_id: str) -> Any:
     form = services.get_form(form_id)
     try:
         _attach(form)
-        flash("File attached.")
+        flash(gettext("File attached."))
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
     return redirect(url_for("forms.detail", form_id=form_id))
 
 

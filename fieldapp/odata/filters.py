@@ -54,7 +54,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         found = _TOKEN.match(text, at)
         if found is None or found.end() == at:
-            raise FilterInvalid(f"The $filter cannot be read at character {at + 1}.")
+            raise FilterInvalid(
+                "The $filter cannot be read at character %(at)s.", params={"at": at + 1}
+            )
         kind = found.lastgroup or ""
         out.append((kind, found.group(kind)))
         at = found.end()
@@ -70,7 +72,9 @@ def as_datetime(value: Any) -> datetime:
             return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise FilterInvalid(f"{value!r} is not a date or date-time.") from None
+        raise FilterInvalid(
+            "%(value)s is not a date or date-time.", params={"value": repr(value)}
+        ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -101,7 +105,10 @@ class _Parser:
     def parse(self) -> ColumnElement[bool]:
         expr = self.or_()
         if self.peek() is not None:
-            raise FilterInvalid(f"Unexpected {self.peek()[1]!r} in the $filter.")  # type: ignore[index]
+            token = self.peek()[1]  # type: ignore[index]
+            raise FilterInvalid(
+                "Unexpected %(token)s in the $filter.", params={"token": repr(token)}
+            )
         return expr
 
     def or_(self) -> ColumnElement[bool]:
@@ -144,16 +151,23 @@ class _Parser:
             return value
         if kind == "word" and value.lower() == "null":
             return None
-        raise FilterInvalid(f"{value!r} is not a value the $filter can compare with.")
+        raise FilterInvalid(
+            "%(value)s is not a value the $filter can compare with.", params={"value": repr(value)}
+        )
 
     def comparison(self) -> ColumnElement[bool]:
         kind, name = self.take()
         if kind != "word" or name not in self.properties:
             known = ", ".join(sorted(self.properties))
-            raise FilterInvalid(f"The $filter can only use {known}; not {name!r}.")
+            raise FilterInvalid(
+                "The $filter can only use %(known)s; not %(name)s.",
+                params={"known": known, "name": repr(name)},
+            )
         kind, op = self.take()
         if kind != "word" or op.lower() not in _OPS:
-            raise FilterInvalid(f"{op!r} is not a comparison (eq, ne, lt, le, gt, ge).")
+            raise FilterInvalid(
+                "%(op)s is not a comparison (eq, ne, lt, le, gt, ge).", params={"op": repr(op)}
+            )
         op = op.lower()
         raw = self.literal()
         prop = self.properties[name]
@@ -187,7 +201,10 @@ def compile_filter(text: str, properties: Mapping[str, Property]) -> ColumnEleme
     :raises FilterInvalid: anything this server does not understand.
     """
     if len(text) > MAX_LENGTH:
-        raise FilterInvalid(f"The $filter is longer than {MAX_LENGTH} characters.")
+        raise FilterInvalid(
+            "The $filter is longer than %(max)s characters.",
+            params={"max": MAX_LENGTH},
+        )
     if not text.strip():
         raise FilterInvalid("The $filter is empty.")
     return _Parser(text, properties).parse()

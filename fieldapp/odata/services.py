@@ -363,7 +363,11 @@ def check_select(options: Options, allowed: Sequence[str]) -> None:
     for name in options.select or ():
         head = name.split("/", 1)[0]
         if head not in allowed:
-            raise BadRequest(f"$select: no property {name!r}.", code="odata.select_invalid")
+            raise BadRequest(
+                "$select: no property %(name)s.",
+                code="odata.select_invalid",
+                params={"name": repr(name)},
+            )
 
 
 def _select(row: dict[str, Any], names: tuple[str, ...] | None) -> dict[str, Any]:

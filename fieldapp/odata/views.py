@@ -235,7 +235,9 @@ def _int_option(name: str, maximum: int) -> int | None:
         return None
     if not (raw.isascii() and raw.isdigit()) or int(raw) > maximum:
         raise BadRequest(
-            f"{name} is a whole number from 0 to {maximum}.", code="odata.option_invalid"
+            "%(name)s is a whole number from 0 to %(maximum)s.",
+            code="odata.option_invalid",
+            params={"name": name, "maximum": maximum},
         )
     return int(raw)
 

@@ -15,6 +15,7 @@ the decisions are in ``forms.services`` and ``submissions.services``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -142,10 +143,10 @@ def _authenticate() -> User:
         raise
     except auth.AccountLocked as exc:
         db.session.commit()
-        raise Unauthorized(exc.message, code=exc.code) from None
+        raise Unauthorized(exc.template, code=exc.code, params=exc.params) from None
     except auth.LoginFailed as exc:
         db.session.commit()  # keep the failure count and its audit entry
-        raise Unauthorized(exc.message, code=exc.code) from None
+        raise Unauthorized(exc.template, code=exc.code, params=exc.params) from None
     devices.note_password_sync(
         user, user_agent=request.headers.get("User-Agent", ""), ip=request.remote_addr
     )
@@ -176,12 +177,26 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _conditional(body: str | bytes, content_type: str, etag: str | None = None) -> Response:
-    """A response with a strong ETag, answered 304 when the client already has it."""
-    response = Response(body, content_type=content_type)
+def _conditional(
+    body: str | bytes, content_type: str, etag: str | None = None, *, compress: bool = False
+) -> Response:
+    """A response with a strong ETag, answered 304 when the client already has it.
+
+    :param compress: gzip the body for a client that accepts it (its own ETag, ``-gz``); only
+        for bodies that hold no secret and nothing the requester chose (no BREACH oracle).
+    """
+    data = body.encode() if isinstance(body, str) else body
     if etag is None:
-        data = body.encode() if isinstance(body, str) else body
         etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    gzipped = compress and len(data) > 1024 and request.accept_encodings.quality("gzip") > 0
+    if gzipped:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+        etag += "-gz"
+    response = Response(data, content_type=content_type)
+    if compress:
+        response.vary.add("Accept-Encoding")
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
     response.set_etag(etag)
     response.make_conditional(request)
     return response
@@ -209,7 +224,9 @@ def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
         or form.state not in (FormState.OPEN, FormState.CLOSING)
     ):
         raise NotFound(
-            f"There is no form {form_id!r} for you on this server.", code="form.not_found"
+            "There is no form '%(form)s' for you on this server.",
+            code="form.not_found",
+            params={"form": form_id},
         )
     return form, form.current_version
 
@@ -282,7 +299,10 @@ def _note_fetch(version: FormVersion, kind: str) -> None:
 def form_download(form_id: str) -> Response:
     """The XForm, byte for byte what the list's hash describes."""
     _form, version = _downloadable(form_id)
-    response = _conditional(version.xform.encode(), XML, etag=version.xform_md5)
+    response = _conditional(version.xform.encode(), XML, etag=version.xform_md5, compress=True)
+    # kept by the browser of /fill and revalidated by its ETag (a 304 when unchanged); a form
+    # definition holds no one's data, and "private" keeps it out of shared caches
+    response.headers["Cache-Control"] = "private, no-cache"
     _note_fetch(version, "xform")
     return response
 
@@ -337,7 +357,11 @@ def attachment(form_id: str, name: str) -> Response:
     _form, version = _downloadable(form_id)
     found = next((a for a in version.attachments if a.name == name), None)
     if found is None:
-        raise NotFound(f"The form has no file {name!r}.", code="form.attachment_not_found")
+        raise NotFound(
+            "The form has no file '%(name)s'.",
+            code="form.attachment_not_found",
+            params={"name": name},
+        )
     draft_try = tries.current_try()
     if found.dataset is not None and draft_try is not None:
         test_list = try_services.test_case_list(found.dataset, draft_try)  # test cases only
@@ -362,7 +386,11 @@ def attachment(form_id: str, name: str) -> Response:
         response.headers["Content-Disposition"] = content_disposition("attachment", name)
         return response
     if found.blob_sha256 is None:
-        raise NotFound(f"{name} has not been uploaded yet.", code="form.attachment_missing")
+        raise NotFound(
+            "%(name)s has not been uploaded yet.",
+            code="form.attachment_missing",
+            params={"name": name},
+        )
     blob = db.session.get(Blob, found.blob_sha256)
     assert blob is not None
     response = _conditional(
@@ -462,7 +490,9 @@ def submission() -> Response:
     device_id = request.args.get("deviceID")
     if device_id is not None and len(device_id) > _DEVICE_ID_MAX:
         raise BadRequest(
-            f"deviceID is longer than {_DEVICE_ID_MAX} characters.", code="submission.device_id"
+            "deviceID is longer than %(max)s characters.",
+            code="submission.device_id",
+            params={"max": _DEVICE_ID_MAX},
         )
     user_agent = request.headers.get("User-Agent")
     if request.headers.get("ODK-Client"):

@@ -1,8 +1,11 @@
-"""The coordinators' dashboard: how one region stands, in counts.
+"""The coordinators' dashboard: how their regions stand, in counts.
 
-For one region at a time: submissions waiting for a decision (new, corrected, urgent) and sent
-back to workers; open cases whose follow-up is overdue, per assigned worker; submissions received
-per week over the last weeks. A coordinator sees only their own regions, an administrator any.
+Someone with several regions (an administrator, a coordinator of more than one) first sees all
+of them side by side (:func:`regions_overview`: one grouped query per kind of count, whatever
+the number of regions). For one region at a time: submissions waiting for a decision (new,
+corrected, urgent) and sent back to workers; open cases whose follow-up is overdue, per assigned
+worker; submissions received per week over the last weeks. A coordinator sees only their own
+regions, an administrator any.
 
 Only counts leave this module: no case, person or answer is named, so looking at the dashboard is
 not written to the audit log (the case and submission pages it links to are). Workers are staff,
@@ -81,6 +84,18 @@ class RegionDashboard:
     @property
     def overdue_total(self) -> int:
         return sum(w.count for w in self.overdue)
+
+
+@dataclass(frozen=True)
+class RegionSummary:
+    """One row of the overview of several regions."""
+
+    region: Region
+    counts: ReviewCounts
+    #: open cases whose next follow-up date has passed
+    overdue: int
+    #: open cases in all
+    open_cases: int
 
 
 def dashboard_regions(actor: User) -> list[Region]:
@@ -167,6 +182,78 @@ def overdue_by_worker(actor: User, region: Region, today: date) -> list[WorkerOv
         for _, username, display_name, count in rows
     ]
     return sorted(out, key=lambda w: (-w.count, w.username is None, w.name.lower()))
+
+
+def regions_overview(actor: User, today: date) -> list[RegionSummary]:
+    """Waiting, urgent, sent-back and overdue counts of every region ``actor`` may see, by name."""
+    regions = dashboard_regions(actor)
+    ids = [r.id for r in regions]
+    if not ids:
+        return []
+    waiting: dict[int, dict[str, int]] = {}
+    urgent: dict[int, int] = {}
+    query = scope_submissions(
+        select(
+            Submission.region_id,
+            Submission.review_state,
+            Submission.urgent,
+            func.count(Submission.id),
+        )
+        .where(Submission.region_id.in_(ids))
+        .where(Submission.review_state.in_((*WAITING, ReviewState.HAS_ISSUES.value)))
+        .group_by(Submission.region_id, Submission.review_state, Submission.urgent),
+        actor,
+    )
+    for region_id, state, is_urgent, count in db.session.execute(query).all():
+        by_state = waiting.setdefault(region_id, {})
+        by_state[state] = by_state.get(state, 0) + int(count)
+        if is_urgent and state in WAITING:
+            urgent[region_id] = urgent.get(region_id, 0) + int(count)
+    overdue: dict[int, int] = {}
+    open_cases: dict[int, int] = {}
+    cases = db.session.execute(
+        select(
+            Case.region_id,
+            func.count(Case.id),
+            func.sum(case((Case.next_due < today, 1), else_=0)),
+        )
+        .where(
+            Case.region_id.in_(ids),
+            Case.status == CaseStatus.OPEN.value,
+            Case.sandbox.is_(False),
+        )
+        .group_by(Case.region_id)
+    ).all()
+    for region_id, count, late in cases:
+        open_cases[region_id] = int(count)
+        overdue[region_id] = int(late or 0)
+    out = []
+    for region in regions:
+        by_state = waiting.get(region.id, {})
+        out.append(
+            RegionSummary(
+                region=region,
+                counts=ReviewCounts(
+                    received=by_state.get(ReviewState.RECEIVED.value, 0),
+                    edited=by_state.get(ReviewState.EDITED.value, 0),
+                    urgent=urgent.get(region.id, 0),
+                    has_issues=by_state.get(ReviewState.HAS_ISSUES.value, 0),
+                ),
+                overdue=overdue.get(region.id, 0),
+                open_cases=open_cases.get(region.id, 0),
+            )
+        )
+    return out
+
+
+def total_counts(rows: Sequence[RegionSummary]) -> ReviewCounts:
+    """The sum of the overview's review counts."""
+    return ReviewCounts(
+        received=sum(r.counts.received for r in rows),
+        edited=sum(r.counts.edited for r in rows),
+        urgent=sum(r.counts.urgent for r in rows),
+        has_issues=sum(r.counts.has_issues for r in rows),
+    )
 
 
 def week_start(day: date) -> date:

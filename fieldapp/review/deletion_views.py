@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from fieldapp.auth.models import Role
@@ -14,6 +15,7 @@ from fieldapp.errors import DomainError
 from fieldapp.forms.models import Form
 from fieldapp.review import deletion
 from fieldapp.submissions import services as submissions
+from fieldapp.web.i18n import translated_error
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("deletion", __name__)
@@ -23,18 +25,50 @@ REVIEWERS = (Role.ADMIN, Role.COORDINATOR)
 @bp.post("/submissions/<path:instance_id>/delete")
 @require(*REVIEWERS)
 def delete(instance_id: str) -> Any:
-    """Delete a submission with a reason; back to the queue."""
+    """Delete a submission with a reason, once confirmed (``confirm=1``: the first POST shows
+    what will happen); back to the queue."""
     actor = current_actor()
     submission = submissions.visible_submission(instance_id, actor=actor)
+    reason = request.form.get("reason", "")
+    page = url_for("review.submission_page", instance_id=instance_id)
+    if request.form.get("confirm") != "1":
+        if not reason.strip():
+            flash(gettext("Say why the submission is deleted."), "error")
+            return redirect(page)
+        return render_template(
+            "confirm.html",
+            confirm={
+                "title": gettext("Delete this submission?"),
+                "lines": [
+                    gettext(
+                        "It leaves the review queue, the API, exports and the dashboards; a "
+                        "phone that sends it again is refused."
+                    ),
+                    gettext(
+                        "Case versions it already made stay; its work still waiting is cancelled."
+                    ),
+                    gettext(
+                        "It can be restored from the deleted submissions, in the review state "
+                        "it had."
+                    ),
+                ],
+                "fields": [("reason", reason)],
+                "action": url_for("deletion.delete", instance_id=instance_id),
+                "cancel_url": page,
+                "back_label": gettext("The submission"),
+                "button": gettext("Delete the submission"),
+                "danger": True,
+            },
+        )
     try:
         with unit_of_work():
-            deletion.delete_submission(
-                submission, actor=actor, reason=request.form.get("reason", "")
-            )
+            deletion.delete_submission(submission, actor=actor, reason=reason)
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return redirect(url_for("review.submission_page", instance_id=instance_id))
-    flash("Deleted. It is listed under deleted submissions, where it can be restored.", "ok")
+    flash(
+        gettext("Deleted. It is listed under deleted submissions, where it can be restored."), "ok"
+    )
     return redirect(url_for("review.queue"))
 
 
@@ -74,7 +108,7 @@ def restore(instance_id: str) -> Any:
         with unit_of_work():
             deletion.restore_submission(submission, actor=actor)
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return redirect(url_for("deletion.deleted"))
-    flash("Restored.", "ok")
+    flash(gettext("Restored."), "ok")
     return redirect(url_for("review.submission_page", instance_id=instance_id))

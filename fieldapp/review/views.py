@@ -10,6 +10,7 @@ Every view of a submission page is audited; every decision goes through
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     Integer,
@@ -38,6 +41,8 @@ from werkzeug.wrappers import Response
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.auth.services import username_of
+from fieldapp.cases import vocabulary
+from fieldapp.cases.models import Case, CaseList, CaseVersion, WorkState
 from fieldapp.cases.services import case_changes
 from fieldapp.db import UTCDateTime, db, unit_of_work
 from fieldapp.errors import BadRequest, DomainError, NotFound
@@ -53,6 +58,7 @@ from fieldapp.submissions.models import (
     SubmissionVersion,
 )
 from fieldapp.submissions.parsing import EXPECTED_TEXT, DisplayItem, describe
+from fieldapp.web.i18n import current_language, translated_error
 from fieldapp.web.permissions import current_actor, require
 
 bp = Blueprint("review", __name__)
@@ -447,18 +453,22 @@ def queue() -> Any:
 class Skipped:
     instance_id: str
     reason: str
+    #: not found (or not the reader's to see): listed without a link
+    missing: bool = False
 
 
 def _bulk_skip_reason(submission: Submission) -> str | None:
     """Why bulk approval leaves this submission for a one-by-one look, if it does."""
     if submission.review_state == ReviewState.APPROVED:
-        return "already approved"
+        return str(gettext("already approved"))
     changes = case_changes(submission)
     conflicts = sorted({str(c["property"]) for c in changes if c["conflict"]})
     if conflicts:
-        return "conflicts with later case changes: " + ", ".join(conflicts)
+        return str(
+            gettext("conflicts with later case changes: %(names)s", names=", ".join(conflicts))
+        )
     if any(c["error"] for c in changes):
-        return "a case change could not be applied; open it to see why"
+        return str(gettext("a case change could not be applied; open it to see why"))
     return None
 
 
@@ -508,11 +518,13 @@ def bulk_approve() -> Any:
     actor = current_actor()
     wanted = list(dict.fromkeys(i for i in request.form.getlist("instance_id") if i))
     if not wanted:
-        flash("Select the submissions to approve first.", "error")
+        flash(gettext("Select the submissions to approve first."), "error")
         return redirect(url_for("review.queue"))
     if len(wanted) > BULK_LIMIT:
         raise BadRequest(
-            f"Approve at most {BULK_LIMIT} submissions at once.", code="review.bulk_too_many"
+            "Approve at most %(max)s submissions at once.",
+            code="review.bulk_too_many",
+            params={"max": BULK_LIMIT},
         )
     approved: list[str] = []
     skipped: list[Skipped] = []
@@ -524,7 +536,7 @@ def bulk_approve() -> Any:
                     (instance_id, submissions.visible_submission(instance_id, actor=actor))
                 )
             except NotFound:
-                skipped.append(Skipped(instance_id, "not found"))
+                skipped.append(Skipped(instance_id, gettext("not found"), missing=True))
         _lock_for_bulk([submission for _, submission in found])
         for instance_id, submission in found:
             reason = _bulk_skip_reason(submission)
@@ -535,7 +547,7 @@ def bulk_approve() -> Any:
                 with db.session.begin_nested():
                     review.review_submission(submission, state="approved", actor=actor)
             except DomainError as exc:
-                skipped.append(Skipped(instance_id, exc.message))
+                skipped.append(Skipped(instance_id, translated_error(exc)))
                 continue
             approved.append(instance_id)
     position = {instance_id: i for i, instance_id in enumerate(wanted)}
@@ -596,8 +608,16 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _change_rows(submission: Submission) -> list[dict[str, Any]]:
-    """Case changes with display text and the key of their take/leave box (if they have one)."""
+def _change_rows(submission: Submission, language: str | None = None) -> list[dict[str, Any]]:
+    """Case changes with display text and the key of their take/leave box (if they have one).
+
+    Properties and values are shown in the form's words (question and choice labels, in
+    ``language``); an applied change shows the value it replaced (``before``), kept in the case
+    version the approval made, since the case's current value is then the proposed one.
+    """
+    version = submission.current_version
+    words = vocabulary.for_form_version(version.form_version) if version is not None else {}
+    before = _replaced_values(submission)
     rows = []
     for change in case_changes(submission):
         prop = change["property"]
@@ -606,15 +626,53 @@ def _change_rows(submission: Submission) -> list[dict[str, Any]]:
             and change["state"] in TAKEABLE
             and not (change["action"] == "create" and prop == "label")
         )
+        vocab = words.get(change["dataset"]) or vocabulary.Vocabulary()
+        applied = change["state"] == WorkState.APPLIED.value
+        key = (change["case_id"], prop)
+        if applied and key in before:
+            old = before[key]
+        elif applied:
+            old = None  # the approval changed nothing here (the same value, or left)
+        else:
+            old = change["current"]
         rows.append(
             change
             | {
-                "current_text": _text(change["current"]),
-                "proposed_text": _text(change["proposed"]),
+                "applied": applied,
+                "unchanged": applied and key not in before,
+                "property_label": (
+                    gettext("label")
+                    if prop == "label"
+                    else vocab.label(prop, language)
+                    if prop
+                    else "—"
+                ),
+                "current_text": "" if old is None else vocab.value(str(prop), old, language),
+                "proposed_text": (
+                    ""
+                    if change["proposed"] is None
+                    else vocab.value(str(prop), change["proposed"], language)
+                ),
                 "take_key": f"{change['case_id']}:{prop}" if takeable else None,
             }
         )
     return rows
+
+
+def _replaced_values(submission: Submission) -> dict[tuple[str, str], Any]:
+    """``(case uuid, property) -> value before`` for the changes this submission's approval made."""
+    rows = db.session.execute(
+        select(Case.uuid, CaseVersion.changes)
+        .join(Case, Case.id == CaseVersion.case_id)
+        .where(CaseVersion.submission_id == submission.id)
+        .order_by(CaseVersion.version)
+    ).all()
+    out: dict[tuple[str, str], Any] = {}
+    for uuid, changes in rows:
+        for change in changes or ():
+            if isinstance(change, dict) and change.get("property") is not None:
+                out.setdefault((uuid, str(change["property"])), change.get("old"))
+    return out
 
 
 def _take_choices(submission: Submission, ticked: set[str]) -> dict[str, bool]:
@@ -663,6 +721,40 @@ def _answers(
     return items, media
 
 
+#: kinds of item that are not questions a worker answered (calculations, start/end, device ids)
+SYSTEM_KINDS = frozenset({"calculate", "hidden", "unknown"})
+
+
+def split_system(
+    items: Sequence[DisplayItem],
+) -> tuple[tuple[DisplayItem, ...], list[DisplayItem]]:
+    """The answers a worker gave, and apart from them the values the form or phone computed.
+
+    Groups keep their questions; a group left with no question is dropped. Repeats are kept
+    whole (their entries are read together).
+    """
+    kept: list[DisplayItem] = []
+    system: list[DisplayItem] = []
+    for item in items:
+        if item.kind == "repeat":
+            kept.append(item)
+        elif item.children:
+            children, inner = split_system(item.children)
+            system.extend(inner)
+            if children:
+                kept.append(dataclasses.replace(item, children=children))
+        elif item.kind in SYSTEM_KINDS:
+            system.append(item)
+        else:
+            kept.append(item)
+    return tuple(kept), system
+
+
+def submission_title(version: SubmissionVersion, form_title: str, received: datetime) -> str:
+    """A submission's name on a page: its instance name, else its form and the day received."""
+    return version.instance_name or f"{form_title} · {received:%Y-%m-%d}"
+
+
 @bp.get("/submissions/<path:instance_id>")
 @require(*REVIEWERS)
 def submission_page(instance_id: str) -> Any:
@@ -673,8 +765,12 @@ def submission_page(instance_id: str) -> Any:
     assert version is not None
     form_version = version.form_version
     languages = _languages(form_version.languages or [])
-    language = _pick_language(languages, request.args.get("lang"), form_version.default_language)
+    # ?lang=, else the form's translation in the page's language, else the form's default
+    language = _pick_language(
+        languages, request.args.get("lang") or current_language(), form_version.default_language
+    )
     items, media = _answers(version, language)
+    items, system_items = split_system(items)
     history = [
         {
             "at": a.at,
@@ -697,9 +793,12 @@ def submission_page(instance_id: str) -> Any:
         languages=languages,
         language=language,
         items=items,
+        system_items=system_items,
+        title=submission_title(version, form_version.title, submission.received_at),
         media=media,
         files=_files(submission, version),
-        changes=_change_rows(submission),
+        changes=_change_rows(submission, language.name if language else None),
+        list_titles={cl.name: cl.title for cl in db.session.scalars(select(CaseList))},
         history=history,
         earlier=[v for v in submission.versions if v.id != version.id],
         may_decide=submission.review_state != ReviewState.APPROVED,
@@ -726,9 +825,9 @@ def _back(submission: Submission) -> Response:
 
 
 _DONE = {
-    "approved": "Approved.",
-    "has_issues": "Sent back to the worker with your note.",
-    "rejected": "Rejected.",
+    "approved": _l("Approved."),
+    "has_issues": _l("Sent back to the worker with your note."),
+    "rejected": _l("Rejected."),
 }
 
 
@@ -744,8 +843,10 @@ def decide(instance_id: str) -> Any:
     version = submission.current_version
     if seen and version is not None and seen != version.instance_id:
         flash(
-            "The worker sent a corrected version after you opened this page; nothing was "
-            "decided. Read the new version below and decide again.",
+            gettext(
+                "The worker sent a corrected version after you opened this page; nothing was "
+                "decided. Read the new version below and decide again."
+            ),
             "error",
         )
         return _back(submission)
@@ -760,11 +861,13 @@ def decide(instance_id: str) -> Any:
                 submission, state=state, actor=actor, note=note, take=take
             )
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return _back(submission)
-    message = _DONE.get(state, "Done.")
+    message = str(_DONE.get(state, _l("Done.")))
     if applied:
-        message += f" {len(applied)} case version(s) written."
+        message += " " + ngettext(
+            "%(num)d case version written.", "%(num)d case versions written.", len(applied)
+        )
     flash(message)
     return _back(submission)
 
@@ -779,7 +882,7 @@ def add_comment(instance_id: str) -> Any:
         with unit_of_work():
             review.comment(submission, actor=actor, note=request.form.get("note", ""))
     except DomainError as exc:
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
         return _back(submission)
-    flash("Comment added.")
+    flash(gettext("Comment added."))
     return _back(submission)

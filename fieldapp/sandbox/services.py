@@ -70,7 +70,11 @@ def start_try(
         raise Invalid("Choose at least one draft to try.", code="try.no_form")
     for form in forms:
         if form.draft is None:
-            raise Conflict(f"Form {form.form_id!r} has no draft to try.", code="form.no_draft")
+            raise Conflict(
+                "Form '%(form)s' has no draft to try.",
+                code="form.no_draft",
+                params={"form": form.form_id},
+            )
     region_id = min(actor.region_ids) if actor.region_ids else None
     if region_id is None:
         region_id = db.session.scalars(select(Region.id).order_by(Region.id)).first()
@@ -164,7 +168,9 @@ def draft_in_try(draft_try: DraftTry, form_id: str) -> tuple[Form, FormVersion]:
     for form, draft in drafts_of(draft_try):
         if form.form_id == form_id:
             return form, draft
-    raise NotFound(f"There is no draft {form_id!r} in this try.", code="form.not_found")
+    raise NotFound(
+        "There is no draft '%(form)s' in this try.", code="form.not_found", params={"form": form_id}
+    )
 
 
 def test_target(draft_try: DraftTry) -> TestTarget:

@@ -13,14 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from fieldapp.auth import devices
 from fieldapp.auth.models import Role
 from fieldapp.db import unit_of_work
+from fieldapp.fill.views import locale_data
 from fieldapp.forms import services as forms
 from fieldapp.forms.models import Form
 from fieldapp.sandbox import services
 from fieldapp.sandbox.scope import sandbox_mode
+from fieldapp.web.assets import static_url
 from fieldapp.web.permissions import current_actor, require
 from fieldapp.web.security import FILL_CSP, csrf_token
 
@@ -99,7 +102,7 @@ def end(try_id: str | int) -> Any:
     form_id = draft_try.forms[0].form_id if draft_try.forms else None
     with unit_of_work():
         services.end_try(draft_try, actor=actor)
-    flash("The try has ended; its address no longer works.")
+    flash(gettext("The try has ended; its address no longer works."))
     if form_id is None:
         return redirect(url_for("forms.catalogue"))
     return redirect(url_for("tries.try_page", form_id=form_id))
@@ -113,7 +116,7 @@ def fill(try_id: int, form_id: str) -> Any:
     draft_try = services.get_try(try_id, actor=actor)
     form, draft = services.draft_in_try(draft_try, form_id)
     prefix = url_for("openrosa_try.form_list", try_id=try_id).rsplit("/", 1)[0]
-    page = {
+    page = locale_data() | {
         # drafts and the outbox are kept per try in the browser
         "user": f"{actor.username}|try-{draft_try.id}",
         "csrf": csrf_token(),
@@ -121,7 +124,7 @@ def fill(try_id: int, form_id: str) -> Any:
         "collect": prefix,
         "sw": url_for("fill.service_worker"),
         "scope": url_for("fill.index"),
-        "bundle": url_for("static", filename="fill/fill.js"),
+        "bundle": static_url("fill/fill.js"),
         "form-id": form.form_id,
         "form-title": draft.title or form.form_id,
         "form-url": url_for("openrosa_try.form_download", try_id=try_id, form_id=form.form_id),
@@ -174,5 +177,5 @@ def approve(form_id: str, instance_id: str) -> Any:
     submission = services.test_submission(form, instance_id)
     with unit_of_work():
         services.approve(submission, actor=current_actor())
-    flash("Approved: its case work reached the test cases.")
+    flash(gettext("Approved: its case work reached the test cases."))
     return redirect(url_for("tries.test_submission", form_id=form_id, instance_id=instance_id))

@@ -43,7 +43,9 @@ def _version_of(form: Form, version: str) -> FormVersion:
         if candidate.version == version:
             return candidate
     raise NotFound(
-        f"Form {form.form_id!r} has no version {version!r}.", code="form.version_not_found"
+        "Form '%(form)s' has no version '%(version)s'.",
+        code="form.version_not_found",
+        params={"form": form.form_id, "version": version},
     )
 
 
@@ -211,7 +213,9 @@ def version_diff(
     new = _version_of(form, to_version) if to_version else default_new
     if new is None:
         raise NotFound(
-            f"Form {form.form_id!r} has no version to compare.", code="form.version_not_found"
+            "Form '%(form)s' has no version to compare.",
+            code="form.version_not_found",
+            params={"form": form.form_id},
         )
     old_fields = old.fields if old is not None else None
     new_fields = new.fields

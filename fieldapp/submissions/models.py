@@ -71,9 +71,10 @@ class Submission(Base):
     review_state: Mapped[str] = mapped_column(String(16), default=ReviewState.RECEIVED.value)
     #: the form computed ``urgent`` = "yes" in the current version
     urgent: Mapped[bool] = mapped_column(default=False)
-    #: the latest version (edits replace the data entirely)
+    #: the latest version (edits replace the data entirely); indexed because deleting a version
+    #: (purge, erasure) makes the database look for the submissions that point at it
     current_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("submission_versions.id", use_alter=True, ondelete="SET NULL")
+        ForeignKey("submission_versions.id", use_alter=True, ondelete="SET NULL"), index=True
     )
     #: when the first version arrived
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -189,8 +189,9 @@ def _parse_root(
         return parse_xml(xml, max_bytes=max_bytes, max_elements=max_elements)
     except XmlError as err:
         raise SubmissionXmlInvalid(
-            f"The submission is not acceptable XML. {err.message}",
+            "The submission is not acceptable XML. %(problem)s",
             http_status=err.http_status,
+            params={"problem": err.message},
             details={"xml_code": err.code},
         ) from err
 
@@ -274,9 +275,15 @@ def read_identity(root: etree._Element) -> ParsedSubmission:
     for what, value in (("instanceID", instance_id), ("deprecatedID", deprecated_id or "")):
         if len(value) > MAX_INSTANCE_ID_LENGTH:
             raise SubmissionInvalid(
-                f"The submission's {what} is {len(value):,} characters long; at most "
-                f"{MAX_INSTANCE_ID_LENGTH} are accepted (Collect's are 41, uuid:...).",
+                "The submission's %(what)s is %(length)s characters long; at "
+                "most %(max)s are accepted (Collect's are 41, "
+                "uuid:...).",
                 code="submission.instance_id_too_long",
+                params={
+                    "what": what,
+                    "length": format(len(value), ","),
+                    "max": MAX_INSTANCE_ID_LENGTH,
+                },
             )
     encrypted = _is_envelope(root)
     media: tuple[str, ...] = ()
@@ -885,3 +892,21 @@ def describe(
     parent = fields[0].path.rsplit("/", 1)[0] if fields else ""
     flags = {str(f.get("path")): str(f.get("expected")) for f in invalid or ()}
     return _items(data, fields, parent, language, default_language, invalid=flags)
+
+
+def label_for(
+    labels: Mapping[str, str], language: str | None, default_language: str | None
+) -> str | None:
+    """The text of ``labels`` in ``language`` (a language name or code), else the default, else
+    any present one; ``None`` when there is none."""
+    return _pick(labels, language, default_language)
+
+
+def display_value(
+    value: Any, item: Field | None, language: str | None, default_language: str | None
+) -> str:
+    """``value`` as a person reads it: choice labels for a select, ``yes``/``no``, whole numbers
+    without ``.0``. A select-multiple value kept as text (``"a b"``) is split as the form does."""
+    if item is not None and item.kind == "select_multiple" and isinstance(value, str):
+        value = value.split()
+    return _display(value, item, language, default_language)

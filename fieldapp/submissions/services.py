@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, false, or_, select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Device, Region, Role, User
-from fieldapp.blobs import BlobStore, store_blob
+from fieldapp.blobs import BlobStorage, store_blob
 from fieldapp.db import DB_INT_MAX, db, utcnow
 from fieldapp.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from fieldapp.events import is_sandbox, publish
@@ -109,8 +109,9 @@ def _deprecated_not_found(deprecated_id: str) -> NotFound:
     """The answer to an edit of a submission that is not on the server, or that the actor may
     not change (the same answer for both, ODK-INTEROP §2.4 case 15)."""
     return NotFound(
-        f"The submission this edit replaces ({deprecated_id}) is not on this server.",
+        "The submission this edit replaces (%(deprecated_id)s) is not on this server.",
         code="submission.deprecated_not_found",
+        params={"deprecated_id": deprecated_id},
     )
 
 
@@ -178,19 +179,23 @@ def _form_version(parsed: ParsedSubmission) -> tuple[Form, _PublishedVersion, in
     ).one_or_none()
     if row is None or row[0].state == FormState.DRAFT:
         raise NotFound(
-            f"There is no form {parsed.form_id!r} on this server.", code="submission.form_not_found"
+            "There is no form '%(form)s' on this server.",
+            code="submission.form_not_found",
+            params={"form": parsed.form_id},
         )
     form, version_id, xform_md5, existing_id = row
     if version_id is None:
         raise NotFound(
-            f"The form version specified in this submission '{parsed.version}' does not exist "
-            f"for form {parsed.form_id!r}. Update the blank form on the phone.",
+            "The form version specified in this submission '%(version)s' does not "
+            "exist for form '%(form)s'. Update the blank form on the phone.",
             code="submission.version_not_found",
+            params={"version": parsed.version, "form": parsed.form_id},
         )
     if form.state == FormState.CLOSED:
         raise FormNotAccepting(
-            f"The form {form.title!r} is closed and no longer accepts submissions. Ask your "
-            "coordinator whether a newer form replaces it."
+            "The form '%(title)s' is closed and no longer accepts submissions. Ask "
+            "your coordinator whether a newer form replaces it.",
+            params={"title": form.title},
         )
     return form, _published(version_id, xform_md5), existing_id
 
@@ -207,13 +212,16 @@ def _draft_version(
         or draft.form.form_id != (parsed.form_id)
     ):
         raise NotFound(
-            f"There is no draft {parsed.form_id!r} in this try.", code="submission.form_not_found"
+            "There is no draft '%(form)s' in this try.",
+            code="submission.form_not_found",
+            params={"form": parsed.form_id},
         )
     if draft.version != parsed.version:
         raise NotFound(
-            f"The form version specified in this submission '{parsed.version}' is not the "
-            f"draft being tried ({draft.version}). Download the draft again.",
+            "The form version specified in this submission '%(version)s' is not "
+            "the draft being tried (%(version2)s). Download the draft again.",
             code="submission.version_not_found",
+            params={"version": parsed.version, "version2": draft.version},
         )
     existing_id = db.session.scalars(
         select(SubmissionVersion.id).where(SubmissionVersion.instance_id == parsed.instance_id)
@@ -239,7 +247,7 @@ def _attach(
     version: SubmissionVersion,
     expected: Sequence[str],
     uploads: dict[str, Upload],
-    store: BlobStore,
+    store: BlobStorage,
     carried: dict[str, SubmissionAttachment] | None = None,
 ) -> None:
     """Create the version's attachment rows: uploaded, carried over from the edited version, or
@@ -260,7 +268,7 @@ def _attach(
         version.attachments.append(row)
 
 
-def _add_missing(version: SubmissionVersion, uploads: dict[str, Upload], store: BlobStore) -> int:
+def _add_missing(version: SubmissionVersion, uploads: dict[str, Upload], store: BlobStorage) -> int:
     """Fill attachments still missing from an identical resubmission; return how many."""
     added = 0
     for row in version.attachments:
@@ -278,7 +286,7 @@ def receive_submission(
     xml: bytes,
     uploads: Sequence[Upload],
     actor: User,
-    store: BlobStore,
+    store: BlobStorage,
     device: Device | None = None,
     device_id: str | None = None,
     user_agent: str | None = None,
@@ -337,9 +345,9 @@ def receive_submission(
         form, form_version, existing_id = _form_version(parsed)
     if test is None and not may_submit(actor):
         raise Forbidden(
-            f"{actor.username} may not send submissions; field workers and coordinators with a "
-            "region can.",
+            "%(actor)s may not send submissions; field workers and coordinators with a region can.",
             code="submission.not_allowed",
+            params={"actor": actor.username},
         )
     fields = form_version.fields
     expected = expected_attachments(xml, fields, parsed=parsed, root=root)
@@ -424,9 +432,10 @@ def receive_submission(
             raise SubmissionDeleted()
         if submission.current_version_id != previous.id:
             raise Conflict(
-                f"The copy you were editing ({parsed.deprecated_id}) is now out of date: the "
+                "The copy you were editing (%(deprecated_id)s) is now out of date: the "
                 "submission was edited since. Download it again and redo the changes.",
                 code="submission.edit_out_of_date",
+                params={"deprecated_id": parsed.deprecated_id},
             )
         version.submission = submission
         db.session.add(version)

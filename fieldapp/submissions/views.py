@@ -18,7 +18,7 @@ from fieldapp.submissions import services
 from fieldapp.submissions.models import Submission
 from fieldapp.submissions.schemas import DeleteBody, ReviewBody, SubmissionListArgs
 from fieldapp.web.args import load_args, load_json
-from fieldapp.web.files import blob_store, file_response
+from fieldapp.web.files import blob_body, blob_store, file_response
 from fieldapp.web.permissions import current_actor, require
 
 api = Blueprint("submissions_api", __name__, url_prefix="/api/v1/submissions")
@@ -128,7 +128,7 @@ def api_attachment(instance_id: str, name: str) -> Response:
             region_id=submission.region_id,
             name=name,
         )
-    return file_response(store.read(found.blob_sha256), name, found.content_type)
+    return file_response(blob_body(store, found.blob_sha256), name, found.content_type)
 
 
 @api.get("/<path:instance_id>")

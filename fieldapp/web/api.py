@@ -11,6 +11,21 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+def _transfer_op() -> dict[str, Any]:
+    op = _op(
+        '{"region", "assign_to", "note"}: into a region the caller also coordinates (or by an '
+        "administrator) the case moves (200, the case); into another region a transfer request "
+        "is made for its coordinator to accept or decline (202, the request)",
+        roles="admin, coordinator",
+    )
+    op["responses"]["202"] = {"description": "Transfer requested; the case stays until accepted"}
+    op["responses"]["409"] = {
+        "description": "The case is not open, or a transfer is already waiting",
+        "content": {"application/json": {"schema": _ERROR}},
+    }
+    return op
+
+
 def _op(
     summary: str,
     *,
@@ -485,7 +500,7 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/cases/{id}/assign": {"post": _op('{"user"}', roles="admin, coordinator")},
         "/api/v1/cases/{id}/transfer": {
-            "post": _op('{"region", "assign_to"}', roles="admin, coordinator")
+            "post": _transfer_op(),
         },
         "/api/v1/cases/{id}/close": {"post": _op('{"reason"}', roles="admin, coordinator")},
         "/api/v1/cases/{id}/resolve": {
@@ -502,7 +517,8 @@ SPEC: dict[str, Any] = {
         "/api/v1/case-lists": {"get": _op("Case lists and their follow-up settings")},
         "/api/v1/case-lists/{name}": {
             "patch": _op(
-                '{"cadence_days", "approval_required", "next_visit_property"}',
+                '{"cadence_days", "approval_required", "next_visit_property", '
+                '"closed_retention_days" (days; null keeps closed cases)}',
                 roles="admin, designer",
             )
         },

@@ -33,11 +33,21 @@ def load(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
     try:
         result = schema.load(data)
     except ValidationError as exc:
-        messages = exc.normalized_messages()  # type: ignore[no-untyped-call]
-        summary = "; ".join(f"{field}: {_flat(m)}" for field, m in messages.items())
-        raise Invalid(f"Please correct: {summary}", code="validation", details=messages) from None
+        raise _invalid(exc) from None
     assert isinstance(result, dict)
     return result
+
+
+def _invalid(exc: ValidationError) -> Invalid:
+    """marshmallow's field messages as one ``validation`` error (the fields in ``details``)."""
+    messages = exc.normalized_messages()  # type: ignore[no-untyped-call]
+    summary = "; ".join(f"{field}: {_flat(m)}" for field, m in messages.items())
+    return Invalid(
+        "Please correct: %(summary)s",
+        code="validation",
+        details=messages,
+        params={"summary": summary},
+    )
 
 
 def _flat(message: Any) -> str:
@@ -85,9 +95,7 @@ def load_args(schema: Schema, args: MultiDict[str, str] | None = None) -> dict[s
     try:
         result = schema.load(source, unknown=EXCLUDE)
     except ValidationError as exc:
-        messages = exc.normalized_messages()  # type: ignore[no-untyped-call]
-        summary = "; ".join(f"{field}: {_flat(m)}" for field, m in messages.items())
-        raise Invalid(f"Please correct: {summary}", code="validation", details=messages) from None
+        raise _invalid(exc) from None
     assert isinstance(result, dict)
     return result
 

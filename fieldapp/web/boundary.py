@@ -55,9 +55,10 @@ def _unsafe_json(value: Any, depth: int = 0) -> bool:
 
 def _refuse(where: str) -> None:
     raise BadRequest(
-        f"The {where} contains a character that cannot be stored (a NUL byte or an unpaired "
-        "surrogate). Remove it and send again.",
+        "The %(where)s contains a character that cannot be stored (a NUL byte "
+        "or an unpaired surrogate). Remove it and send again.",
         code="input.invalid_character",
+        params={"where": where},
     )
 
 

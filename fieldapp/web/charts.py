@@ -16,8 +16,9 @@ from datetime import date
 
 #: width of every chart's viewBox (user units ≈ CSS pixels on a phone)
 WIDTH = 360
-#: characters of a row label kept in a horizontal bar chart (the full label is in a tooltip)
-LABEL_CHARS = 16
+#: characters of a row label kept in a horizontal bar chart (the label has the chart's width, above
+#: its bar; the full label is in a tooltip and in the numbers table)
+LABEL_CHARS = 44
 
 
 def nice_max(value: float, *, minimum: float = 1) -> float:
@@ -146,15 +147,20 @@ class BarChart:
 
 
 def bar_chart(points: Sequence[tuple[str, int]]) -> BarChart:
-    """One horizontal bar per ``(label, value)``, in the order given."""
-    left, right, row_height, pad = 130.0, 36.0, 26.0, 6.0
+    """One horizontal bar per ``(label, value)``, in the order given, each label above its bar.
+
+    A label has the chart's whole width, so names that differ only at the end (``Almaty social
+    worker`` and ``Almaty social worker 2``) stay apart; see also :func:`distinct_labels`.
+    """
+    left, right, label_height, bar_height, pad = 0.0, 36.0, 16.0, 16.0, 6.0
+    row_height = label_height + bar_height + 8.0
     top_value = max((v for _, v in points), default=0) or 1
     rows = tuple(
         Row(
             label=label,
             short_label=shorten(label),
             value=value,
-            y=pad + i * row_height,
+            y=pad + i * row_height + label_height,
             width=round(max((WIDTH - left - right) * value / top_value, 1.0), 2),
         )
         for i, (label, value) in enumerate(points)
@@ -164,9 +170,21 @@ def bar_chart(points: Sequence[tuple[str, int]]) -> BarChart:
         height=int(pad * 2 + row_height * max(len(rows), 1)),
         left=left,
         row_height=row_height,
-        bar_height=row_height - 8,
+        bar_height=bar_height,
         rows=rows,
     )
+
+
+def distinct_labels(names: Sequence[tuple[str, str | None]]) -> list[str]:
+    """Row labels for ``(name, key)`` pairs: the name, with the key added where names repeat.
+
+    Two workers both called "Almaty social worker" get "Almaty social worker (worker1)" and
+    "Almaty social worker (worker3)"; a unique name is left alone.
+    """
+    counts: dict[str, int] = {}
+    for name, _ in names:
+        counts[name] = counts.get(name, 0) + 1
+    return [f"{name} ({key})" if counts[name] > 1 and key else name for name, key in names]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import traceback
 from typing import Any
 
 from flask import Flask, Response, current_app, make_response, render_template
+from flask_babel import get_locale
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -42,7 +43,13 @@ SQLITE_LOCKED = 6
 #: seconds a client is asked to wait before retrying after a 503
 RETRY_AFTER_SECONDS = 5
 
-UNAVAILABLE_MESSAGE = (
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; the error page translates it when shown."""
+    return message
+
+
+UNAVAILABLE_MESSAGE = N_(
     "The server cannot reach its database for a moment. Nothing was changed; "
     "try again in a few seconds."
 )
@@ -80,6 +87,17 @@ def _plain_page(status: int, message: str) -> Response:
     return Response(body, status=status, content_type="text/html; charset=utf-8")
 
 
+def _page_message(message: str) -> str:
+    """A message in the page's language when the catalogue has it (never fails: an error page
+    must render whatever went wrong)."""
+    try:
+        from fieldapp.web.i18n import translated_error  # noqa: PLC0415
+
+        return translated_error(message)
+    except Exception:
+        return message
+
+
 def render_error(status: int, code: str, message: str, details: Any = None) -> Any:
     """Render an error as OpenRosa XML (phones), JSON (API) or a page."""
     if is_openrosa_request():
@@ -94,7 +112,7 @@ def render_error(status: int, code: str, message: str, details: Any = None) -> A
             # straight from the Jinja environment: render_template's context processors would
             # load the signed-in user from the database that is out of reach
             page = current_app.jinja_env.get_template("unavailable.html").render(
-                app_name="fieldapp", message=message
+                app_name="fieldapp", message=_page_message(message)
             )
         else:
             page = render_template(
@@ -122,6 +140,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Any:
+        # the page's language is read from the signed-in person before the rollback expires
+        # their row (Flask-Babel keeps it for the request), so the message is in their language
+        get_locale()
         db.rollback_quietly()
         response = make_response(render_error(exc.http_status, exc.code, exc.message, exc.details))
         retry_after = getattr(exc, "retry_after", None)
@@ -131,14 +152,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Any:
-        return render_error(413, "too_large", "The upload is larger than the server accepts.")
+        return render_error(413, "too_large", N_("The upload is larger than the server accepts."))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         message = {
-            404: "There is nothing at this address, or you may not see it.",
-            405: "This address does not take that kind of request.",
+            404: N_("There is nothing at this address, or you may not see it."),
+            405: N_("This address does not take that kind of request."),
         }.get(status, exc.description or exc.name)
         return render_error(status, _HTTP_CODES.get(status, "http_error"), message)
 
@@ -160,7 +181,8 @@ def init_app(app: Flask) -> None:
         return render_error(
             500,
             "internal",
-            "Something went wrong on the server. Nothing was "
-            "changed; try again, and tell an administrator if it "
-            "keeps happening.",
+            N_(
+                "Something went wrong on the server. Nothing was changed; try again, and tell "
+                "an administrator if it keeps happening."
+            ),
         )

@@ -9,18 +9,33 @@ name in any script downloads under that name and no name can break the header.
 from __future__ import annotations
 
 import unicodedata
+from typing import IO, Any
 from urllib.parse import quote
 
 from flask import Response, current_app
+from werkzeug.wsgi import FileWrapper
 
-from fieldapp.blobs import BlobStore
+from fieldapp.blobs import BlobStorage
 
 
-def blob_store() -> BlobStore:
-    """The current app's file store (made by the app factory)."""
+def blob_store() -> BlobStorage:
+    """The current app's file store (made by the app factory: local or S3)."""
     store = current_app.extensions["fieldapp.blobs"]
-    assert isinstance(store, BlobStore)
+    assert isinstance(store, BlobStorage)
     return store
+
+
+#: blobs up to this size are answered from memory; larger ones stream from the store
+STREAM_OVER_BYTES = 1 << 20
+
+
+def blob_body(store: BlobStorage, sha256: str) -> bytes | IO[bytes]:
+    """A blob for :func:`file_response`: its bytes when small, else an open stream (closed by
+    the server when the response ends), so a large photo never sits in a worker's memory."""
+    size = store.size(sha256)
+    if size is not None and size > STREAM_OVER_BYTES:
+        return store.open(sha256)
+    return store.read(sha256)
 
 
 #: characters that are never part of a file name: controls, bidi overrides and isolates
@@ -77,15 +92,19 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 def file_response(
-    data: bytes, name: str, content_type: str | None, *, inline: bool = True
+    data: bytes | IO[bytes], name: str, content_type: str | None, *, inline: bool = True
 ) -> Response:
-    """A response for an uploaded file: inline for raster images, else a plain download."""
+    """A response for an uploaded file: inline for raster images, else a plain download.
+
+    :param data: the bytes, or an open file that is streamed in blocks and closed at the end.
+    """
+    body: Any = data if isinstance(data, bytes) else FileWrapper(data, 1 << 16)
     kind = (content_type or "").split(";")[0].strip().lower()
     if inline and kind in INLINE_TYPES:
-        response = Response(data, mimetype=kind)
+        response = Response(body, mimetype=kind)
         response.headers["Content-Disposition"] = content_disposition("inline", name)
     else:
-        response = Response(data, mimetype="application/octet-stream")
+        response = Response(body, mimetype="application/octet-stream")
         response.headers["Content-Disposition"] = content_disposition("attachment", name)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -252,6 +252,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _before() -> Any:
         client_ip.set(request.remote_addr)
+        if request.endpoint == "static":
+            return None  # public files: no session looked up (nor touched, nor sent back)
         response = _check_session()
         if response is not None:
             return response

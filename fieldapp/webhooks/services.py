@@ -103,7 +103,8 @@ def _events(chosen: Sequence[str]) -> list[str]:
     unknown = sorted(set(chosen) - set(EVENT_TYPES))
     if unknown or not chosen:
         raise Invalid(
-            "Choose one or more of: " + ", ".join(EVENT_TYPES) + ".",
+            "Choose one or more of: %(events)s.",
+            params={"events": ", ".join(EVENT_TYPES)},
             code="webhook.events_invalid",
             details={"unknown": unknown},
         )

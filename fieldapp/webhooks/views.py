@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from fieldapp.auth.models import Role
 from fieldapp.db import unit_of_work
 from fieldapp.errors import DomainError
 from fieldapp.web.args import load, load_json
+from fieldapp.web.i18n import translated_error
 from fieldapp.web.permissions import current_actor, require
 from fieldapp.webhooks import services
 from fieldapp.webhooks.catalogue import EVENT_TYPES
@@ -90,7 +92,7 @@ def endpoints_page() -> Any:
                 )
             created = {"endpoint": endpoint, "secret": secret}
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(translated_error(exc), "error")
             return redirect(url_for("webhooks.endpoints_page"))
     return render_template(
         "admin/webhooks.html",
@@ -149,7 +151,7 @@ def delete_page(endpoint_id: int) -> Any:
     actor = current_actor()
     with unit_of_work():
         services.delete_endpoint(services.get_endpoint(endpoint_id, actor=actor), actor=actor)
-    flash("The webhook was removed.")
+    flash(gettext("The webhook was removed."))
     return redirect(url_for("webhooks.endpoints_page"))
 
 
@@ -162,11 +164,11 @@ def resend_page(endpoint_id: int, delivery_id: int) -> Any:
         with unit_of_work():
             endpoint = services.get_endpoint(endpoint_id, actor=actor)
             services.send_again(services.get_delivery(endpoint, delivery_id), actor=actor)
-        flash("It will be sent again.")
+        flash(gettext("It will be sent again."))
     except DomainError as exc:
         if exc.http_status == 404:
             raise
-        flash(exc.message, "error")
+        flash(translated_error(exc), "error")
     return redirect(url_for("webhooks.endpoint_page", endpoint_id=endpoint_id))
 
 

@@ -129,9 +129,10 @@ def test_coordinator_reviews_in_the_browser(live, browser, size):
         page.goto(f"{base}/cases/{SEED1_HOUSEHOLD}")
         html = page.content()
         assert "Version 1" in html
-        record = page.locator("section.panel").first.inner_text()  # the current record
-        assert kept in record
-        assert left not in record
+        record = page.locator("table.case-record")  # the current record, in words
+        assert record.locator(f"tr[data-property='{kept}']").count() == 1
+        assert record.locator(f"tr[data-property='{left}']").count() == 0
+        assert kept not in record.inner_text()  # the question's label, not the property name
 
         # the urgent screening goes back to the worker with a note
         page.goto(f"{base}/review")

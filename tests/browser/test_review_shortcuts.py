@@ -211,7 +211,7 @@ def test_keyboard_through_the_queue_and_the_dashboard(live, browser, size):
 
     # the dashboard: counts, the weekly bars, overdue by worker
     page.goto(f"{base}/review")
-    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("main").get_by_role("link", name="Dashboard").click()
     page.wait_for_url(f"{base}/review/dashboard")
     assert page.locator("[data-count=received]").inner_text() == "3"
     assert page.locator("[data-count=urgent]").inner_text() == "1"

@@ -181,17 +181,21 @@ def type_date(page: Any, label: str, when: date, nth: int = 0) -> None:
     box = question(page, label, nth).locator("input").first
     box.click()
     box.press("Control+a")
-    box.press_sequentially(when.strftime("%m/%d/%Y"))
+    # the picker takes dates as the page shows them: ISO year-month-day in English (day.month.year
+    # in Russian and Kazakh), never month/day/year; typed whole (it reformats a half-typed date)
+    box.fill(when.isoformat())
     box.press("Enter")
     page.keyboard.press("Escape")
 
 
 def pick(page: Any, label: str, option: str) -> list[str]:
-    """Open a list question (a case list), note every option offered, pick ``option``."""
+    """Open a list question (a case list), note the case code of every option offered
+    (a label starts with the code; the list's chosen parts follow after " · "), and pick
+    ``option``."""
     question(page, label).locator("[role=combobox]").first.click()
     options = page.locator("[role=option]")
     options.first.wait_for()
-    offered = [o.strip() for o in options.all_inner_texts()]
+    offered = [o.strip().split(" · ")[0] for o in options.all_inner_texts()]
     options.filter(has_text=option).first.click()
     return offered
 

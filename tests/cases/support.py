@@ -39,6 +39,8 @@ SEED1_ADULT = "db5392cd-e8a4-4de8-b850-79ca2da0296d"
 SEED1_CHILDREN = ("3ca33074-6913-451c-b3ba-9f33efc1e74b", "19057b7c-74e1-4942-8c1f-fae8785eb7b3")
 #: names in seed1 (the mother's surname, a child's name, the settlement)
 SEED1_NAMES = ("oscar mike", "charlie quebec", "mike november", "oscar foxtrot", "hotel november")
+#: the settlement of ``seed1`` (in its households' label and their phone label)
+SEED1_SETTLEMENT = "hotel november"
 
 #: the home-visit ``seed1`` (outcome "moved") and ``met`` submissions
 VISIT_MOVED = DATA / "home_visit" / "seed1"

@@ -55,9 +55,11 @@ def test_registration_to_case_to_phone_list_to_follow_up(programme, tmp_path: Pa
     # 3. it reaches the worker's phone list under its code, and JavaRosa fills a visit from it
     form_xml, media = download_form(worker.phone, "home_visit")
     rows = list(csv.DictReader(io.StringIO(media["households.csv"].decode())))
-    assert [(r["name"], r["label"], r["__version"]) for r in rows] == [
-        (household_id, case["code"], "1")
-    ]
+    assert [(r["name"], r["__version"]) for r in rows] == [(household_id, "1")]
+    # the code, then the words the list's designer chose (no name): settlement, size, due date
+    label = rows[0]["label"]
+    assert label.startswith(f"{case['code']} · ") and " · 4 · " in label
+    assert f"due {case['next_due']}" in label or "overdue since" in label
     visit = fill(
         form_xml,
         media,

@@ -194,7 +194,7 @@ def prepare_office(data_dir: Path) -> Office:
     server.env["FIELDAPP_DEMO_PASSWORD"] = PASSWORD
     form = data_dir / "office_photo.md"
     form.write_text(PHOTO_FORM)
-    server.cli("demo", "--no-serve", "--data-dir", str(data_dir))
+    server.cli("demo", "--no-serve", "--no-sample-data", "--data-dir", str(data_dir))
     server.cli("forms", "publish", str(form))
     token = server.cli("devices", "create", "--user", "worker1").rsplit("/", 1)[1]
     api_token = server.cli("users", "token", "coord1")

@@ -308,7 +308,9 @@ def test_draft_page_shows_the_diff_and_publishing_asks_with_a_note(
     assert "Choice `partly` of `condition` removed" in confirm
     assert 'name="note"' in confirm
     done = browser.post(
-        "/forms/visit/publish", {"note": "Removed <partly>."}, follow_redirects=True
+        "/forms/visit/publish",
+        {"note": "Removed <partly>.", "confirm": "1"},
+        follow_redirects=True,
     )
     assert done.status_code == 200
     text = done.get_data(as_text=True)
@@ -327,7 +329,7 @@ def test_a_refused_publish_keeps_the_note_on_the_confirmation_page(
 ) -> None:
     upload(client, md(V2, "2"), designer)
     browser = login_as("designer")
-    refused = browser.post("/forms/visit/publish", {"note": "x" * 2001})
+    refused = browser.post("/forms/visit/publish", {"note": "x" * 2001, "confirm": "1"})
     assert refused.status_code == 422
     text = refused.get_data(as_text=True)
     assert "form.publish_note_too_long" in text

@@ -71,12 +71,14 @@ ROUTES: dict[str, Route] = {
         C, query={**ODATA_QUERY, "$filter": "__system/createdAt ge 2020-01-01", "$select": "label"}
     ),
     "pages.home": Route(C),
+    "pages.health": Route("anonymous"),
     "auth.login": Route(
         "anonymous",
         query={"next": "/review", "expired": "1"},
         form={"username": "nobody", "password": "wrong password", "next": "/review"},
     ),
     "auth.logout": Route(C),
+    "auth.set_language": Route(C, form={"language": "kk", "next": "/cases"}),
     "api.openapi": Route("anonymous"),
     "admin.users": Route(A),
     "admin.create_user": Route(
@@ -179,7 +181,13 @@ ROUTES: dict[str, Route] = {
     "forms.detail": Route(D),
     "forms.publish_confirm": Route(D),
     "forms.publish": Route(
-        D, form={"acknowledge_warnings": "on", "note": "A note.", "test_data": "keep"}
+        D,
+        form={
+            "acknowledge_warnings": "on",
+            "note": "A note.",
+            "test_data": "keep",
+            "confirm": "1",
+        },
     ),
     "forms.diff_page": Route(D, query={"from": "2026112101", "to": "2026112101"}),
     "forms.change_state": Route(D, form={"state": "closing"}),
@@ -219,9 +227,24 @@ ROUTES: dict[str, Route] = {
     ),
     "submissions_api.api_delete": Route(C, json={"reason": "a duplicate"}),
     "submissions_api.api_restore": Route(C, json={}),
-    "deletion.delete": Route(C, form={"reason": "a duplicate"}),
+    "deletion.delete": Route(C, form={"reason": "a duplicate", "confirm": "1"}),
     "deletion.deleted": Route(C),
     "deletion.restore": Route(C, form={}),
+    "retention.form_retention": Route(D, form={"deleted_days": "45"}),
+    "case_lists.index": Route(D),
+    "case_lists.settings_page": Route(D),
+    "case_lists.update": Route(
+        D,
+        form={
+            "cadence_days": "30",
+            "approval_required": "on",
+            "phone_label": "next_due",
+            "closed_retention_days": "",
+        },
+    ),
+    "retention.erase_confirm": Route(A),
+    # never the case's code: an accepted erasure would remove blob files for the later cases
+    "retention.erase": Route(A, form={"reason": "the person asked", "confirm": "NOT-THE-CODE"}),
     "review.queue": Route(
         C,
         query={
@@ -248,6 +271,8 @@ ROUTES: dict[str, Route] = {
     ),
     "review.add_comment": Route(C, form={"note": "a comment", "lang": "en"}),
     "dashboard.region_dashboard": Route(C, query={"region": "north"}),
+    "care.index": Route(C, query={"region": "north"}),
+    "care.screen_page": Route(C, query={"region": "north"}),
     "cases_api.api_cases": Route(
         C,
         query={
@@ -344,8 +369,31 @@ ROUTES: dict[str, Route] = {
     ),
     "case_pages.case_page": Route(C),
     "case_pages.act": Route(
-        C, form={"action": "close", "user": "worker_n", "region": "north", "reason": "moved"}
+        C,
+        form={
+            "action": "close",
+            "user": "worker_n",
+            "region": "north",
+            "reason": "moved",
+            "note": "",
+            "other": "C",
+            "confirm": "1",
+        },
     ),
+    "transfers.transfer_list": Route(C),
+    "transfers.transfer_page": Route(C),
+    "transfers.decide": Route(
+        C, form={"action": "decline", "worker": "worker_n", "reason": "no room", "confirm": "1"}
+    ),
+    "consent_pages.change_consent": Route(
+        C, form={"kind": "consent", "state": "withdrawn", "reason": "moved", "confirm": "1"}
+    ),
+    "consent_pages.add_referral": Route(
+        C, form={"service": "doctor", "urgency": "week", "note": "call first"}
+    ),
+    "consent_pages.move_referral": Route(C, form={"to": "accepted", "note": "booked"}),
+    "consent_pages.missing_consent": Route(C, query={"region": "north", "page": "1"}),
+    "consent_pages.late_referrals": Route(C, query={"region": "north", "page": "1"}),
     "fill.index": Route(W),
     "fill.fill": Route(W, query={"edit": "uuid:x"}),
     "fill.submission_xml": Route(W),

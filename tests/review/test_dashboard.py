@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fieldapp.audit.models import AuditEvent
 from fieldapp.auth import services as auth
@@ -268,3 +268,95 @@ def test_the_dashboard_is_not_audited_and_names_no_case(programme, desk):
     assert "case.viewed" not in after and "submission.viewed" not in after
     for name in ("oscar mike", "charlie quebec"):  # names in the registration
         assert name not in html.lower()
+
+
+def overview_rows(page) -> dict[str, list[int]]:
+    """``region code -> [new, corrected, urgent, sent back, overdue, open cases]``."""
+    html = page.data.decode()
+    rows = {}
+    for code, body in re.findall(r'<tr data-region="([^"]+)">(.*?)</tr>', html, re.S):
+        rows[code] = [
+            int(n) for n in re.findall(r'class="num[^"]*"[^>]*>(?:<a [^>]*>)?(\d+)', body)
+        ]
+    return rows
+
+
+def test_several_regions_open_on_an_overview_of_all_of_them(programme, desk, make_user):
+    households = cases.get_case_list("households")
+    north, south = auth.get_region("north"), auth.get_region("south")
+    assert households is not None and north is not None and south is not None
+    today = utcnow().date()
+    visit(programme["worker"], urgent=True)
+    visit(programme["worker"], urgent=False)
+    sent_back = visit(programme["worker_s"], urgent=False)
+    programme["coord_s"].api.review(sent_back, "has_issues", note="which school?")
+    for region, due in ((north, today - timedelta(days=3)), (south, today + timedelta(days=3))):
+        cases.create_case(
+            households,
+            label="family",
+            properties={},
+            region_id=region.id,
+            assigned_to=None,
+            actor=None,
+            next_due=due,
+        )
+    db.session.commit()
+    make_user("coordinator", username="coord_ns", regions=["north", "south"])
+
+    page = desk("coord_ns").get("/review/dashboard")
+    assert page.status_code == 200
+    rows = overview_rows(page)
+    assert set(rows) == {"north", "south"}  # their two regions, no other
+    north_open = db.session.scalar(
+        select(func.count(Case.id)).where(Case.region_id == north.id, Case.status == "open")
+    )
+    south_open = db.session.scalar(
+        select(func.count(Case.id)).where(Case.region_id == south.id, Case.status == "open")
+    )
+    assert rows["north"] == [2, 0, 1, 0, 1, north_open]
+    assert rows["south"] == [0, 0, 0, 1, 0, south_open]
+    assert (
+        tile(page, "received") == 2 and tile(page, "urgent") == 1 and tile(page, "has_issues") == 1
+    )
+    html = page.data.decode()
+    assert 'href="/review/dashboard?region=north"' in html
+    assert 'href="/cases?overdue=1&amp;region=north"' in html
+
+    # the admin's overview has every region; a region's own page offers the way back
+    admin = overview_rows(desk("admin").get("/review/dashboard"))
+    assert set(admin) == {r.code for r in db.session.scalars(select(Region))}
+    one = desk("coord_ns").get("/review/dashboard?region=south").data.decode()
+    assert "All 2 regions" in one and '<option value="north">' in one
+    # one region: straight to its dashboard, no overview
+    assert overview_rows(desk("coord").get("/review/dashboard")) == {}
+
+
+def test_workers_with_the_same_name_are_told_apart(programme, desk, make_user):
+    households = cases.get_case_list("households")
+    north = auth.get_region("north")
+    assert households is not None and north is not None
+    today = utcnow().date()
+    for username in ("twin_a", "twin_b"):
+        twin = make_user("field_worker", username=username, regions=["north"])
+        twin.display_name = "Almaty social worker"
+        cases.create_case(
+            households,
+            label="family",
+            properties={},
+            region_id=north.id,
+            assigned_to=twin,
+            actor=None,
+            next_due=today - timedelta(days=4),
+        )
+    db.session.commit()
+    html = desk("coord").get("/review/dashboard").data.decode()
+    svg = re.search(r'<svg[^>]*id="chart-overdue".*?</svg>', html, re.S)
+    assert svg is not None
+    labels = re.findall(r'<text class="chart-label"[^>]*>([^<]*)<', svg.group(0))
+    assert "Almaty social worker (twin_a)" in labels and "Almaty social worker (twin_b)" in labels
+    assert len(labels) == len(set(labels))
+
+
+def test_the_top_bar_links_the_dashboard_for_coordinators_only(programme, desk):
+    assert 'href="/review/dashboard"' in desk("coord").get("/cases").data.decode()
+    assert 'href="/review/dashboard"' not in desk("worker").get("/fill").data.decode()

@@ -120,7 +120,15 @@ def test_the_delete_form_on_the_submission_page(programme, desk):
     assert refused.status_code == 302
     assert browser.get(f"/submissions/{instance}").status_code == 200  # still there
 
-    done = browser.post(f"/submissions/{instance}/delete", {"reason": "a training test"})
+    asked = browser.post(f"/submissions/{instance}/delete", {"reason": "a training test"})
+    assert asked.status_code == 200  # the confirmation page: nothing deleted yet
+    assert "It can be restored" in asked.data.decode()
+    assert 'name="confirm" value="1"' in asked.data.decode()
+    assert browser.get(f"/submissions/{instance}").status_code == 200
+
+    done = browser.post(
+        f"/submissions/{instance}/delete", {"reason": "a training test", "confirm": "1"}
+    )
     assert done.status_code == 302
     assert done.headers["Location"].endswith("/review")
     assert browser.get(f"/submissions/{instance}").status_code == 404

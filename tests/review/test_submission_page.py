@@ -114,12 +114,16 @@ def test_case_changes_have_a_take_box_per_property_and_conflicts_are_marked(prog
     assert all(boxes.values())  # all ticked by default, conflicts included
     conflict_rows = re.findall(r'<tr class="conflict">.*?</tr>', html, re.S)
     assert len(conflict_rows) == 3
-    assert any("last_visit_outcome" in row and "conflict" in row for row in conflict_rows)
+    assert any('data-property="last_visit_outcome"' in row for row in conflict_rows)
+    # in the form's words: the question's label and the choices' labels, not their names
+    outcome = next(r for r in conflict_rows if 'data-property="last_visit_outcome"' in r)
     assert re.search(
-        r'<span class="old" dir="auto">moved</span>.*?<span class="new" dir="auto">met</span>',
-        html,
+        r'<span class="old" dir="auto">The family has moved</span>.*?'
+        r'<span class="new" dir="auto">Yes, I met the family</span>',
+        outcome,
         re.S,
     )
+    assert ">last_visit_outcome<" not in html and ">moved<" not in html
 
 
 def test_approve_leaving_one_property(programme, desk):

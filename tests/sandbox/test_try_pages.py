@@ -84,12 +84,13 @@ def test_publish_discards_test_data_by_default(app, people):
     before = _test_counts()
     assert before[0] == 2 and before[1] > 0
     response = designer.post(
-        "/forms/home_visit/publish", {"test_data": "discard", "acknowledge_warnings": "on"}
+        "/forms/home_visit/publish",
+        {"test_data": "discard", "acknowledge_warnings": "on", "confirm": "1"},
     )
     assert response.status_code == 302, response.data
     assert _test_counts()[0] == 1  # the visit went; the registration (another form) stays
     response = designer.post(  # default: discard
-        "/forms/family_registration/publish", {"acknowledge_warnings": "on"}
+        "/forms/family_registration/publish", {"acknowledge_warnings": "on", "confirm": "1"}
     )
     assert response.status_code == 302
     assert _test_counts() == (0, 0)

@@ -4,6 +4,7 @@
 
 import { OdkWebForm, POST_SUBMIT__NEW_INSTANCE, webFormsPlugin } from '@getodk/web-forms';
 import { createApp, h } from 'vue';
+import { formLanguageFor, t, timeText } from './i18n.js';
 import * as outbox from './outbox.js';
 import { DRAFTS, draftKey, get, put, remove } from './store.js';
 
@@ -21,7 +22,7 @@ function say(text, kind = 'info') {
 }
 
 function timeOf(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return timeText(new Date(iso), true);
 }
 
 // -- instance XML -----------------------------------------------------------------------------
@@ -117,10 +118,66 @@ function findRoot(vnode, depth = 0) {
   return null;
 }
 
+// -- a case chosen from "My visits" -----------------------------------------------------------
+
+function findNode(node, path, depth = 0) {
+  if (!node || depth > 200) return null;
+  const state = node.currentState || {};
+  if (state.reference === path || (node.definition && node.definition.nodeset === path)) return node;
+  const children = Array.isArray(state.children) ? state.children : [];
+  for (const child of children) {
+    const found = findNode(child, path, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+// Set the questions that choose the case (the page's ``caseSteps``: first those that make the
+// picker relevant, then the picker itself, ``null`` standing for the case id). The engine keeps
+// only values among the question's choices, so an id that is not in the worker's list chooses
+// nothing.
+async function chooseCase(mounted, cfg) {
+  for (let attempt = 0; attempt < 150; attempt += 1) {
+    const root = findRoot(mounted && mounted.$ && mounted.$.subTree);
+    if (root !== null) {
+      let chosen = true;
+      for (const [path, value] of cfg.caseSteps) {
+        const node = findNode(root, path);
+        if (node === null || typeof node.selectValue !== 'function') {
+          chosen = false;
+          break;
+        }
+        node.selectValue(value === null ? cfg.caseId : value);
+      }
+      const picker = findNode(root, cfg.caseSteps[cfg.caseSteps.length - 1][0]);
+      if (chosen && picker !== null && picker.currentState.value.includes(cfg.caseId)) return true;
+    }
+    await new Promise((resolve) => window.setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+// -- the form's language ------------------------------------------------------------------------
+
+// Open the form in the translation of the page's language (the worker's setting, else the
+// browser's) when the form has one; the form's own language menu still switches it.
+function showPageLanguage(root, tries = 0) {
+  const form = root();
+  if (form === null || !Array.isArray(form.languages)) {
+    if (tries < 100) window.setTimeout(() => showPageLanguage(root, tries + 1), 100);
+    return;
+  }
+  const wanted = formLanguageFor(form.languages);
+  const active = form.currentState && form.currentState.activeLanguage;
+  if (wanted !== null && (!active || active.language !== wanted.language)) form.setLanguage(wanted);
+  document.getElementById('webform').dataset.formLanguage = wanted ? wanted.language : '';
+}
+
 // -- the page ---------------------------------------------------------------------------------
 
 export async function startForm(cfg) {
-  const key = draftKey(cfg.user, cfg.formId, cfg.edit);
+  // a visit opened for a case keeps its draft apart from the form's other drafts
+  const key = draftKey(cfg.user, cfg.formId, cfg.edit || (cfg.caseId ? `case:${cfg.caseId}` : ''));
   const container = byId('webform');
   const loading = byId('webform-loading');
   let app = null;
@@ -138,7 +195,7 @@ export async function startForm(cfg) {
     formXml = null; // offline, and this form was never opened here with a connection
   }
   if (formXml === null) {
-    loading.textContent = 'The form could not be loaded. Connect to the network and reload.';
+    loading.textContent = t('loadFailed', 'The form could not be loaded. Connect to the network and reload.');
     return;
   }
 
@@ -173,13 +230,15 @@ export async function startForm(cfg) {
       formTitle: cfg.formTitle,
       edit: cfg.edit || '',
       editCurrent: cfg.editCurrent || '',
+      caseId: cfg.caseId || '',
+      caseList: cfg.caseList || '',
       xml,
       files,
       savedAt,
     });
     lastSaved = xml;
     const status = byId('draft-status');
-    status.textContent = `Draft saved on this device at ${timeOf(savedAt)}.`;
+    status.textContent = t('draftSaved', 'Draft saved on this device at {time}.', { time: timeOf(savedAt) });
     status.dataset.savedAt = savedAt;
     byId('draft-actions').hidden = false;
   }
@@ -213,27 +272,27 @@ export async function startForm(cfg) {
       dirty = false;
       byId('draft-status').textContent = '';
       byId('draft-actions').hidden = true;
-      say('Saved on this device; sending…');
+      say(t('sending', 'Saved on this device; sending…'));
       const left = await outbox.flush(cfg);
       const stillHere = left.some((item) => item.instanceId === instanceId);
       if (stillHere) {
-        say('Saved on this device. It will be sent when the network is back.', 'waiting');
+        say(t('waitingNetwork', 'Saved on this device. It will be sent when the network is back.'), 'waiting');
       } else {
-        say(cfg.edit ? 'Correction sent.' : 'Sent. You can fill the form again.', 'ok');
+        say(cfg.edit ? t('correctionSent', 'Correction sent.') : t('sent', 'Sent. You can fill the form again.'), 'ok');
       }
-      if (cfg.edit) {
+      if (cfg.edit || cfg.caseId) {
         done();
         container.hidden = true;
         const back = document.createElement('a');
         back.href = cfg.index;
         back.className = 'button primary';
-        back.textContent = 'Back to your forms';
+        back.textContent = cfg.caseId ? t('backToVisits', 'Back to your visits') : t('backToForms', 'Back to your forms');
         byId('fill-message').append(' ', back);
       } else {
         done({ next: POST_SUBMIT__NEW_INSTANCE });
       }
     } catch (error) {
-      say('This could not be saved on the device; nothing was sent. Try "Send" again.', 'error');
+      say(t('saveFailed', 'This could not be saved on the device; nothing was sent. Try “Send” again.'), 'error');
       done();
     } finally {
       window.setTimeout(() => {
@@ -257,7 +316,7 @@ export async function startForm(cfg) {
     };
     lastSaved = draft.xml;
     const status = byId('draft-status');
-    status.textContent = `Draft from ${timeOf(draft.savedAt)} restored.`;
+    status.textContent = t('draftRestored', 'Draft from {time} restored.', { time: timeOf(draft.savedAt) });
     status.dataset.savedAt = draft.savedAt;
     status.dataset.restored = '1';
     byId('draft-actions').hidden = false;
@@ -271,7 +330,7 @@ export async function startForm(cfg) {
   }
 
   byId('draft-discard').addEventListener('click', async () => {
-    if (!window.confirm('Discard this draft? What you typed will be lost.')) return;
+    if (!window.confirm(t('discardConfirm', 'Discard this draft? What you typed will be lost.'))) return;
     paused = true;
     await saving.catch(() => null);
     await remove(DRAFTS, key);
@@ -288,7 +347,17 @@ export async function startForm(cfg) {
   loading.remove();
   app = createApp({ render: () => h(OdkWebForm, props) });
   app.use(webFormsPlugin);
+  // the date picker's words and order in the page's language (day.month.year, Monday first)
+  const primevue = app.config.globalProperties.$primevue;
+  if (primevue && cfg.datepicker) Object.assign(primevue.config.locale, cfg.datepicker);
   mounted = app.mount(container);
+  showPageLanguage(() => findRoot(mounted && mounted.$ && mounted.$.subTree));
+  if (!editInstance && cfg.caseSteps && cfg.caseSteps.length > 0) {
+    const chosen = await chooseCase(mounted, cfg);
+    container.dataset.caseChosen = chosen ? cfg.caseId : '';
+    if (chosen) changed();
+    else say(t('caseGone', 'This case is not in your list any more; choose it in the form.'), 'waiting');
+  }
 
   for (const type of ['input', 'change', 'click']) {
     container.addEventListener(type, changed, true);

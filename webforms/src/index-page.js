@@ -1,10 +1,11 @@
 // The worker's index (/fill): drafts kept on this device, and getting the forms ready offline.
 
+import { dateText, t, timeText } from './i18n.js';
 import { DRAFTS, mine } from './store.js';
 
 function timeOf(iso) {
   const date = new Date(iso);
-  return `${date.toLocaleDateString()} ${date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+  return `${dateText(date)} ${timeText(date)}`;
 }
 
 export async function showDrafts(cfg) {
@@ -20,12 +21,17 @@ export async function showDrafts(cfg) {
     title.textContent = draft.formTitle || draft.formId;
     const when = document.createElement('span');
     when.className = 'muted';
-    when.textContent = `${draft.edit ? 'correction, ' : ''}saved ${timeOf(draft.savedAt)}`;
+    when.textContent = draft.edit
+      ? t('correctionSaved', 'correction, saved {time}', { time: timeOf(draft.savedAt) })
+      : t('draftSavedAt', 'saved {time}', { time: timeOf(draft.savedAt) });
     const link = document.createElement('a');
     link.className = 'button';
-    const params = draft.edit ? `?edit=${encodeURIComponent(draft.edit)}` : '';
+    let params = draft.edit ? `?edit=${encodeURIComponent(draft.edit)}` : '';
+    if (!draft.edit && draft.caseId) {
+      params = `?case=${encodeURIComponent(draft.caseId)}&list=${encodeURIComponent(draft.caseList || '')}`;
+    }
     link.href = `${cfg.index}/${encodeURIComponent(draft.formId)}${params}`;
-    link.textContent = 'Resume';
+    link.textContent = t('resume', 'Resume');
     item.append(title, when, link);
     list.append(item);
   }
@@ -58,7 +64,7 @@ export async function prepareOffline(cfg) {
     }
   }
   note.textContent = failed
-    ? 'Some forms could not be prepared for offline use; open this page again with a connection.'
-    : 'These forms are ready to use without a connection.';
+    ? t('offlineSome', 'Some forms could not be prepared for offline use; open this page again with a connection.')
+    : t('offlineReady', 'These forms are ready to use without a connection.');
   note.dataset.ready = failed ? '0' : '1';
 }

@@ -2,13 +2,23 @@
 
 import './fill.css';
 import { startForm } from './form.js';
+import { setLanguage, t } from './i18n.js';
 import { prepareOffline, showDrafts } from './index-page.js';
 import * as outbox from './outbox.js';
 
 function config() {
   const data = document.getElementById('fill-page').dataset;
   const webform = document.getElementById('webform');
+  setLanguage(data.lang, data.messages);
+  let datepicker = null;
+  try {
+    datepicker = JSON.parse(data.datepicker || 'null');
+  } catch (error) {
+    datepicker = null;
+  }
   return {
+    lang: data.lang || 'en',
+    datepicker,
     user: data.user,
     csrf: data.csrf,
     index: data.index,
@@ -25,7 +35,25 @@ function config() {
     editUrl: data.editUrl || '',
     editAttachments: data.editAttachments || '',
     editFiles: webform ? JSON.parse(webform.dataset.editFiles || '[]') : [],
+    ...chosenCase(data),
   };
+}
+
+// "My visits" opens a follow-up form with ?case=<id>&list=<dataset>; the page says which
+// questions choose a case of each list (and which must be answered first to show them)
+function chosenCase(data) {
+  const params = new URLSearchParams(window.location.search);
+  const caseId = params.get('case') || '';
+  const caseList = params.get('list') || '';
+  let fields = {};
+  try {
+    fields = JSON.parse(data.caseFields || '{}');
+  } catch (error) {
+    fields = {};
+  }
+  const steps = Object.prototype.hasOwnProperty.call(fields, caseList) ? fields[caseList] : null;
+  if (!caseId || !Array.isArray(steps) || data.edit) return { caseId: '', caseList: '', caseSteps: [] };
+  return { caseId, caseList, caseSteps: steps };
 }
 
 function showOutbox(items, problem) {
@@ -38,8 +66,11 @@ function showOutbox(items, problem) {
     return;
   }
   const refused = items.filter((item) => item.problem);
-  let message = `${items.length} waiting to send.`;
-  if (refused.length > 0) message += ` The server refused ${refused.length}: ${refused[0].problem}`;
+  let message = t('waiting', '{count} waiting to send.', { count: items.length });
+  if (refused.length > 0) {
+    message +=
+      ' ' + t('refused', 'The server refused {count}: {problem}', { count: refused.length, problem: refused[0].problem });
+  }
   else if (problem) message += ` ${problem}`;
   text.textContent = message;
   box.hidden = false;

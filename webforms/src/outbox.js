@@ -3,6 +3,7 @@
 // Exactly once: a resend carries the same instanceID and identical XML, which the server
 // accepts without storing it twice.
 
+import { t } from './i18n.js';
 import { OUTBOX, mine, outboxKey, put, remove } from './store.js';
 
 const listeners = new Set();
@@ -74,10 +75,11 @@ async function sendOne(cfg, item) {
     return 'sent';
   }
   if (response.type === 'opaqueredirect' || response.status === 401) {
-    lastProblem = 'Log in again to send what is waiting.';
+    lastProblem = t('loginAgain', 'Log in again to send what is waiting.');
     return 'stop';
   }
-  const problem = messageOf(await response.text()) || `The server answered ${response.status}.`;
+  const problem =
+    messageOf(await response.text()) || t('serverAnswered', 'The server answered {status}.', { status: response.status });
   await put(OUTBOX, { ...item, problem, tries: (item.tries || 0) + 1 });
   return response.status >= 500 ? 'stop' : 'kept';
 }
@@ -91,7 +93,7 @@ async function sendAll(cfg) {
     try {
       outcome = await sendOne(cfg, item);
     } catch (error) {
-      lastProblem = 'No connection: it will be sent when the network is back.';
+      lastProblem = t('noConnection', 'No connection: it will be sent when the network is back.');
       break;
     }
     if (outcome === 'stop') break;

@@ -1,0 +1,1 @@
+"""The coordinator's Monday screens: who needs attention this week (see ``queries``)."""
