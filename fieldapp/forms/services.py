@@ -69,6 +69,65 @@ def list_forms() -> Sequence[Form]:
     ).all()
 
 
+@dataclass(frozen=True, slots=True)
+class ListedForm:
+    """What a form list says of one open form: its current version's identity, no more."""
+
+    form_id: str
+    form_title: str
+    title: str
+    version: str
+    xform_md5: str
+    has_attachments: bool
+
+    @property
+    def fingerprint(self) -> str:
+        """Everything the list says of the form, as one text (the list's ETag is made of it)."""
+        return repr(
+            (
+                self.form_id,
+                self.form_title,
+                self.title,
+                self.version,
+                self.xform_md5,
+                self.has_attachments,
+            )
+        )
+
+
+def open_forms(form_id: str | None = None) -> list[ListedForm]:
+    """The open forms with a published version (``form_id``: that one only), by title.
+
+    One statement of plain columns: what every phone's sync asks for, so it loads no version's
+    JSON and no attachment row (a form list of 100 forms was 28 ms of CPU through the ORM).
+    """
+    has_files = (
+        select(FormAttachment.id)
+        .where(FormAttachment.form_version_id == FormVersion.id)
+        .exists()
+        .label("has_files")
+    )
+    query = (
+        select(
+            Form.form_id,
+            Form.title,
+            FormVersion.title,
+            FormVersion.version,
+            FormVersion.xform_md5,
+            has_files,
+        )
+        .join(FormVersion, FormVersion.id == Form.current_version_id)
+        .where(Form.state == FormState.OPEN.value)
+    )
+    if form_id is not None:
+        query = query.where(Form.form_id == form_id)
+    listed = [
+        ListedForm(xform_id, form_title, title, version, md5, bool(files))
+        for xform_id, form_title, title, version, md5, files in db.session.execute(query)
+    ]
+    return sorted(listed, key=lambda f: ((f.form_title or f.form_id).lower(), f.form_id))
+
+
 def find_form(form_id: str) -> Form | None:
     """The form with this XForm id, or ``None``."""
     return db.session.scalars(select(Form).where(Form.form_id == form_id)).one_or_none()

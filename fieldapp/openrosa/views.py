@@ -25,6 +25,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.http import http_date
+from werkzeug.routing import Map, UnicodeConverter
 
 from fieldapp.auth import devices
 from fieldapp.auth import services as auth
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 #: endpoints that require the ``X-OpenRosa-Version: 1.0`` header (downloads do not)
 _VERSIONED = {"form_list", "manifest", "submission", "integrity"}
 XML = "text/xml; charset=utf-8"
+#: how a ``<form_id>`` route segment (the default converter) writes a value into a path
+_PATH_PART = UnicodeConverter(Map())
 
 
 def register(app: Flask) -> None:
@@ -235,39 +238,76 @@ def _downloadable(form_id: str) -> tuple[Form, FormVersion]:
 def form_list() -> Response:
     """The open forms this worker may fill (``?formID=`` narrows to one)."""
     wanted = request.args.get("formID")
-    entries = []
     draft_try = tries.current_try()
-    listed: Sequence[tuple[Form, FormVersion | None]] = (
-        try_services.drafts_of(draft_try)  # a try: its drafts only
-        if draft_try is not None
-        else [
-            (f, f.current_version)
-            for f in forms.list_forms()
-            if f.state == FormState.OPEN and may_submit(_actor())
-        ]
-    )
-    if listed:
-        for form, version in sorted(listed, key=lambda p: (p[0].title or p[0].form_id).lower()):
-            if version is None:
-                continue
-            if wanted is not None and form.form_id != wanted:
-                continue
-            entries.append(
-                FormListEntry(
-                    form_id=form.form_id,
-                    name=version.title or form.form_id,
-                    version=version.version,
-                    md5=version.xform_md5,
-                    download_url=url_for(
-                        f"{request.blueprint}.form_download", form_id=form.form_id, _external=True
-                    ),
-                    manifest_url=url_for(
-                        f"{request.blueprint}.manifest", form_id=form.form_id, _external=True
-                    )
-                    if version.attachments
-                    else None,
+    if draft_try is not None:  # a try: its drafts only
+        return _try_form_list(try_services.drafts_of(draft_try), wanted)
+    listed = forms.open_forms(wanted) if may_submit(_actor()) else []
+    download = _url_pattern("form_download")
+    manifest = _url_pattern("manifest")
+    # The list is a function of these rows and of the two URL patterns (which hold the prefix
+    # the request came in on), so their hash is a strong ETag: a phone that has the list gets
+    # its 304 before any XML is built.
+    fingerprint = hashlib.md5(usedforsecurity=False)
+    for part in (download, manifest, *(f.fingerprint for f in listed)):
+        fingerprint.update(part.encode())
+        fingerprint.update(b"\0")
+    etag = fingerprint.hexdigest()
+    if request.if_none_match.contains(etag):
+        return _conditional(b"", XML, etag=etag)
+    entries = [
+        FormListEntry(
+            form_id=f.form_id,
+            name=f.title or f.form_id,
+            version=f.version,
+            md5=f.xform_md5,
+            download_url=_url_for_form(download, f.form_id),
+            manifest_url=_url_for_form(manifest, f.form_id) if f.has_attachments else None,
+        )
+        for f in listed
+    ]
+    return _conditional(form_list_xml(entries), XML, etag=etag)
+
+
+#: stands for the form id in a URL pattern (letters only: no converter changes it)
+_FORM_ID_MARK = "FIELDAPPFORMIDMARK"
+
+
+def _url_pattern(endpoint: str) -> str:
+    """The external URL of ``endpoint`` for this request's blueprint, with a mark for the form id
+    (one ``url_for`` per list instead of two per form)."""
+    return url_for(f"{request.blueprint}.{endpoint}", form_id=_FORM_ID_MARK, _external=True)
+
+
+def _url_for_form(pattern: str, form_id: str) -> str:
+    """``url_for`` of the pattern's endpoint for ``form_id``: the form id as the route's default
+    converter writes it into a path."""
+    return pattern.replace(_FORM_ID_MARK, _PATH_PART.to_url(form_id), 1)
+
+
+def _try_form_list(
+    listed: Sequence[tuple[Form, FormVersion | None]], wanted: str | None
+) -> Response:
+    """A designer's try: the drafts on trial (few, and only for the designer's phone)."""
+    entries = []
+    for form, version in sorted(listed, key=lambda p: (p[0].title or p[0].form_id).lower()):
+        if version is None or (wanted is not None and form.form_id != wanted):
+            continue
+        entries.append(
+            FormListEntry(
+                form_id=form.form_id,
+                name=version.title or form.form_id,
+                version=version.version,
+                md5=version.xform_md5,
+                download_url=url_for(
+                    f"{request.blueprint}.form_download", form_id=form.form_id, _external=True
+                ),
+                manifest_url=url_for(
+                    f"{request.blueprint}.manifest", form_id=form.form_id, _external=True
                 )
+                if version.attachments
+                else None,
             )
+        )
     return _conditional(form_list_xml(entries), XML)
 
 
