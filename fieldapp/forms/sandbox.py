@@ -153,8 +153,8 @@ def _result(outcome: tuple[Any, ...], limits: CompileLimits) -> CompiledForm:
         _kind, code, status, problems = outcome
         raise FormCompileError(problems, code=code, http_status=status)
     if kind == "unreadable":
-        _kind, code, message, status = outcome
-        raise UnreadableFormFile(message, code=code, http_status=status)
+        _kind, code, template, params, status = outcome
+        raise UnreadableFormFile(template, code=code, http_status=status, params=params or None)
     if kind == "memory":
         raise FormCompileError(
             [
@@ -216,7 +216,8 @@ def _child(
         except FormCompileError as err:
             outcome = ("problems", err.code, err.http_status, err.problems)
         except UnreadableFormFile as err:
-            outcome = ("unreadable", err.code, err.message, err.http_status)
+            # template and params, so that pages can still translate the message
+            outcome = ("unreadable", err.code, err.template, dict(err.params), err.http_status)
         except MemoryError:
             outcome = ("memory",)
         del data

@@ -62,7 +62,7 @@ from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
 from pyxform.xls2json_backends import DefinitionData, SupportedFileTypes
 from pyxform.xls2xform import convert
 
-from fieldapp.errors import BadRequest, Invalid
+from fieldapp.errors import BadRequest, ErrorMessage, Invalid
 from fieldapp.xmlsafe import XmlError, XmlTooLarge, iterparse_xml, parse_xml
 
 __all__ = [
@@ -101,7 +101,6 @@ MAX_CELL_CHARS: Final = 32_767
 #: characters in all cells together (one long shared string can fill many cells)
 MAX_TEXT_CHARS: Final = 10_000_000
 
-_SUPPORTED_TEXT = "an Excel workbook (.xlsx or .xls), a .csv or a .md file"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -125,15 +124,24 @@ _XPATH_NAMESPACES: Final = {
     "xsd": "http://www.w3.org/2001/XMLSchema",
     "ev": "http://www.w3.org/2001/xml-events",
 }
+
+
+def _words(text: str, **params: Any) -> ErrorMessage:
+    """A piece of fieldapp's own wording that a message quotes (a hint, the kind of a file): a
+    nested message, English in the message's text and translated where a page shows it.
+    ``scripts/i18n.py`` extracts ``text``; like a message, it is never built from values."""
+    return ErrorMessage(text, params)
+
+
 _EXTENSION_HINTS: Final = {
-    ".ods": "Open it in LibreOffice or Excel and save it as an Excel workbook (.xlsx).",
-    ".numbers": "In Numbers, use File > Export To > Excel and upload the .xlsx.",
-    ".xlsb": "In Excel, use File > Save As > Excel Workbook (.xlsx).",
-    ".docx": "That is a Word document. Upload the XLSForm spreadsheet instead.",
-    ".doc": "That is a Word document. Upload the XLSForm spreadsheet instead.",
-    ".pdf": "That is a PDF. Upload the XLSForm spreadsheet itself, not a printout of it.",
-    ".txt": "If it is a CSV export of the XLSForm, name it .csv.",
-    ".xml": "This server takes XLSForm spreadsheets, not XForm XML.",
+    ".ods": _words("Open it in LibreOffice or Excel and save it as an Excel workbook (.xlsx)."),
+    ".numbers": _words("In Numbers, use File > Export To > Excel and upload the .xlsx."),
+    ".xlsb": _words("In Excel, use File > Save As > Excel Workbook (.xlsx)."),
+    ".docx": _words("That is a Word document. Upload the XLSForm spreadsheet instead."),
+    ".doc": _words("That is a Word document. Upload the XLSForm spreadsheet instead."),
+    ".pdf": _words("That is a PDF. Upload the XLSForm spreadsheet itself, not a printout of it."),
+    ".txt": _words("If it is a CSV export of the XLSForm, name it .csv."),
+    ".xml": _words("This server takes XLSForm spreadsheets, not XForm XML."),
 }
 
 
@@ -268,8 +276,17 @@ def _summary(problems: Sequence[FormProblem]) -> str:
     return f"The form has {len(problems)} problems: {shown}{more}"
 
 
-def _unreadable(code: str, message: str, *, http_status: int | None = None) -> UnreadableFormFile:
-    return UnreadableFormFile(message, code=f"file.{code}", http_status=http_status)
+def _unreadable(
+    code: str,
+    message: str,
+    *,
+    http_status: int | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> UnreadableFormFile:
+    """The refusal ``file.<code>``: ``message`` is a constant or a %-style template of
+    ``params`` (values, or :func:`_words` translated where shown), as for every domain error:
+    the API says the English ``template % params``, pages the translated template."""
+    return UnreadableFormFile(message, code=f"file.{code}", http_status=http_status, params=params)
 
 
 # -- compile ---------------------------------------------------------------------------------
@@ -398,9 +415,10 @@ def _check_file(data: bytes, *, filename: str, max_bytes: int) -> tuple[str, byt
     if len(data) > max_bytes:
         raise _unreadable(
             "too_large",
-            f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. An XLSForm is "
-            "usually much smaller: remove pictures and unused sheets, then save and upload again.",
+            "The file is %(size)s; the limit is %(limit)s. An XLSForm is usually much smaller: "
+            "remove pictures and unused sheets, then save and upload again.",
             http_status=413,
+            params={"size": _mb(len(data)), "limit": _mb(max_bytes)},
         )
     name = PurePosixPath(filename.replace("\\", "/")).name
     suffix = PurePosixPath(name).suffix.lower()
@@ -412,12 +430,28 @@ def _check_file(data: bytes, *, filename: str, max_bytes: int) -> tuple[str, byt
             http_status=415,
         )
     if suffix not in SUPPORTED_EXTENSIONS:
-        shown = f"'{suffix}' files are" if suffix else "Files without an extension are"
-        hint = _EXTENSION_HINTS.get(suffix, "")
+        hint = _EXTENSION_HINTS.get(suffix)
+        if not suffix:
+            raise _unreadable(
+                "unsupported_type",
+                "Files without an extension are not accepted. Upload an Excel workbook (.xlsx "
+                "or .xls), a .csv or a .md file.",
+                http_status=415,
+            )
+        if hint is None:
+            raise _unreadable(
+                "unsupported_type",
+                "'%(extension)s' files are not accepted. Upload an Excel workbook (.xlsx or "
+                ".xls), a .csv or a .md file.",
+                http_status=415,
+                params={"extension": suffix},
+            )
         raise _unreadable(
             "unsupported_type",
-            f"{shown} not accepted. Upload {_SUPPORTED_TEXT}. {hint}".strip(),
+            "'%(extension)s' files are not accepted. Upload an Excel workbook (.xlsx or .xls), "
+            "a .csv or a .md file. %(hint)s",
             http_status=415,
+            params={"extension": suffix, "hint": hint},
         )
     if suffix == ".xlsx":
         _check_xlsx(data)
@@ -454,22 +488,30 @@ def _sniff(data: bytes) -> str:
 
 
 _WRONG_CONTENT = {
-    "pdf": "This file is a PDF, not an Excel workbook.",
-    "rtf": "This file is a Rich Text (RTF) document, not an Excel workbook.",
-    "html": (
+    "pdf": _words("This file is a PDF, not an Excel workbook."),
+    "rtf": _words("This file is a Rich Text (RTF) document, not an Excel workbook."),
+    "html": _words(
         "This file is a web page (HTML) with a spreadsheet name, as some programs export it. "
         "Open it in Excel and save it as an Excel Workbook (.xlsx)."
     ),
-    "xml": (
+    "xml": _words(
         "This file is XML, not an Excel workbook (perhaps an 'XML Spreadsheet 2003'). "
         "Open it in Excel and save it as an Excel Workbook (.xlsx)."
     ),
-    "text": (
+    "text": _words(
         "This file is plain text, not an Excel workbook. If it is a CSV export of the form, "
         "name it .csv; otherwise upload the .xlsx itself."
     ),
-    "binary": "This file is not an Excel workbook.",
+    "binary": _words("This file is not an Excel workbook."),
 }
+
+
+def _wrong_content(kind: str, extension: str) -> UnreadableFormFile:
+    return _unreadable(
+        "not_a_workbook",
+        "%(what)s The file name ends in %(extension)s but the content is not a workbook.",
+        params={"what": _WRONG_CONTENT[kind], "extension": extension},
+    )
 
 
 def _check_xlsx(data: bytes) -> None:
@@ -488,11 +530,8 @@ def _check_xlsx(data: bytes) -> None:
                 ".xlsx. Rename it to .xls, or better, open it in Excel and save it as an Excel "
                 "Workbook (.xlsx).",
             )
-        raise _unreadable("not_a_workbook", _ole2_description(streams))
-    raise _unreadable(
-        "not_a_workbook",
-        f"{_WRONG_CONTENT[kind]} The file name ends in .xlsx but the content is not a workbook.",
-    )
+        raise _not_a_workbook_ole2(streams)
+    raise _wrong_content(kind, ".xlsx")
 
 
 def _check_xls(data: bytes) -> None:
@@ -502,7 +541,7 @@ def _check_xls(data: bytes) -> None:
         if "EncryptedPackage" in streams:
             raise _encrypted()
         if not streams & {"Workbook", "Book"}:
-            raise _unreadable("not_a_workbook", _ole2_description(streams))
+            raise _not_a_workbook_ole2(streams)
         return
     if kind == "zip":
         _check_ooxml_zip(data, expected=".xls")
@@ -511,10 +550,7 @@ def _check_xls(data: bytes) -> None:
             "This file is a modern Excel workbook (.xlsx), but its name ends in .xls. "
             "Rename it to .xlsx and upload it again.",
         )
-    raise _unreadable(
-        "not_a_workbook",
-        f"{_WRONG_CONTENT[kind]} The file name ends in .xls but the content is not a workbook.",
-    )
+    raise _wrong_content(kind, ".xls")
 
 
 def _encrypted() -> UnreadableFormFile:
@@ -525,19 +561,23 @@ def _encrypted() -> UnreadableFormFile:
     )
 
 
-def _ole2_description(streams: set[str]) -> str:
+def _not_a_workbook_ole2(streams: set[str]) -> UnreadableFormFile:
     if "WordDocument" in streams:
-        what = "a Word 97-2003 document"
+        what = _words("a Word 97-2003 document")
     elif "PowerPoint Document" in streams:
-        what = "a PowerPoint 97-2003 presentation"
+        what = _words("a PowerPoint 97-2003 presentation")
     else:
-        what = "an Office file of some other kind"
-    return f"This file is {what}, not an Excel workbook. Upload the XLSForm spreadsheet."
+        what = _words("an Office file of some other kind")
+    return _unreadable(
+        "not_a_workbook",
+        "This file is %(what)s, not an Excel workbook. Upload the XLSForm spreadsheet.",
+        params={"what": what},
+    )
 
 
 def _check_ooxml_zip(data: bytes, *, expected: str) -> None:
     """Refuse damaged zips, zip bombs and zips that are not Excel workbooks."""
-    damaged = (
+    damaged = _words(
         "The workbook is damaged or incomplete (perhaps the upload or download was cut "
         "short). Open it in Excel, save it again and upload the new copy."
     )
@@ -563,39 +603,60 @@ def _check_ooxml_zip(data: bytes, *, expected: str) -> None:
             )
         return
     if "word/document.xml" in names:
-        what = "a Word document (.docx)"
+        what = _words("a Word document (.docx)")
     elif "ppt/presentation.xml" in names:
-        what = "a PowerPoint presentation (.pptx)"
+        what = _words("a PowerPoint presentation (.pptx)")
     elif mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-        what = "an OpenDocument spreadsheet (.ods); save it as an Excel Workbook (.xlsx)"
+        what = _words("an OpenDocument spreadsheet (.ods); save it as an Excel Workbook (.xlsx)")
     elif mimetype.startswith(b"application/vnd.oasis.opendocument"):
-        what = "an OpenDocument file"
+        what = _words("an OpenDocument file")
     else:
-        what = "a zip archive"
+        what = _words("a zip archive")
     raise _unreadable(
         "not_a_workbook",
-        f"This file is {what}, not an Excel workbook, although its name ends in {expected}. "
+        "This file is %(what)s, not an Excel workbook, although its name ends in %(extension)s. "
         "Upload the XLSForm spreadsheet.",
+        params={"what": what, "extension": expected},
     )
 
 
 def _check_zip_bomb(infos: Sequence[zipfile.ZipInfo]) -> None:
-    message = (
-        "The workbook unpacks to far more data than an XLSForm holds ({why}); it is refused "
-        "for safety. Remove pictures, unused sheets and formatting, save, and upload again."
-    )
+
+    def bomb(why: ErrorMessage) -> UnreadableFormFile:
+        return _unreadable(
+            "zip_bomb",
+            "The workbook unpacks to far more data than an XLSForm holds (%(why)s); it is "
+            "refused for safety. Remove pictures, unused sheets and formatting, save, and upload "
+            "again.",
+            http_status=413,
+            params={"why": why},
+        )
+
     if len(infos) > MAX_ZIP_ENTRIES:
-        why = f"{len(infos)} parts, the limit is {MAX_ZIP_ENTRIES}"
-        raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+        raise bomb(
+            _words(
+                "%(parts)s parts, the limit is %(limit)s", parts=len(infos), limit=MAX_ZIP_ENTRIES
+            )
+        )
     total = sum(info.file_size for info in infos)
     if total > MAX_UNZIPPED_BYTES:
-        why = f"{_mb(total)} unpacked, the limit is {_mb(MAX_UNZIPPED_BYTES)}"
-        raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+        raise bomb(
+            _words(
+                "%(size)s unpacked, the limit is %(limit)s",
+                size=_mb(total),
+                limit=_mb(MAX_UNZIPPED_BYTES),
+            )
+        )
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-            why = f"part {info.filename!r} is compressed {ratio:.0f} to 1"
-            raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+            raise bomb(
+                _words(
+                    "part %(part)s is compressed %(ratio)s to 1",
+                    part=repr(info.filename),
+                    ratio=f"{ratio:.0f}",
+                )
+            )
 
 
 def _check_text(data: bytes, suffix: str) -> bytes:
@@ -604,32 +665,40 @@ def _check_text(data: bytes, suffix: str) -> bytes:
     if kind in {"zip", "ole2"}:
         raise _unreadable(
             "not_text",
-            f"This file is an Excel workbook, not {suffix} text. Give it the right name "
+            "This file is an Excel workbook, not %(extension)s text. Give it the right name "
             "(.xlsx, or .xls for an Excel 97-2003 file) and upload it again.",
+            params={"extension": suffix},
         )
     if kind in {"pdf", "rtf", "binary"}:
         raise _unreadable(
-            "not_text", f"This file is not a text file, although its name ends in {suffix}."
+            "not_text",
+            "This file is not a text file, although its name ends in %(extension)s.",
+            params={"extension": suffix},
         )
     body = data.removeprefix(_UTF8_BOM)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
-        how = (
-            "In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'."
-            if suffix == ".csv"
-            else "Save it with the UTF-8 encoding."
-        )
+        if suffix == ".csv":
+            raise _unreadable(
+                "not_utf8",
+                "The file is not UTF-8 text (the byte at position %(position)s cannot be read). "
+                "In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'.",
+                params={"position": err.start},
+            ) from None
         raise _unreadable(
             "not_utf8",
-            f"The file is not UTF-8 text (the byte at position {err.start} cannot be read). {how}",
+            "The file is not UTF-8 text (the byte at position %(position)s cannot be read). "
+            "Save it with the UTF-8 encoding.",
+            params={"position": err.start},
         ) from None
     if not text.strip():
         raise _unreadable("empty", "The file is empty. Choose the XLSForm file and upload again.")
     if _CONTROL_CHARS.search(text):
         raise _unreadable(
             "not_text",
-            f"The file contains control characters and is not a {suffix} XLSForm.",
+            "The file contains control characters and is not a %(extension)s XLSForm.",
+            params={"extension": suffix},
         )
     return body
 
@@ -1022,12 +1091,17 @@ def _read_workbook(payload: bytes, file_type: str) -> dict[str, Any]:
         detail = str(err)
         if "encrypted" in detail.lower():
             raise _encrypted() from None
-        if file_type in {".csv", ".md"}:
-            what = "comma-separated" if file_type == ".csv" else "Markdown"
+        if file_type == ".csv":
             raise _unreadable(
                 "not_xlsform",
-                f"No XLSForm table was found in this {file_type} file. It must hold the "
-                f"survey sheet as a {what} table, starting with a 'survey' row.",
+                "No XLSForm table was found in this .csv file. It must hold the survey sheet as "
+                "a comma-separated table, starting with a 'survey' row.",
+            ) from None
+        if file_type == ".md":
+            raise _unreadable(
+                "not_xlsform",
+                "No XLSForm table was found in this .md file. It must hold the survey sheet as "
+                "a Markdown table, starting with a 'survey' row.",
             ) from None
         raise _unreadable(
             "corrupt",

@@ -262,8 +262,12 @@ def select_locale() -> str:
     user = g.get("_login_user")
     if user is not None and getattr(user, "is_authenticated", False):
         try:
-            own = valid_language(user.__dict__.get("language"))
-        except Exception:  # a detached or expired row: fall back to the browser
+            loaded = user.__dict__
+            # an expired row (a rolled-back unit of work): the language read when it was loaded
+            own = valid_language(
+                loaded["language"] if "language" in loaded else g.get("user_language")
+            )
+        except Exception:  # a detached row: fall back to the browser
             own = None
         if own:
             return own
