@@ -184,6 +184,19 @@ class FormProblem:
             shape["note"] = True
         return shape
 
+    def stored(self) -> dict[str, object]:
+        """:meth:`to_dict` with, for a message of fieldapp's own (:func:`_words`), its template
+        and params under ``i18n``, so that a page can still translate the stored problem (the
+        API leaves ``i18n`` out: ``fieldapp.forms.models.public_problems``)."""
+        shape = self.to_dict()
+        message = self.message
+        if isinstance(message, ErrorMessage):
+            shape["i18n"] = {
+                "template": message.template,
+                "params": {k: str(v) for k, v in message.params.items()},
+            }
+        return shape
+
     def location(self) -> str:
         """Where the problem is, for a one-line summary ("survey sheet, row 5, column relevant")."""
         parts = []
@@ -356,9 +369,12 @@ def compile_xlsform(
         if not _settings_form_id(settings):
             notes.append(
                 FormProblem(
-                    f"The settings sheet has no form_id, so the file name '{stem}' is used as "
-                    "the form id. Add a 'form_id' column to the settings sheet so that a "
-                    "renamed file still updates the same form.",
+                    _words(
+                        "The settings sheet has no form_id, so the file name '%(name)s' is used "
+                        "as the form id. Add a 'form_id' column to the settings sheet so that a "
+                        "renamed file still updates the same form.",
+                        name=stem,
+                    ),
                     code="xlsform.form_id_from_filename",
                     sheet="settings",
                     row=2,
@@ -789,12 +805,12 @@ _HAS_VALUE: Final = etree.XPath(
 _MD_SEPARATOR = re.compile(r"[\s:\-]*-[\s:\-]*")
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d*)")
 _ROW_HINTS: Final = {
-    "survey": "Split it into several smaller forms.",
-    "choices": (
+    "survey": _words("Split it into several smaller forms."),
+    "choices": _words(
         "Move long choice lists into a CSV file attached to the form "
         "(select_one_from_file), which phones read without converting."
     ),
-    "external_choices": "Move long choice lists into a CSV file attached to the form.",
+    "external_choices": _words("Move long choice lists into a CSV file attached to the form."),
 }
 
 
@@ -810,11 +826,17 @@ class _Tally:
         limit = MAX_SHEET_ROWS.get(kind, MAX_OTHER_SHEET_ROWS)
         if count <= limit:
             return
-        hint = _ROW_HINTS.get(kind, "Remove the rows the form does not need.")
+        hint = _ROW_HINTS.get(kind) or _words("Remove the rows the form does not need.")
         raise _too_big(
             FormProblem(
-                f"The '{sheet}' sheet has more than {limit:,} rows; the limit is {limit:,} "
-                f"(this is row {row}). {hint}",
+                _words(
+                    "The '%(sheet)s' sheet has more than %(limit)s rows; the limit is %(limit)s "
+                    "(this is row %(row)s). %(hint)s",
+                    sheet=sheet,
+                    limit=f"{limit:,}",
+                    row=row,
+                    hint=hint,
+                ),
                 code="xlsform.too_many_rows",
                 sheet=sheet,
                 row=row,
@@ -826,9 +848,13 @@ class _Tally:
         if length > MAX_CELL_CHARS:
             raise _too_big(
                 FormProblem(
-                    f"This cell holds {length:,} characters; the limit is {MAX_CELL_CHARS:,}, "
-                    "the most Excel itself keeps in a cell. Shorten it, or split a long text "
-                    "into several notes.",
+                    _words(
+                        "This cell holds %(length)s characters; the limit is %(limit)s, the "
+                        "most Excel itself keeps in a cell. Shorten it, or split a long text "
+                        "into several notes.",
+                        length=f"{length:,}",
+                        limit=f"{MAX_CELL_CHARS:,}",
+                    ),
                     code="xlsform.cell_too_long",
                     sheet=sheet,
                     row=row,
@@ -840,10 +866,15 @@ class _Tally:
         if self.cells > MAX_CELLS:
             raise _too_big(
                 FormProblem(
-                    f"The form has more than {MAX_CELLS:,} filled-in cells; the limit is "
-                    f"{MAX_CELLS:,} (the count passes it on the '{sheet}' sheet, row {row}). "
-                    "Remove unused rows and columns, split the form, or move long choice lists "
-                    "into a CSV file attached to the form (select_one_from_file).",
+                    _words(
+                        "The form has more than %(limit)s filled-in cells; the limit is "
+                        "%(limit)s (the count passes it on the '%(sheet)s' sheet, row %(row)s). "
+                        "Remove unused rows and columns, split the form, or move long choice "
+                        "lists into a CSV file attached to the form (select_one_from_file).",
+                        limit=f"{MAX_CELLS:,}",
+                        sheet=sheet,
+                        row=row,
+                    ),
                     code="xlsform.too_many_cells",
                     sheet=sheet,
                     row=row,
@@ -852,9 +883,14 @@ class _Tally:
         if self.chars > MAX_TEXT_CHARS:
             raise _too_big(
                 FormProblem(
-                    f"The form holds more than {MAX_TEXT_CHARS:,} characters of text; the "
-                    f"limit is {MAX_TEXT_CHARS:,} (the count passes it on the '{sheet}' sheet, "
-                    f"row {row}). Shorten long texts or split the form.",
+                    _words(
+                        "The form holds more than %(limit)s characters of text; the limit is "
+                        "%(limit)s (the count passes it on the '%(sheet)s' sheet, row %(row)s). "
+                        "Shorten long texts or split the form.",
+                        limit=f"{MAX_TEXT_CHARS:,}",
+                        sheet=sheet,
+                        row=row,
+                    ),
                     code="xlsform.too_much_text",
                     sheet=sheet,
                     row=row,
@@ -1269,10 +1305,19 @@ def _special_problem(
 ) -> FormProblem | None:
     """Better messages, codes and locations for the commonest uncoded pyxform errors."""
     if message.startswith("You must have a sheet named 'survey'"):
+        # the rest of pyxform's message (its own words, as pyxform gives them)
         hint = message.removeprefix("You must have a sheet named 'survey'.").strip()
         return FormProblem(
-            "The workbook has no 'survey' sheet. The questions must be on a sheet named "
-            f"'survey' (lower case). {hint}".strip(),
+            _words(
+                "The workbook has no 'survey' sheet. The questions must be on a sheet named "
+                "'survey' (lower case). %(pyxform)s",
+                pyxform=hint,
+            )
+            if hint
+            else _words(
+                "The workbook has no 'survey' sheet. The questions must be on a sheet named "
+                "'survey' (lower case)."
+            ),
             code="xlsform.survey_sheet_missing",
             sheet="survey",
         )
@@ -1280,10 +1325,19 @@ def _special_problem(
     if found:
         qtype = found.group(1)
         close = difflib.get_close_matches(qtype, [str(k) for k in QUESTION_TYPE_DICT], n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
         return FormProblem(
-            f"'{qtype}' is not a question type.{hint} See https://xlsform.org/en/#question-types "
-            "for the list of types.",
+            _words(
+                "'%(type)s' is not a question type. Did you mean '%(close)s'? See "
+                "https://xlsform.org/en/#question-types for the list of types.",
+                type=qtype,
+                close=close[0],
+            )
+            if close
+            else _words(
+                "'%(type)s' is not a question type. See https://xlsform.org/en/#question-types "
+                "for the list of types.",
+                type=qtype,
+            ),
             code="xlsform.unknown_type",
             sheet="survey",
             row=row or _row_of(survey_rows, lambda r: r.get("type", "").strip() == qtype),
@@ -1293,8 +1347,11 @@ def _special_problem(
     if found:
         list_name = found.group(1).strip()
         return FormProblem(
-            f"The choice list '{list_name}' is not on the choices sheet. Add its choices there "
-            f"with list_name '{list_name}', or correct the list name in the type column.",
+            _words(
+                "The choice list '%(list)s' is not on the choices sheet. Add its choices there "
+                "with list_name '%(list)s', or correct the list name in the type column.",
+                list=list_name,
+            ),
             code="xlsform.choice_list_missing",
             sheet="survey",
             row=row,
@@ -1302,8 +1359,11 @@ def _special_problem(
         )
     if message.startswith("There should be a choices sheet in this xlsform"):
         return FormProblem(
-            "A select question needs a 'choices' sheet, but the workbook has none (or it lacks "
-            "the columns list_name, name and label). Add a choices sheet with those columns.",
+            _words(
+                "A select question needs a 'choices' sheet, but the workbook has none (or it "
+                "lacks the columns list_name, name and label). Add a choices sheet with those "
+                "columns."
+            ),
             code="xlsform.choices_sheet_missing",
             sheet="survey",
             row=_row_of(
@@ -1316,8 +1376,11 @@ def _special_problem(
     if found:
         name = found.group(1)
         return FormProblem(
-            f"The question '{name}' has no label. Questions shown on the phone need a label "
-            "(or at least a hint); fill in the label column.",
+            _words(
+                "The question '%(name)s' has no label. Questions shown on the phone need a "
+                "label (or at least a hint); fill in the label column.",
+                name=name,
+            ),
             code="xlsform.label_missing",
             sheet="survey",
             row=row or _row_of(survey_rows, lambda r: r.get("name", "").strip() == name),
@@ -1335,7 +1398,7 @@ def _special_problem(
         )
     if message.startswith("Question with no type."):
         return FormProblem(
-            "This row has a name or label but no type. Fill in the type column.",
+            _words("This row has a name or label but no type. Fill in the type column."),
             code="xlsform.type_missing",
             sheet="survey",
             row=row,
@@ -1343,7 +1406,7 @@ def _special_problem(
         )
     if message.startswith("Question or group with no name."):
         return FormProblem(
-            "This question or group has no name. Fill in the name column.",
+            _words("This question or group has no name. Fill in the name column."),
             code="xlsform.name_missing",
             sheet="survey",
             row=row,
@@ -1351,7 +1414,7 @@ def _special_problem(
         )
     if message.startswith("Missing calculation."):
         return FormProblem(
-            "This calculate row has no calculation. Fill in the calculation column.",
+            _words("This calculate row has no calculation. Fill in the calculation column."),
             code="xlsform.calculation_missing",
             sheet="survey",
             row=row,
@@ -1361,12 +1424,16 @@ def _special_problem(
 
 
 def _unexpected_problem(err: Exception) -> FormProblem:
+    # the exception's name and text are Python's and pyxform's own, as they give them
     detail = str(err).strip()
-    detail = f": {detail[:200]}" if detail else ""
+    what = f"{type(err).__name__}: {detail[:200]}" if detail else type(err).__name__
     return FormProblem(
-        "The converter stopped on something in this form it did not expect "
-        f"({type(err).__name__}{detail}). Check the rows you changed last, especially "
-        "unusual types, parameters and expressions.",
+        _words(
+            "The converter stopped on something in this form it did not expect (%(what)s). "
+            "Check the rows you changed last, especially unusual types, parameters and "
+            "expressions.",
+            what=what,
+        ),
         code="xlsform.unexpected",
     )
 
@@ -1424,8 +1491,16 @@ def _check_expressions(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                 error = _xpath_syntax_error(text)
                 if error is not None:
                     yield FormProblem(
-                        f"On the '{sheet}' sheet, the '{column}' value is not a valid expression "
-                        f"({error}). Check brackets, quotes and operators: {_clip(text)}",
+                        # (the error is lxml's own words, as it gives them)
+                        _words(
+                            "On the '%(sheet)s' sheet, the '%(column)s' value is not a valid "
+                            "expression (%(error)s). Check brackets, quotes and operators: "
+                            "%(expression)s",
+                            sheet=sheet,
+                            column=column,
+                            error=error,
+                            expression=_clip(text),
+                        ),
                         code="xlsform.expression_invalid",
                         sheet=sheet,
                         row=index + 2,
@@ -1489,10 +1564,12 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
         name = str(row.get("name", "")).strip()
         kind = str(row.get("type", "")).strip()
         if name and not kind.lower().startswith("end") and not is_xml_tag(name):
+            # pyxform's own message for this code, as pyxform gives it
+            pyxform_text = ErrorCode.NAMES_008.value.format(
+                sheet="survey", row=number, column="name"
+            )
             yield FormProblem(
-                ErrorCode.NAMES_008.value.format(sheet="survey", row=number, column="name").split(
-                    "] ", 1
-                )[-1],
+                pyxform_text.split("] ", 1)[-1],
                 code="xlsform.NAMES_008",
                 sheet="survey",
                 row=number,
@@ -1502,9 +1579,12 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
         if select and select.group(2) not in lists:
             list_name = select.group(2)
             yield FormProblem(
-                f"The choice list '{list_name}' is not on the choices sheet. Add its choices "
-                f"there with list_name '{list_name}', or correct the list name in the type "
-                "column.",
+                _words(
+                    "The choice list '%(list)s' is not on the choices sheet. Add its choices "
+                    "there with list_name '%(list)s', or correct the list name in the type "
+                    "column.",
+                    list=list_name,
+                ),
                 code="xlsform.choice_list_missing",
                 sheet="survey",
                 row=number,
@@ -1512,8 +1592,10 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
             )
         if row.get("save_to") and not has_entities:
             yield FormProblem(
-                "The 'save_to' value needs an entities sheet: add one that declares the entity "
-                "list (list_name and label), or clear the save_to column.",
+                _words(
+                    "The 'save_to' value needs an entities sheet: add one that declares the "
+                    "entity list (list_name and label), or clear the save_to column."
+                ),
                 code="xlsform.ENTITY_001",
                 sheet="survey",
                 row=number,
@@ -1528,9 +1610,14 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                     if ref.group("ncname") in names:
                         continue
                     yield FormProblem(
-                        f"On the '{sheet}' sheet, the '{str(header).strip()}' value refers to "
-                        f"${{{ref.group('ncname')}}}, but no question has the name "
-                        f"'{ref.group('ncname')}'. Correct the name or add the question.",
+                        _words(
+                            "On the '%(sheet)s' sheet, the '%(column)s' value refers to "
+                            "${%(name)s}, but no question has the name '%(name)s'. Correct the "
+                            "name or add the question.",
+                            sheet=sheet,
+                            column=str(header).strip(),
+                            name=ref.group("ncname"),
+                        ),
                         code="xlsform.PYREF_003",
                         sheet=sheet,
                         row=index + 2,
@@ -1554,10 +1641,13 @@ def _check_choice_columns(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                 continue
             seen.add(column)
             yield FormProblem(
-                f"The choices sheet has a column '{column}', which is not a valid name: "
-                "pyxform copies every choices column into the form as an XML element, so ODK "
-                "Collect and Web Forms could not open the form. Delete or rename the column "
-                "(names start with a letter or underscore, without spaces or '$').",
+                _words(
+                    "The choices sheet has a column '%(column)s', which is not a valid name: "
+                    "pyxform copies every choices column into the form as an XML element, so "
+                    "ODK Collect and Web Forms could not open the form. Delete or rename the "
+                    "column (names start with a letter or underscore, without spaces or '$').",
+                    column=column,
+                ),
                 code="xlsform.choice_column_invalid",
                 sheet="choices",
                 row=1,
@@ -1598,9 +1688,11 @@ def _check_form_id(
             xform,
             [
                 FormProblem(
-                    "The converted form is larger than 10 MB, more than phones can load. Split "
-                    "it into smaller forms, or move long choice lists into a CSV file attached "
-                    "to the form (select_one_from_file).",
+                    _words(
+                        "The converted form is larger than 10 MB, more than phones can load. "
+                        "Split it into smaller forms, or move long choice lists into a CSV file "
+                        "attached to the form (select_one_from_file)."
+                    ),
                     code="xlsform.xform_too_large",
                 )
             ],
@@ -1615,13 +1707,21 @@ def _check_form_id(
     if derived == form_id or data is None:
         return xform, [], []
     from_settings = bool(_settings_form_id(settings))
-    source = f"The form_id '{form_id}'" if from_settings else f"The file name '{stem}'"
+    source = (
+        _words("The form_id '%(name)s'", name=form_id)
+        if from_settings
+        else _words("The file name '%(name)s'", name=stem)
+    )
     note = FormProblem(
-        f"{source} cannot be used as this server's form id as it is, so the form id is "
-        f"'{derived}'. ODK Collect and Web Forms would accept it, but fieldapp puts the form "
-        "id in web addresses (one part of the path), where a '/' or a dot-only name does not "
-        "fit, and keeps at most 255 characters. Set form_id on the settings sheet to choose the "
-        "id yourself.",
+        _words(
+            "%(source)s cannot be used as this server's form id as it is, so the form id is "
+            "'%(derived)s'. ODK Collect and Web Forms would accept it, but fieldapp puts the form "
+            "id in web addresses (one part of the path), where a '/' or a dot-only name does not "
+            "fit, and keeps at most 255 characters. Set form_id on the settings sheet to choose "
+            "the id yourself.",
+            source=source,
+            derived=derived,
+        ),
         code="xlsform.form_id_changed",
         sheet="settings",
         row=2,
@@ -1703,9 +1803,12 @@ def odk_validate(xform: str, *, timeout: float = 60.0) -> ValidateResult:
                 ran=True,
                 problems=(
                     FormProblem(
-                        f"ODK Validate did not finish within {timeout:g} seconds, so the form "
-                        "could not be checked. Very large forms or choice lists can cause this; "
-                        "try again, or make the form smaller.",
+                        _words(
+                            "ODK Validate did not finish within %(seconds)s seconds, so the form "
+                            "could not be checked. Very large forms or choice lists can cause "
+                            "this; try again, or make the form smaller.",
+                            seconds=f"{timeout:g}",
+                        ),
                         code="validate.timeout",
                     ),
                 ),
@@ -1717,8 +1820,10 @@ def odk_validate(xform: str, *, timeout: float = 60.0) -> ValidateResult:
         return ValidateResult(ran=True, problems=(), warnings=tuple(messages))
     problems = tuple(_validate_problem(m) for m in messages) or (
         FormProblem(
-            f"ODK Validate rejected the form without saying why (exit code "
-            f"{completed.returncode}).",
+            _words(
+                "ODK Validate rejected the form without saying why (exit code %(code)s).",
+                code=completed.returncode,
+            ),
             code="validate.error",
         ),
     )
@@ -1782,20 +1887,36 @@ def _validate_problem(message: str) -> FormProblem:
     lowered = message.lower()
     if "cycle detected" in lowered:
         nodes = re.findall(r"\$\{[^}]+\}", message)
-        involved = f" ({', '.join(nodes)})" if nodes else ""
         return FormProblem(
-            "Some calculations or relevance conditions depend on each other in a loop"
-            f"{involved}: each needs the other's value first. Break the loop.",
+            _words(
+                "Some calculations or relevance conditions depend on each other in a loop "
+                "(%(questions)s): each needs the other's value first. Break the loop.",
+                questions=", ".join(nodes),
+            )
+            if nodes
+            else _words(
+                "Some calculations or relevance conditions depend on each other in a loop: "
+                "each needs the other's value first. Break the loop."
+            ),
             code="validate.cycle",
         )
     function = re.search(r"cannot handle function '([^']+)'", message)
     if function:
         field = re.search(r"field '([^']+)'|expression for \$\{([^}]+)\}", message)
-        used_by = f" used by ${{{field.group(1) or field.group(2)}}}" if field else ""
         return FormProblem(
-            f"The function '{function.group(1)}()'{used_by} does not exist in ODK forms. Check "
-            "its spelling; the functions are listed at "
-            "https://docs.getodk.org/form-operators-functions/.",
+            _words(
+                "The function '%(function)s()' used by ${%(question)s} does not exist in ODK "
+                "forms. Check its spelling; the functions are listed at "
+                "https://docs.getodk.org/form-operators-functions/.",
+                function=function.group(1),
+                question=field.group(1) or field.group(2),
+            )
+            if field
+            else _words(
+                "The function '%(function)s()' does not exist in ODK forms. Check its spelling; "
+                "the functions are listed at https://docs.getodk.org/form-operators-functions/.",
+                function=function.group(1),
+            ),
             code="validate.unknown_function",
         )
     return FormProblem(message=message, code="validate.error")
