@@ -28,6 +28,10 @@ class ErrorMessage(str):
         made.params = dict(params)
         return made
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from template and params (a form compile sends its errors from a child process)
+        return (type(self), (self.template, self.params))
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose.

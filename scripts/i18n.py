@@ -83,6 +83,9 @@ ERROR_CLASSES = (
     "BlobStoreUnavailable",
 )
 KEYWORDS.update(dict.fromkeys(ERROR_CLASSES))
+#: the XLSForm checks' refusals (``fieldapp.forms.xlsform``): ``_unreadable(code, message)``, and
+#: the pieces of wording their messages quote (``_words(text, **params)``)
+KEYWORDS.update({"_unreadable": (2,), "_words": None})
 FIXED_DATE = datetime(2026, 12, 6, tzinfo=UTC)
 
 

@@ -12,11 +12,13 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, url_for
 from marshmallow import Schema
+from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role
 from fieldapp.care import queries, screens
-from fieldapp.db import unit_of_work, utcnow
+from fieldapp.cases.models import CaseList
+from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.web.args import Text, load_args
 from fieldapp.web.permissions import current_actor, require
 
@@ -74,6 +76,8 @@ def screen_page(screen: str) -> Any:
         screens=list(screens.SCREENS.values()),
         scope=scope,
         regions_by_id=regions,
+        # a case list's title (``Households``) where a row names its list, as the case pages do
+        list_titles={cl.name: cl.title for cl in db.session.scalars(select(CaseList))},
         now=now,
         today=now.date(),
         max_rows=MAX_ROWS,

@@ -12,6 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from fieldapp.db import Base, utcnow
 
 
+def public_problems(problems: list[Any]) -> list[Any]:
+    """Stored problems (a draft's warnings) as the API shows them: without the ``i18n`` key a
+    page translates them with (``fieldapp.forms.xlsform.FormProblem.stored``)."""
+    return [
+        {k: v for k, v in p.items() if k != "i18n"} if isinstance(p, dict) else p for p in problems
+    ]
+
+
 class FormState(enum.StrEnum):
     """Life of a form as phones see it.
 

@@ -35,6 +35,7 @@ from fieldapp.forms.xlsform import (
     FormCompileError,
     FormProblem,
     UnreadableFormFile,
+    _words,
     compile_xlsform,
 )
 
@@ -153,50 +154,43 @@ def _result(outcome: tuple[Any, ...], limits: CompileLimits) -> CompiledForm:
         _kind, code, status, problems = outcome
         raise FormCompileError(problems, code=code, http_status=status)
     if kind == "unreadable":
-        _kind, code, message, status = outcome
-        raise UnreadableFormFile(message, code=code, http_status=status)
+        _kind, code, template, params, status = outcome
+        raise UnreadableFormFile(template, code=code, http_status=status, params=params or None)
     if kind == "memory":
-        raise FormCompileError(
-            [
-                FormProblem(
-                    f"Converting this form needs more than {limits.memory_mb:,} MB of memory, "
-                    "the most the server allows. Split it into smaller forms, or move long "
-                    "choice lists into a CSV file attached to the form (select_one_from_file).",
-                    code="xlsform.too_much_memory",
-                )
-            ],
-            code="xlsform.too_much_memory",
+        raise _refused(
+            "xlsform.too_much_memory",
+            _words(
+                "Converting this form needs more than %(size)s MB of memory, the most the server "
+                "allows. Split it into smaller forms, or move long choice lists into a CSV file "
+                "attached to the form (select_one_from_file).",
+                size=f"{limits.memory_mb:,}",
+            ),
         )
     raise _failed(limits)
 
 
+def _refused(code: str, message: str) -> FormCompileError:
+    # (the problem is made outside the error's call, where the catalogue's extraction finds it)
+    return FormCompileError([FormProblem(message, code=code)], code=code)
+
+
 def _too_slow(limits: CompileLimits) -> FormCompileError:
-    return FormCompileError(
-        [
-            FormProblem(
-                f"Converting this form took longer than {limits.timeout:g} seconds, so it was "
-                "stopped. Very large forms, choice lists or expressions cause this: split the "
-                "form, or move long choice lists into a CSV file attached to the form "
-                "(select_one_from_file).",
-                code="xlsform.too_slow",
-            )
-        ],
-        code="xlsform.too_slow",
+    message = _words(
+        "Converting this form took longer than %(seconds)s seconds, so it was stopped. Very "
+        "large forms, choice lists or expressions cause this: split the form, or move long "
+        "choice lists into a CSV file attached to the form (select_one_from_file).",
+        seconds=f"{limits.timeout:g}",
     )
+    return _refused("xlsform.too_slow", message)
 
 
 def _failed(limits: CompileLimits) -> FormCompileError:
-    return FormCompileError(
-        [
-            FormProblem(
-                "The converter stopped unexpectedly on this form (it may need more than the "
-                f"{limits.memory_mb:,} MB of memory the server allows). Check the rows you "
-                "changed last, or split the form.",
-                code="xlsform.converter_failed",
-            )
-        ],
-        code="xlsform.converter_failed",
+    message = _words(
+        "The converter stopped unexpectedly on this form (it may need more than the %(size)s MB "
+        "of memory the server allows). Check the rows you changed last, or split the form.",
+        size=f"{limits.memory_mb:,}",
     )
+    return _refused("xlsform.converter_failed", message)
 
 
 # -- the child -------------------------------------------------------------------------------
@@ -216,7 +210,8 @@ def _child(
         except FormCompileError as err:
             outcome = ("problems", err.code, err.http_status, err.problems)
         except UnreadableFormFile as err:
-            outcome = ("unreadable", err.code, err.message, err.http_status)
+            # template and params, so that pages can still translate the message
+            outcome = ("unreadable", err.code, err.template, dict(err.params), err.http_status)
         except MemoryError:
             outcome = ("memory",)
         del data

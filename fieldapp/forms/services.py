@@ -31,12 +31,20 @@ from fieldapp.blobs import BlobStorage, store_blob
 from fieldapp.db import db, utcnow
 from fieldapp.errors import Conflict, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms.events import FormPublished
-from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion, VersionStatus
+from fieldapp.forms.models import (
+    Form,
+    FormAttachment,
+    FormState,
+    FormVersion,
+    VersionStatus,
+    public_problems,
+)
 from fieldapp.forms.sandbox import CompileLimits, compile_in_child
 from fieldapp.forms.xform import XFormInfo, field_tree_to_json, parse_xform
 from fieldapp.forms.xlsform import (
     CompiledForm,
     FormProblem,
+    _words,
     java_available,
     odk_validate,
     set_form_version,
@@ -190,35 +198,42 @@ def _generated_version(form_id: str, form: Form | None) -> str:
 def _version_note(form: Form | None, written: str, generated: str) -> dict[str, Any]:
     """The note (no version written) or warning (a published one) saying why the upload got
     the generated version."""
-    where = {"sheet": "settings", "row": 2, "column": "version"}
+    where: dict[str, Any] = {"sheet": "settings", "row": 2, "column": "version"}
     if not written:
-        return {
-            "message": (
-                f"The settings sheet has no version, so this upload is version {generated} (the "
+        return FormProblem(
+            _words(
+                "The settings sheet has no version, so this upload is version %(version)s (the "
                 "upload time); every later upload without a version gets a higher one. Phones "
                 "tell versions apart by it. To choose versions yourself, add a 'version' column "
-                "to the settings sheet."
+                "to the settings sheet.",
+                version=generated,
             ),
-            "code": "xlsform.version_generated",
+            code="xlsform.version_generated",
             **where,
-            "note": True,
-        }
+            note=True,
+        ).stored()
     published = next(v for v in form.published_versions if v.version == written) if form else None
-    when = (
-        f" on {published.published_at.date().isoformat()}"
-        if published is not None and published.published_at
-        else ""
-    )
-    return {
-        "message": (
-            f"Version {written!r} was already published{when}, and phones may hold it, so this "
-            f"upload is version {generated} instead. To choose the version yourself, raise "
-            f"'version' on the settings sheet (for example to {_suggest_next_version(written)}) "
-            "and upload again."
-        ),
-        "code": "form.version_exists",
-        **where,
+    params = {
+        "written": repr(written),
+        "version": generated,
+        "next": _suggest_next_version(written),
     }
+    if published is not None and published.published_at:
+        message = _words(
+            "Version %(written)s was already published on %(day)s, and phones may hold it, so "
+            "this upload is version %(version)s instead. To choose the version yourself, raise "
+            "'version' on the settings sheet (for example to %(next)s) and upload again.",
+            day=published.published_at.date().isoformat(),
+            **params,
+        )
+    else:
+        message = _words(
+            "Version %(written)s was already published, and phones may hold it, so this upload "
+            "is version %(version)s instead. To choose the version yourself, raise 'version' on "
+            "the settings sheet (for example to %(next)s) and upload again.",
+            **params,
+        )
+    return FormProblem(message, code="form.version_exists", **where).stored()
 
 
 def upload_draft(
@@ -331,7 +346,7 @@ def _keep_draft(
         default_language=info.default_language,
         fields=field_tree_to_json(info.fields),
         entities=[_entity_json(e) for e in info.entities],
-        warnings=notes + [w.to_dict() for w in compiled.warnings],
+        warnings=notes + [w.stored() for w in compiled.warnings],
         encrypted=info.encrypted,
         created_by_id=actor.id if actor else None,
     )
@@ -557,7 +572,7 @@ def publish(
         raise Conflict(
             "The draft has %(count)s warning(s). Read them and confirm before publishing.",
             code="form.warnings_unacknowledged",
-            details=blocking,
+            details=public_problems(blocking),
             params={"count": len(blocking)},
         )
     draft.validation = _validate(draft.xform, policy or ValidationPolicy())
@@ -809,7 +824,7 @@ def version_summary(version: FormVersion) -> dict[str, Any]:
         "title": version.title,
         "hash": f"md5:{version.xform_md5}",
         "languages": version.languages,
-        "warnings": version.warnings,
+        "warnings": public_problems(version.warnings),
         "warnings_acknowledged": version.warnings_acknowledged_at is not None,
         "validation": version.validation,
         "created_at": version.created_at.isoformat(),

@@ -22,7 +22,7 @@ from fieldapp.auth.models import Role
 from fieldapp.db import column_length, unit_of_work
 from fieldapp.errors import BadRequest, DomainError, Invalid, NotFound, PayloadTooLarge
 from fieldapp.forms import fetches, services
-from fieldapp.forms.models import Form, FormAttachment, FormVersion
+from fieldapp.forms.models import Form, FormAttachment, FormVersion, public_problems
 from fieldapp.forms.sandbox import CompileLimits, warm_up
 from fieldapp.sandbox import services as try_services
 from fieldapp.submissions import impact
@@ -386,7 +386,7 @@ def api_upload() -> Any:
         "version": version.version,
         "state": "draft",
         "form_state": version.form.state,
-        "warnings": version.warnings,
+        "warnings": public_problems(version.warnings),
         "missing_attachments": [a.name for a in version.missing_attachments],
     }, 201
 

@@ -62,7 +62,7 @@ from pyxform.validators.odk_validate import ODK_VALIDATE_PATH
 from pyxform.xls2json_backends import DefinitionData, SupportedFileTypes
 from pyxform.xls2xform import convert
 
-from fieldapp.errors import BadRequest, Invalid
+from fieldapp.errors import BadRequest, ErrorMessage, Invalid
 from fieldapp.xmlsafe import XmlError, XmlTooLarge, iterparse_xml, parse_xml
 
 __all__ = [
@@ -101,7 +101,6 @@ MAX_CELL_CHARS: Final = 32_767
 #: characters in all cells together (one long shared string can fill many cells)
 MAX_TEXT_CHARS: Final = 10_000_000
 
-_SUPPORTED_TEXT = "an Excel workbook (.xlsx or .xls), a .csv or a .md file"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -125,15 +124,24 @@ _XPATH_NAMESPACES: Final = {
     "xsd": "http://www.w3.org/2001/XMLSchema",
     "ev": "http://www.w3.org/2001/xml-events",
 }
+
+
+def _words(text: str, **params: Any) -> ErrorMessage:
+    """A piece of fieldapp's own wording that a message quotes (a hint, the kind of a file): a
+    nested message, English in the message's text and translated where a page shows it.
+    ``scripts/i18n.py`` extracts ``text``; like a message, it is never built from values."""
+    return ErrorMessage(text, params)
+
+
 _EXTENSION_HINTS: Final = {
-    ".ods": "Open it in LibreOffice or Excel and save it as an Excel workbook (.xlsx).",
-    ".numbers": "In Numbers, use File > Export To > Excel and upload the .xlsx.",
-    ".xlsb": "In Excel, use File > Save As > Excel Workbook (.xlsx).",
-    ".docx": "That is a Word document. Upload the XLSForm spreadsheet instead.",
-    ".doc": "That is a Word document. Upload the XLSForm spreadsheet instead.",
-    ".pdf": "That is a PDF. Upload the XLSForm spreadsheet itself, not a printout of it.",
-    ".txt": "If it is a CSV export of the XLSForm, name it .csv.",
-    ".xml": "This server takes XLSForm spreadsheets, not XForm XML.",
+    ".ods": _words("Open it in LibreOffice or Excel and save it as an Excel workbook (.xlsx)."),
+    ".numbers": _words("In Numbers, use File > Export To > Excel and upload the .xlsx."),
+    ".xlsb": _words("In Excel, use File > Save As > Excel Workbook (.xlsx)."),
+    ".docx": _words("That is a Word document. Upload the XLSForm spreadsheet instead."),
+    ".doc": _words("That is a Word document. Upload the XLSForm spreadsheet instead."),
+    ".pdf": _words("That is a PDF. Upload the XLSForm spreadsheet itself, not a printout of it."),
+    ".txt": _words("If it is a CSV export of the XLSForm, name it .csv."),
+    ".xml": _words("This server takes XLSForm spreadsheets, not XForm XML."),
 }
 
 
@@ -174,6 +182,19 @@ class FormProblem:
         }
         if self.note:
             shape["note"] = True
+        return shape
+
+    def stored(self) -> dict[str, object]:
+        """:meth:`to_dict` with, for a message of fieldapp's own (:func:`_words`), its template
+        and params under ``i18n``, so that a page can still translate the stored problem (the
+        API leaves ``i18n`` out: ``fieldapp.forms.models.public_problems``)."""
+        shape = self.to_dict()
+        message = self.message
+        if isinstance(message, ErrorMessage):
+            shape["i18n"] = {
+                "template": message.template,
+                "params": {k: str(v) for k, v in message.params.items()},
+            }
         return shape
 
     def location(self) -> str:
@@ -268,8 +289,17 @@ def _summary(problems: Sequence[FormProblem]) -> str:
     return f"The form has {len(problems)} problems: {shown}{more}"
 
 
-def _unreadable(code: str, message: str, *, http_status: int | None = None) -> UnreadableFormFile:
-    return UnreadableFormFile(message, code=f"file.{code}", http_status=http_status)
+def _unreadable(
+    code: str,
+    message: str,
+    *,
+    http_status: int | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> UnreadableFormFile:
+    """The refusal ``file.<code>``: ``message`` is a constant or a %-style template of
+    ``params`` (values, or :func:`_words` translated where shown), as for every domain error:
+    the API says the English ``template % params``, pages the translated template."""
+    return UnreadableFormFile(message, code=f"file.{code}", http_status=http_status, params=params)
 
 
 # -- compile ---------------------------------------------------------------------------------
@@ -339,9 +369,12 @@ def compile_xlsform(
         if not _settings_form_id(settings):
             notes.append(
                 FormProblem(
-                    f"The settings sheet has no form_id, so the file name '{stem}' is used as "
-                    "the form id. Add a 'form_id' column to the settings sheet so that a "
-                    "renamed file still updates the same form.",
+                    _words(
+                        "The settings sheet has no form_id, so the file name '%(name)s' is used "
+                        "as the form id. Add a 'form_id' column to the settings sheet so that a "
+                        "renamed file still updates the same form.",
+                        name=stem,
+                    ),
                     code="xlsform.form_id_from_filename",
                     sheet="settings",
                     row=2,
@@ -398,9 +431,10 @@ def _check_file(data: bytes, *, filename: str, max_bytes: int) -> tuple[str, byt
     if len(data) > max_bytes:
         raise _unreadable(
             "too_large",
-            f"The file is {_mb(len(data))}; the limit is {_mb(max_bytes)}. An XLSForm is "
-            "usually much smaller: remove pictures and unused sheets, then save and upload again.",
+            "The file is %(size)s; the limit is %(limit)s. An XLSForm is usually much smaller: "
+            "remove pictures and unused sheets, then save and upload again.",
             http_status=413,
+            params={"size": _mb(len(data)), "limit": _mb(max_bytes)},
         )
     name = PurePosixPath(filename.replace("\\", "/")).name
     suffix = PurePosixPath(name).suffix.lower()
@@ -412,12 +446,28 @@ def _check_file(data: bytes, *, filename: str, max_bytes: int) -> tuple[str, byt
             http_status=415,
         )
     if suffix not in SUPPORTED_EXTENSIONS:
-        shown = f"'{suffix}' files are" if suffix else "Files without an extension are"
-        hint = _EXTENSION_HINTS.get(suffix, "")
+        hint = _EXTENSION_HINTS.get(suffix)
+        if not suffix:
+            raise _unreadable(
+                "unsupported_type",
+                "Files without an extension are not accepted. Upload an Excel workbook (.xlsx "
+                "or .xls), a .csv or a .md file.",
+                http_status=415,
+            )
+        if hint is None:
+            raise _unreadable(
+                "unsupported_type",
+                "'%(extension)s' files are not accepted. Upload an Excel workbook (.xlsx or "
+                ".xls), a .csv or a .md file.",
+                http_status=415,
+                params={"extension": suffix},
+            )
         raise _unreadable(
             "unsupported_type",
-            f"{shown} not accepted. Upload {_SUPPORTED_TEXT}. {hint}".strip(),
+            "'%(extension)s' files are not accepted. Upload an Excel workbook (.xlsx or .xls), "
+            "a .csv or a .md file. %(hint)s",
             http_status=415,
+            params={"extension": suffix, "hint": hint},
         )
     if suffix == ".xlsx":
         _check_xlsx(data)
@@ -454,22 +504,30 @@ def _sniff(data: bytes) -> str:
 
 
 _WRONG_CONTENT = {
-    "pdf": "This file is a PDF, not an Excel workbook.",
-    "rtf": "This file is a Rich Text (RTF) document, not an Excel workbook.",
-    "html": (
+    "pdf": _words("This file is a PDF, not an Excel workbook."),
+    "rtf": _words("This file is a Rich Text (RTF) document, not an Excel workbook."),
+    "html": _words(
         "This file is a web page (HTML) with a spreadsheet name, as some programs export it. "
         "Open it in Excel and save it as an Excel Workbook (.xlsx)."
     ),
-    "xml": (
+    "xml": _words(
         "This file is XML, not an Excel workbook (perhaps an 'XML Spreadsheet 2003'). "
         "Open it in Excel and save it as an Excel Workbook (.xlsx)."
     ),
-    "text": (
+    "text": _words(
         "This file is plain text, not an Excel workbook. If it is a CSV export of the form, "
         "name it .csv; otherwise upload the .xlsx itself."
     ),
-    "binary": "This file is not an Excel workbook.",
+    "binary": _words("This file is not an Excel workbook."),
 }
+
+
+def _wrong_content(kind: str, extension: str) -> UnreadableFormFile:
+    return _unreadable(
+        "not_a_workbook",
+        "%(what)s The file name ends in %(extension)s but the content is not a workbook.",
+        params={"what": _WRONG_CONTENT[kind], "extension": extension},
+    )
 
 
 def _check_xlsx(data: bytes) -> None:
@@ -488,11 +546,8 @@ def _check_xlsx(data: bytes) -> None:
                 ".xlsx. Rename it to .xls, or better, open it in Excel and save it as an Excel "
                 "Workbook (.xlsx).",
             )
-        raise _unreadable("not_a_workbook", _ole2_description(streams))
-    raise _unreadable(
-        "not_a_workbook",
-        f"{_WRONG_CONTENT[kind]} The file name ends in .xlsx but the content is not a workbook.",
-    )
+        raise _not_a_workbook_ole2(streams)
+    raise _wrong_content(kind, ".xlsx")
 
 
 def _check_xls(data: bytes) -> None:
@@ -502,7 +557,7 @@ def _check_xls(data: bytes) -> None:
         if "EncryptedPackage" in streams:
             raise _encrypted()
         if not streams & {"Workbook", "Book"}:
-            raise _unreadable("not_a_workbook", _ole2_description(streams))
+            raise _not_a_workbook_ole2(streams)
         return
     if kind == "zip":
         _check_ooxml_zip(data, expected=".xls")
@@ -511,10 +566,7 @@ def _check_xls(data: bytes) -> None:
             "This file is a modern Excel workbook (.xlsx), but its name ends in .xls. "
             "Rename it to .xlsx and upload it again.",
         )
-    raise _unreadable(
-        "not_a_workbook",
-        f"{_WRONG_CONTENT[kind]} The file name ends in .xls but the content is not a workbook.",
-    )
+    raise _wrong_content(kind, ".xls")
 
 
 def _encrypted() -> UnreadableFormFile:
@@ -525,19 +577,23 @@ def _encrypted() -> UnreadableFormFile:
     )
 
 
-def _ole2_description(streams: set[str]) -> str:
+def _not_a_workbook_ole2(streams: set[str]) -> UnreadableFormFile:
     if "WordDocument" in streams:
-        what = "a Word 97-2003 document"
+        what = _words("a Word 97-2003 document")
     elif "PowerPoint Document" in streams:
-        what = "a PowerPoint 97-2003 presentation"
+        what = _words("a PowerPoint 97-2003 presentation")
     else:
-        what = "an Office file of some other kind"
-    return f"This file is {what}, not an Excel workbook. Upload the XLSForm spreadsheet."
+        what = _words("an Office file of some other kind")
+    return _unreadable(
+        "not_a_workbook",
+        "This file is %(what)s, not an Excel workbook. Upload the XLSForm spreadsheet.",
+        params={"what": what},
+    )
 
 
 def _check_ooxml_zip(data: bytes, *, expected: str) -> None:
     """Refuse damaged zips, zip bombs and zips that are not Excel workbooks."""
-    damaged = (
+    damaged = _words(
         "The workbook is damaged or incomplete (perhaps the upload or download was cut "
         "short). Open it in Excel, save it again and upload the new copy."
     )
@@ -563,39 +619,60 @@ def _check_ooxml_zip(data: bytes, *, expected: str) -> None:
             )
         return
     if "word/document.xml" in names:
-        what = "a Word document (.docx)"
+        what = _words("a Word document (.docx)")
     elif "ppt/presentation.xml" in names:
-        what = "a PowerPoint presentation (.pptx)"
+        what = _words("a PowerPoint presentation (.pptx)")
     elif mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-        what = "an OpenDocument spreadsheet (.ods); save it as an Excel Workbook (.xlsx)"
+        what = _words("an OpenDocument spreadsheet (.ods); save it as an Excel Workbook (.xlsx)")
     elif mimetype.startswith(b"application/vnd.oasis.opendocument"):
-        what = "an OpenDocument file"
+        what = _words("an OpenDocument file")
     else:
-        what = "a zip archive"
+        what = _words("a zip archive")
     raise _unreadable(
         "not_a_workbook",
-        f"This file is {what}, not an Excel workbook, although its name ends in {expected}. "
+        "This file is %(what)s, not an Excel workbook, although its name ends in %(extension)s. "
         "Upload the XLSForm spreadsheet.",
+        params={"what": what, "extension": expected},
     )
 
 
 def _check_zip_bomb(infos: Sequence[zipfile.ZipInfo]) -> None:
-    message = (
-        "The workbook unpacks to far more data than an XLSForm holds ({why}); it is refused "
-        "for safety. Remove pictures, unused sheets and formatting, save, and upload again."
-    )
+
+    def bomb(why: ErrorMessage) -> UnreadableFormFile:
+        return _unreadable(
+            "zip_bomb",
+            "The workbook unpacks to far more data than an XLSForm holds (%(why)s); it is "
+            "refused for safety. Remove pictures, unused sheets and formatting, save, and upload "
+            "again.",
+            http_status=413,
+            params={"why": why},
+        )
+
     if len(infos) > MAX_ZIP_ENTRIES:
-        why = f"{len(infos)} parts, the limit is {MAX_ZIP_ENTRIES}"
-        raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+        raise bomb(
+            _words(
+                "%(parts)s parts, the limit is %(limit)s", parts=len(infos), limit=MAX_ZIP_ENTRIES
+            )
+        )
     total = sum(info.file_size for info in infos)
     if total > MAX_UNZIPPED_BYTES:
-        why = f"{_mb(total)} unpacked, the limit is {_mb(MAX_UNZIPPED_BYTES)}"
-        raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+        raise bomb(
+            _words(
+                "%(size)s unpacked, the limit is %(limit)s",
+                size=_mb(total),
+                limit=_mb(MAX_UNZIPPED_BYTES),
+            )
+        )
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-            why = f"part {info.filename!r} is compressed {ratio:.0f} to 1"
-            raise _unreadable("zip_bomb", message.format(why=why), http_status=413)
+            raise bomb(
+                _words(
+                    "part %(part)s is compressed %(ratio)s to 1",
+                    part=repr(info.filename),
+                    ratio=f"{ratio:.0f}",
+                )
+            )
 
 
 def _check_text(data: bytes, suffix: str) -> bytes:
@@ -604,32 +681,40 @@ def _check_text(data: bytes, suffix: str) -> bytes:
     if kind in {"zip", "ole2"}:
         raise _unreadable(
             "not_text",
-            f"This file is an Excel workbook, not {suffix} text. Give it the right name "
+            "This file is an Excel workbook, not %(extension)s text. Give it the right name "
             "(.xlsx, or .xls for an Excel 97-2003 file) and upload it again.",
+            params={"extension": suffix},
         )
     if kind in {"pdf", "rtf", "binary"}:
         raise _unreadable(
-            "not_text", f"This file is not a text file, although its name ends in {suffix}."
+            "not_text",
+            "This file is not a text file, although its name ends in %(extension)s.",
+            params={"extension": suffix},
         )
     body = data.removeprefix(_UTF8_BOM)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
-        how = (
-            "In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'."
-            if suffix == ".csv"
-            else "Save it with the UTF-8 encoding."
-        )
+        if suffix == ".csv":
+            raise _unreadable(
+                "not_utf8",
+                "The file is not UTF-8 text (the byte at position %(position)s cannot be read). "
+                "In Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'.",
+                params={"position": err.start},
+            ) from None
         raise _unreadable(
             "not_utf8",
-            f"The file is not UTF-8 text (the byte at position {err.start} cannot be read). {how}",
+            "The file is not UTF-8 text (the byte at position %(position)s cannot be read). "
+            "Save it with the UTF-8 encoding.",
+            params={"position": err.start},
         ) from None
     if not text.strip():
         raise _unreadable("empty", "The file is empty. Choose the XLSForm file and upload again.")
     if _CONTROL_CHARS.search(text):
         raise _unreadable(
             "not_text",
-            f"The file contains control characters and is not a {suffix} XLSForm.",
+            "The file contains control characters and is not a %(extension)s XLSForm.",
+            params={"extension": suffix},
         )
     return body
 
@@ -720,12 +805,12 @@ _HAS_VALUE: Final = etree.XPath(
 _MD_SEPARATOR = re.compile(r"[\s:\-]*-[\s:\-]*")
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d*)")
 _ROW_HINTS: Final = {
-    "survey": "Split it into several smaller forms.",
-    "choices": (
+    "survey": _words("Split it into several smaller forms."),
+    "choices": _words(
         "Move long choice lists into a CSV file attached to the form "
         "(select_one_from_file), which phones read without converting."
     ),
-    "external_choices": "Move long choice lists into a CSV file attached to the form.",
+    "external_choices": _words("Move long choice lists into a CSV file attached to the form."),
 }
 
 
@@ -741,11 +826,17 @@ class _Tally:
         limit = MAX_SHEET_ROWS.get(kind, MAX_OTHER_SHEET_ROWS)
         if count <= limit:
             return
-        hint = _ROW_HINTS.get(kind, "Remove the rows the form does not need.")
+        hint = _ROW_HINTS.get(kind) or _words("Remove the rows the form does not need.")
         raise _too_big(
             FormProblem(
-                f"The '{sheet}' sheet has more than {limit:,} rows; the limit is {limit:,} "
-                f"(this is row {row}). {hint}",
+                _words(
+                    "The '%(sheet)s' sheet has more than %(limit)s rows; the limit is %(limit)s "
+                    "(this is row %(row)s). %(hint)s",
+                    sheet=sheet,
+                    limit=f"{limit:,}",
+                    row=row,
+                    hint=hint,
+                ),
                 code="xlsform.too_many_rows",
                 sheet=sheet,
                 row=row,
@@ -757,9 +848,13 @@ class _Tally:
         if length > MAX_CELL_CHARS:
             raise _too_big(
                 FormProblem(
-                    f"This cell holds {length:,} characters; the limit is {MAX_CELL_CHARS:,}, "
-                    "the most Excel itself keeps in a cell. Shorten it, or split a long text "
-                    "into several notes.",
+                    _words(
+                        "This cell holds %(length)s characters; the limit is %(limit)s, the "
+                        "most Excel itself keeps in a cell. Shorten it, or split a long text "
+                        "into several notes.",
+                        length=f"{length:,}",
+                        limit=f"{MAX_CELL_CHARS:,}",
+                    ),
                     code="xlsform.cell_too_long",
                     sheet=sheet,
                     row=row,
@@ -771,10 +866,15 @@ class _Tally:
         if self.cells > MAX_CELLS:
             raise _too_big(
                 FormProblem(
-                    f"The form has more than {MAX_CELLS:,} filled-in cells; the limit is "
-                    f"{MAX_CELLS:,} (the count passes it on the '{sheet}' sheet, row {row}). "
-                    "Remove unused rows and columns, split the form, or move long choice lists "
-                    "into a CSV file attached to the form (select_one_from_file).",
+                    _words(
+                        "The form has more than %(limit)s filled-in cells; the limit is "
+                        "%(limit)s (the count passes it on the '%(sheet)s' sheet, row %(row)s). "
+                        "Remove unused rows and columns, split the form, or move long choice "
+                        "lists into a CSV file attached to the form (select_one_from_file).",
+                        limit=f"{MAX_CELLS:,}",
+                        sheet=sheet,
+                        row=row,
+                    ),
                     code="xlsform.too_many_cells",
                     sheet=sheet,
                     row=row,
@@ -783,9 +883,14 @@ class _Tally:
         if self.chars > MAX_TEXT_CHARS:
             raise _too_big(
                 FormProblem(
-                    f"The form holds more than {MAX_TEXT_CHARS:,} characters of text; the "
-                    f"limit is {MAX_TEXT_CHARS:,} (the count passes it on the '{sheet}' sheet, "
-                    f"row {row}). Shorten long texts or split the form.",
+                    _words(
+                        "The form holds more than %(limit)s characters of text; the limit is "
+                        "%(limit)s (the count passes it on the '%(sheet)s' sheet, row %(row)s). "
+                        "Shorten long texts or split the form.",
+                        limit=f"{MAX_TEXT_CHARS:,}",
+                        sheet=sheet,
+                        row=row,
+                    ),
                     code="xlsform.too_much_text",
                     sheet=sheet,
                     row=row,
@@ -1022,12 +1127,17 @@ def _read_workbook(payload: bytes, file_type: str) -> dict[str, Any]:
         detail = str(err)
         if "encrypted" in detail.lower():
             raise _encrypted() from None
-        if file_type in {".csv", ".md"}:
-            what = "comma-separated" if file_type == ".csv" else "Markdown"
+        if file_type == ".csv":
             raise _unreadable(
                 "not_xlsform",
-                f"No XLSForm table was found in this {file_type} file. It must hold the "
-                f"survey sheet as a {what} table, starting with a 'survey' row.",
+                "No XLSForm table was found in this .csv file. It must hold the survey sheet as "
+                "a comma-separated table, starting with a 'survey' row.",
+            ) from None
+        if file_type == ".md":
+            raise _unreadable(
+                "not_xlsform",
+                "No XLSForm table was found in this .md file. It must hold the survey sheet as "
+                "a Markdown table, starting with a 'survey' row.",
             ) from None
         raise _unreadable(
             "corrupt",
@@ -1195,10 +1305,19 @@ def _special_problem(
 ) -> FormProblem | None:
     """Better messages, codes and locations for the commonest uncoded pyxform errors."""
     if message.startswith("You must have a sheet named 'survey'"):
+        # the rest of pyxform's message (its own words, as pyxform gives them)
         hint = message.removeprefix("You must have a sheet named 'survey'.").strip()
         return FormProblem(
-            "The workbook has no 'survey' sheet. The questions must be on a sheet named "
-            f"'survey' (lower case). {hint}".strip(),
+            _words(
+                "The workbook has no 'survey' sheet. The questions must be on a sheet named "
+                "'survey' (lower case). %(pyxform)s",
+                pyxform=hint,
+            )
+            if hint
+            else _words(
+                "The workbook has no 'survey' sheet. The questions must be on a sheet named "
+                "'survey' (lower case)."
+            ),
             code="xlsform.survey_sheet_missing",
             sheet="survey",
         )
@@ -1206,10 +1325,19 @@ def _special_problem(
     if found:
         qtype = found.group(1)
         close = difflib.get_close_matches(qtype, [str(k) for k in QUESTION_TYPE_DICT], n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
         return FormProblem(
-            f"'{qtype}' is not a question type.{hint} See https://xlsform.org/en/#question-types "
-            "for the list of types.",
+            _words(
+                "'%(type)s' is not a question type. Did you mean '%(close)s'? See "
+                "https://xlsform.org/en/#question-types for the list of types.",
+                type=qtype,
+                close=close[0],
+            )
+            if close
+            else _words(
+                "'%(type)s' is not a question type. See https://xlsform.org/en/#question-types "
+                "for the list of types.",
+                type=qtype,
+            ),
             code="xlsform.unknown_type",
             sheet="survey",
             row=row or _row_of(survey_rows, lambda r: r.get("type", "").strip() == qtype),
@@ -1219,8 +1347,11 @@ def _special_problem(
     if found:
         list_name = found.group(1).strip()
         return FormProblem(
-            f"The choice list '{list_name}' is not on the choices sheet. Add its choices there "
-            f"with list_name '{list_name}', or correct the list name in the type column.",
+            _words(
+                "The choice list '%(list)s' is not on the choices sheet. Add its choices there "
+                "with list_name '%(list)s', or correct the list name in the type column.",
+                list=list_name,
+            ),
             code="xlsform.choice_list_missing",
             sheet="survey",
             row=row,
@@ -1228,8 +1359,11 @@ def _special_problem(
         )
     if message.startswith("There should be a choices sheet in this xlsform"):
         return FormProblem(
-            "A select question needs a 'choices' sheet, but the workbook has none (or it lacks "
-            "the columns list_name, name and label). Add a choices sheet with those columns.",
+            _words(
+                "A select question needs a 'choices' sheet, but the workbook has none (or it "
+                "lacks the columns list_name, name and label). Add a choices sheet with those "
+                "columns."
+            ),
             code="xlsform.choices_sheet_missing",
             sheet="survey",
             row=_row_of(
@@ -1242,8 +1376,11 @@ def _special_problem(
     if found:
         name = found.group(1)
         return FormProblem(
-            f"The question '{name}' has no label. Questions shown on the phone need a label "
-            "(or at least a hint); fill in the label column.",
+            _words(
+                "The question '%(name)s' has no label. Questions shown on the phone need a "
+                "label (or at least a hint); fill in the label column.",
+                name=name,
+            ),
             code="xlsform.label_missing",
             sheet="survey",
             row=row or _row_of(survey_rows, lambda r: r.get("name", "").strip() == name),
@@ -1261,7 +1398,7 @@ def _special_problem(
         )
     if message.startswith("Question with no type."):
         return FormProblem(
-            "This row has a name or label but no type. Fill in the type column.",
+            _words("This row has a name or label but no type. Fill in the type column."),
             code="xlsform.type_missing",
             sheet="survey",
             row=row,
@@ -1269,7 +1406,7 @@ def _special_problem(
         )
     if message.startswith("Question or group with no name."):
         return FormProblem(
-            "This question or group has no name. Fill in the name column.",
+            _words("This question or group has no name. Fill in the name column."),
             code="xlsform.name_missing",
             sheet="survey",
             row=row,
@@ -1277,7 +1414,7 @@ def _special_problem(
         )
     if message.startswith("Missing calculation."):
         return FormProblem(
-            "This calculate row has no calculation. Fill in the calculation column.",
+            _words("This calculate row has no calculation. Fill in the calculation column."),
             code="xlsform.calculation_missing",
             sheet="survey",
             row=row,
@@ -1287,12 +1424,16 @@ def _special_problem(
 
 
 def _unexpected_problem(err: Exception) -> FormProblem:
+    # the exception's name and text are Python's and pyxform's own, as they give them
     detail = str(err).strip()
-    detail = f": {detail[:200]}" if detail else ""
+    what = f"{type(err).__name__}: {detail[:200]}" if detail else type(err).__name__
     return FormProblem(
-        "The converter stopped on something in this form it did not expect "
-        f"({type(err).__name__}{detail}). Check the rows you changed last, especially "
-        "unusual types, parameters and expressions.",
+        _words(
+            "The converter stopped on something in this form it did not expect (%(what)s). "
+            "Check the rows you changed last, especially unusual types, parameters and "
+            "expressions.",
+            what=what,
+        ),
         code="xlsform.unexpected",
     )
 
@@ -1350,8 +1491,16 @@ def _check_expressions(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                 error = _xpath_syntax_error(text)
                 if error is not None:
                     yield FormProblem(
-                        f"On the '{sheet}' sheet, the '{column}' value is not a valid expression "
-                        f"({error}). Check brackets, quotes and operators: {_clip(text)}",
+                        # (the error is lxml's own words, as it gives them)
+                        _words(
+                            "On the '%(sheet)s' sheet, the '%(column)s' value is not a valid "
+                            "expression (%(error)s). Check brackets, quotes and operators: "
+                            "%(expression)s",
+                            sheet=sheet,
+                            column=column,
+                            error=error,
+                            expression=_clip(text),
+                        ),
                         code="xlsform.expression_invalid",
                         sheet=sheet,
                         row=index + 2,
@@ -1415,10 +1564,12 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
         name = str(row.get("name", "")).strip()
         kind = str(row.get("type", "")).strip()
         if name and not kind.lower().startswith("end") and not is_xml_tag(name):
+            # pyxform's own message for this code, as pyxform gives it
+            pyxform_text = ErrorCode.NAMES_008.value.format(
+                sheet="survey", row=number, column="name"
+            )
             yield FormProblem(
-                ErrorCode.NAMES_008.value.format(sheet="survey", row=number, column="name").split(
-                    "] ", 1
-                )[-1],
+                pyxform_text.split("] ", 1)[-1],
                 code="xlsform.NAMES_008",
                 sheet="survey",
                 row=number,
@@ -1428,9 +1579,12 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
         if select and select.group(2) not in lists:
             list_name = select.group(2)
             yield FormProblem(
-                f"The choice list '{list_name}' is not on the choices sheet. Add its choices "
-                f"there with list_name '{list_name}', or correct the list name in the type "
-                "column.",
+                _words(
+                    "The choice list '%(list)s' is not on the choices sheet. Add its choices "
+                    "there with list_name '%(list)s', or correct the list name in the type "
+                    "column.",
+                    list=list_name,
+                ),
                 code="xlsform.choice_list_missing",
                 sheet="survey",
                 row=number,
@@ -1438,8 +1592,10 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
             )
         if row.get("save_to") and not has_entities:
             yield FormProblem(
-                "The 'save_to' value needs an entities sheet: add one that declares the entity "
-                "list (list_name and label), or clear the save_to column.",
+                _words(
+                    "The 'save_to' value needs an entities sheet: add one that declares the "
+                    "entity list (list_name and label), or clear the save_to column."
+                ),
                 code="xlsform.ENTITY_001",
                 sheet="survey",
                 row=number,
@@ -1454,9 +1610,14 @@ def _independent_problems(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                     if ref.group("ncname") in names:
                         continue
                     yield FormProblem(
-                        f"On the '{sheet}' sheet, the '{str(header).strip()}' value refers to "
-                        f"${{{ref.group('ncname')}}}, but no question has the name "
-                        f"'{ref.group('ncname')}'. Correct the name or add the question.",
+                        _words(
+                            "On the '%(sheet)s' sheet, the '%(column)s' value refers to "
+                            "${%(name)s}, but no question has the name '%(name)s'. Correct the "
+                            "name or add the question.",
+                            sheet=sheet,
+                            column=str(header).strip(),
+                            name=ref.group("ncname"),
+                        ),
                         code="xlsform.PYREF_003",
                         sheet=sheet,
                         row=index + 2,
@@ -1480,10 +1641,13 @@ def _check_choice_columns(sheets: Mapping[str, Any]) -> Iterator[FormProblem]:
                 continue
             seen.add(column)
             yield FormProblem(
-                f"The choices sheet has a column '{column}', which is not a valid name: "
-                "pyxform copies every choices column into the form as an XML element, so ODK "
-                "Collect and Web Forms could not open the form. Delete or rename the column "
-                "(names start with a letter or underscore, without spaces or '$').",
+                _words(
+                    "The choices sheet has a column '%(column)s', which is not a valid name: "
+                    "pyxform copies every choices column into the form as an XML element, so "
+                    "ODK Collect and Web Forms could not open the form. Delete or rename the "
+                    "column (names start with a letter or underscore, without spaces or '$').",
+                    column=column,
+                ),
                 code="xlsform.choice_column_invalid",
                 sheet="choices",
                 row=1,
@@ -1524,9 +1688,11 @@ def _check_form_id(
             xform,
             [
                 FormProblem(
-                    "The converted form is larger than 10 MB, more than phones can load. Split "
-                    "it into smaller forms, or move long choice lists into a CSV file attached "
-                    "to the form (select_one_from_file).",
+                    _words(
+                        "The converted form is larger than 10 MB, more than phones can load. "
+                        "Split it into smaller forms, or move long choice lists into a CSV file "
+                        "attached to the form (select_one_from_file)."
+                    ),
                     code="xlsform.xform_too_large",
                 )
             ],
@@ -1541,13 +1707,21 @@ def _check_form_id(
     if derived == form_id or data is None:
         return xform, [], []
     from_settings = bool(_settings_form_id(settings))
-    source = f"The form_id '{form_id}'" if from_settings else f"The file name '{stem}'"
+    source = (
+        _words("The form_id '%(name)s'", name=form_id)
+        if from_settings
+        else _words("The file name '%(name)s'", name=stem)
+    )
     note = FormProblem(
-        f"{source} cannot be used as this server's form id as it is, so the form id is "
-        f"'{derived}'. ODK Collect and Web Forms would accept it, but fieldapp puts the form "
-        "id in web addresses (one part of the path), where a '/' or a dot-only name does not "
-        "fit, and keeps at most 255 characters. Set form_id on the settings sheet to choose the "
-        "id yourself.",
+        _words(
+            "%(source)s cannot be used as this server's form id as it is, so the form id is "
+            "'%(derived)s'. ODK Collect and Web Forms would accept it, but fieldapp puts the form "
+            "id in web addresses (one part of the path), where a '/' or a dot-only name does not "
+            "fit, and keeps at most 255 characters. Set form_id on the settings sheet to choose "
+            "the id yourself.",
+            source=source,
+            derived=derived,
+        ),
         code="xlsform.form_id_changed",
         sheet="settings",
         row=2,
@@ -1629,9 +1803,12 @@ def odk_validate(xform: str, *, timeout: float = 60.0) -> ValidateResult:
                 ran=True,
                 problems=(
                     FormProblem(
-                        f"ODK Validate did not finish within {timeout:g} seconds, so the form "
-                        "could not be checked. Very large forms or choice lists can cause this; "
-                        "try again, or make the form smaller.",
+                        _words(
+                            "ODK Validate did not finish within %(seconds)s seconds, so the form "
+                            "could not be checked. Very large forms or choice lists can cause "
+                            "this; try again, or make the form smaller.",
+                            seconds=f"{timeout:g}",
+                        ),
                         code="validate.timeout",
                     ),
                 ),
@@ -1643,8 +1820,10 @@ def odk_validate(xform: str, *, timeout: float = 60.0) -> ValidateResult:
         return ValidateResult(ran=True, problems=(), warnings=tuple(messages))
     problems = tuple(_validate_problem(m) for m in messages) or (
         FormProblem(
-            f"ODK Validate rejected the form without saying why (exit code "
-            f"{completed.returncode}).",
+            _words(
+                "ODK Validate rejected the form without saying why (exit code %(code)s).",
+                code=completed.returncode,
+            ),
             code="validate.error",
         ),
     )
@@ -1708,20 +1887,36 @@ def _validate_problem(message: str) -> FormProblem:
     lowered = message.lower()
     if "cycle detected" in lowered:
         nodes = re.findall(r"\$\{[^}]+\}", message)
-        involved = f" ({', '.join(nodes)})" if nodes else ""
         return FormProblem(
-            "Some calculations or relevance conditions depend on each other in a loop"
-            f"{involved}: each needs the other's value first. Break the loop.",
+            _words(
+                "Some calculations or relevance conditions depend on each other in a loop "
+                "(%(questions)s): each needs the other's value first. Break the loop.",
+                questions=", ".join(nodes),
+            )
+            if nodes
+            else _words(
+                "Some calculations or relevance conditions depend on each other in a loop: "
+                "each needs the other's value first. Break the loop."
+            ),
             code="validate.cycle",
         )
     function = re.search(r"cannot handle function '([^']+)'", message)
     if function:
         field = re.search(r"field '([^']+)'|expression for \$\{([^}]+)\}", message)
-        used_by = f" used by ${{{field.group(1) or field.group(2)}}}" if field else ""
         return FormProblem(
-            f"The function '{function.group(1)}()'{used_by} does not exist in ODK forms. Check "
-            "its spelling; the functions are listed at "
-            "https://docs.getodk.org/form-operators-functions/.",
+            _words(
+                "The function '%(function)s()' used by ${%(question)s} does not exist in ODK "
+                "forms. Check its spelling; the functions are listed at "
+                "https://docs.getodk.org/form-operators-functions/.",
+                function=function.group(1),
+                question=field.group(1) or field.group(2),
+            )
+            if field
+            else _words(
+                "The function '%(function)s()' does not exist in ODK forms. Check its spelling; "
+                "the functions are listed at https://docs.getodk.org/form-operators-functions/.",
+                function=function.group(1),
+            ),
             code="validate.unknown_function",
         )
     return FormProblem(message=message, code="validate.error")

@@ -13,6 +13,7 @@ Dates are day-month-year everywhere (``dd.MM.yyyy``, as Kazakhstan reads them), 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,22 @@ def _error_message(message: Any, code: str | None = None) -> str:
     return str(gettext(text)) if text else ""
 
 
+def _problem_message(problem: Any) -> str:
+    """A form problem's message (a dict of ``problem_rows``) in the page's language: fieldapp's
+    own wording is translated, from the message itself (a problem just found) or from the
+    template and params stored with it (a draft's warnings); the texts pyxform and ODK Validate
+    write themselves are shown as they give them (they have no translation)."""
+    message = problem.get("message") if isinstance(problem, Mapping) else problem
+    stored = problem.get("i18n") if isinstance(problem, Mapping) else None
+    if isinstance(stored, Mapping):
+        template, params = stored.get("template"), stored.get("params")
+        if isinstance(template, str) and isinstance(params, Mapping):
+            return _translated_template(template, params, str(message or ""))
+    if isinstance(message, ErrorMessage):
+        return _translated_template(message.template, message.params, str.__str__(message))
+    return str(message or "")
+
+
 def _event_label(name: Any, text: Any = "") -> str:
     found = EVENT_LABELS.get(str(name))
     return str(found) if found is not None else str(text or name)
@@ -262,8 +279,12 @@ def select_locale() -> str:
     user = g.get("_login_user")
     if user is not None and getattr(user, "is_authenticated", False):
         try:
-            own = valid_language(user.__dict__.get("language"))
-        except Exception:  # a detached or expired row: fall back to the browser
+            loaded = user.__dict__
+            # an expired row (a rolled-back unit of work): the language read when it was loaded
+            own = valid_language(
+                loaded["language"] if "language" in loaded else g.get("user_language")
+            )
+        except Exception:  # a detached row: fall back to the browser
             own = None
         if own:
             return own
@@ -372,6 +393,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["record_kind"] = _record_kind
     app.jinja_env.filters["event_label"] = _event_label
     app.jinja_env.filters["error_message"] = _error_message
+    app.jinja_env.filters["problem_message"] = _problem_message
     app.jinja_env.filters["phone_part_label"] = _phone_part_label
     app.jinja_env.filters["export_choice_label"] = _export_choice_label
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES

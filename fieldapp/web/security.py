@@ -117,7 +117,11 @@ def _load_request(req: Any) -> User | None:
             g.web_session = found.session
             if found.touched:
                 db.session.commit()  # the last-seen time, at most once a minute
-            return found.session.user
+            user = found.session.user
+            # the page's language even after a failed unit of work expired the row (an upload
+            # refused: its page is rendered after the rollback); see fieldapp.web.i18n
+            g.user_language = user.language
+            return user
         g.session_dead = found.dead_because
         session.pop(SESSION_ID_KEY, None)
     return _load_bearer(req)

@@ -357,3 +357,20 @@ def test_pages_escape_labels_and_link_rows_to_cases(
     south = login_as("coordinator", regions=["south"])
     assert household.uuid.encode() not in south.get("/care/overdue").data
     assert south.get("/care/overdue?region=north").status_code == 404
+
+
+def test_the_overdue_screen_names_a_case_list_by_its_title(
+    world: World, login_as: Callable[..., Any]
+):
+    household = world.case("households")
+    household.next_due = date(2020, 1, 1)
+    case_list = db.session.scalars(select(CaseList).where(CaseList.name == "households")).one()
+    case_list.title = "Семьи <района>"
+    db.session.commit()
+    browser = login_as("coordinator", regions=["north"])
+    page = browser.get("/care/overdue")
+    assert page.status_code == 200
+    body = page.data.decode()
+    row = body[body.index(f'data-case="{household.uuid}"') :].split("</tr>", 1)[0]
+    assert '<td data-label="List">Семьи &lt;района&gt;</td>' in row
+    assert ">households<" not in row
