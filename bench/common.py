@@ -441,3 +441,53 @@ def write_report(name: str, report: Mapping[str, Any]) -> Path:
     path.write_text(text)
     (RESULTS / f"{name}-latest.json").write_text(text)
     return path
+
+
+def per_backend_main(
+    script: str,
+    name: str,
+    description: str,
+    measure: Callable[[str, int, Path, str], dict[str, Any]],
+    markdown: Callable[[dict[str, Any]], str],
+    *,
+    count_help: str,
+    extra: Mapping[str, Any] | None = None,
+    argv: list[str] | None = None,
+) -> int:
+    """The command line of an in-process benchmark run once per backend: ``--count``,
+    ``--backends``, ``--postgres-url``. Each backend runs in a process of its own (an app binds
+    the process's one database session) that writes its figures as JSON; the report goes to
+    ``bench/results/<name>-<UTC>.json`` and ``<name>-latest.md``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--count", type=int, default=300, help=count_help)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--one-into", help=argparse.SUPPRESS)  # internal: one backend, JSON here
+    add_postgres_url(parser)
+    args = parser.parse_args(argv)
+    backends = comma_list(args.backends)
+    if args.one_into:
+        with temp_root(name) as workdir:
+            result = measure(backends[0], args.count, workdir, args.postgres_url)
+        Path(args.one_into).write_text(json.dumps(result))
+        return 0
+    report: dict[str, Any] = {
+        "benchmark": name,
+        "started_at": utc_now(),
+        "git_commit": git_commit(),
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        "count": args.count,
+        **(extra or {}),
+        "backends": {},
+    }
+    with temp_root(f"{name}-out") as out:
+        for backend in backends:
+            target = out / f"{backend}.json"
+            command = [sys.executable, script, "--backends", backend, "--count", str(args.count),
+                       "--postgres-url", args.postgres_url, "--one-into", str(target)]  # fmt: skip
+            env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDAPP_")}
+            subprocess.run(command, check=True, env=env)
+            report["backends"][backend] = json.loads(target.read_text())
+    write_report(name, report)
+    (RESULTS / f"{name}-latest.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0

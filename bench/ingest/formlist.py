@@ -22,10 +22,7 @@ and ``formlist-latest.md``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -186,40 +183,16 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=300, help="requests measured per row")
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--one-into", help=argparse.SUPPRESS)  # internal: one backend, JSON here
-    common.add_postgres_url(parser)
-    args = parser.parse_args(argv)
-    backends = common.comma_list(args.backends)
-    if args.one_into:
-        with common.temp_root("formlist") as workdir:
-            result = measure(backends[0], args.count, workdir, args.postgres_url)
-        Path(args.one_into).write_text(json.dumps(result))
-        return 0
-    report: dict[str, Any] = {
-        "benchmark": "formlist",
-        "started_at": common.utc_now(),
-        "git_commit": common.git_commit(),
-        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
-        "count": args.count,
-        "target_cpu_ms": TARGET_MS,
-        "backends": {},
-    }
-    with common.temp_root("formlist-out") as out:
-        for backend in backends:
-            # each backend in a process of its own: an app binds the process's one session
-            target = out / f"{backend}.json"
-            command = [sys.executable, __file__, "--backends", backend, "--count", str(args.count),
-                       "--postgres-url", args.postgres_url, "--one-into", str(target)]  # fmt: skip
-            env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDAPP_")}
-            subprocess.run(command, check=True, env=env)
-            report["backends"][backend] = json.loads(target.read_text())
-    common.write_report("formlist", report)
-    (common.RESULTS / "formlist-latest.md").write_text(markdown(report))
-    print(markdown(report))
-    return 0
+    return common.per_backend_main(
+        __file__,
+        "formlist",
+        __doc__.split("\n\n")[0],
+        measure,
+        markdown,
+        count_help="requests measured per row",
+        extra={"target_cpu_ms": TARGET_MS},
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":

@@ -25,14 +25,11 @@ unprofiled one; both are reported, and shares are what to read. Results:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import cProfile
-import json
 import os
 import pstats
 import secrets
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -294,39 +291,15 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=300, help="submissions measured per backend")
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--one-into", help=argparse.SUPPRESS)  # internal: one backend, JSON here
-    common.add_postgres_url(parser)
-    args = parser.parse_args(argv)
-    backends = common.comma_list(args.backends)
-    if args.one_into:
-        with common.temp_root("stages") as workdir:
-            result = measure(backends[0], args.count, workdir, args.postgres_url)
-        Path(args.one_into).write_text(json.dumps(result))
-        return 0
-    report: dict[str, Any] = {
-        "benchmark": "ingest-stages",
-        "started_at": common.utc_now(),
-        "git_commit": common.git_commit(),
-        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
-        "count": args.count,
-        "backends": {},
-    }
-    with common.temp_root("stages-out") as out:
-        for backend in backends:
-            # each backend in a process of its own: an app binds the process's one session
-            target = out / f"{backend}.json"
-            command = [sys.executable, __file__, "--backends", backend, "--count", str(args.count),
-                       "--postgres-url", args.postgres_url, "--one-into", str(target)]  # fmt: skip
-            env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDAPP_")}
-            subprocess.run(command, check=True, env=env)
-            report["backends"][backend] = json.loads(target.read_text())
-    common.write_report("ingest-stages", report)
-    (common.RESULTS / "ingest-stages-latest.md").write_text(markdown(report))
-    print(markdown(report))
-    return 0
+    return common.per_backend_main(
+        __file__,
+        "ingest-stages",
+        __doc__.split("\n\n")[0],
+        measure,
+        markdown,
+        count_help="submissions measured per backend",
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
