@@ -38,7 +38,8 @@ from fieldapp.cases import phone_labels
 from fieldapp.cases.mapping import referenced_properties
 from fieldapp.cases.models import STOPS_FOLLOW_UPS, Case, CaseList, CaseStatus
 from fieldapp.db import db, utcnow
-from fieldapp.forms.models import Form, FormVersion
+from fieldapp.forms.models import FormVersion
+from fieldapp.forms.services import current_version_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +60,7 @@ _used_lock = threading.Lock()
 
 
 def _columns(case_list: CaseList) -> list[str]:
-    versions = tuple(
-        sorted(
-            db.session.execute(
-                select(FormVersion.id, FormVersion.xform_md5).join(
-                    Form, Form.current_version_id == FormVersion.id
-                )
-            ).tuples()
-        )
-    )
+    versions = current_version_keys()
     key = (case_list.name, versions)
     with _used_lock:
         used = _used_by_versions.get(key)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,35 +103,59 @@ class ListedForm:
         )
 
 
+#: the form list's one statement, by dialect (``INDEXED BY``: see :func:`open_forms`)
+_OPEN_FORMS = {
+    "sqlite": text(
+        "SELECT f.form_id, f.title, v.title, v.version, v.xform_md5,"
+        " EXISTS (SELECT 1 FROM form_attachments a WHERE a.form_version_id = v.id)"
+        " FROM forms f JOIN form_versions v INDEXED BY ix_form_versions_listing"
+        " ON v.id = f.current_version_id WHERE f.state = :open"
+    ),
+    "other": text(
+        "SELECT f.form_id, f.title, v.title, v.version, v.xform_md5,"
+        " EXISTS (SELECT 1 FROM form_attachments a WHERE a.form_version_id = v.id)"
+        " FROM forms f JOIN form_versions v"
+        " ON v.id = f.current_version_id WHERE f.state = :open"
+    ),
+}
+#: the current versions' ids and XForm MD5s (what names the published XForms' texts)
+_CURRENT_VERSIONS = {
+    "sqlite": text(
+        "SELECT v.id, v.xform_md5 FROM forms f"
+        " JOIN form_versions v INDEXED BY ix_form_versions_listing"
+        " ON v.id = f.current_version_id"
+    ),
+    "other": text(
+        "SELECT v.id, v.xform_md5 FROM forms f JOIN form_versions v ON v.id = f.current_version_id"
+    ),
+}
+
+
+def _dialect() -> str:
+    return "sqlite" if db.session.get_bind().dialect.name == "sqlite" else "other"
+
+
+def current_version_keys() -> tuple[tuple[int, str], ...]:
+    """``(id, xform_md5)`` of every form's current version, in id order: a key that changes
+    whenever any published XForm text does (read from the covering index, not the rows)."""
+    rows = db.session.execute(_CURRENT_VERSIONS[_dialect()])
+    return tuple(sorted((int(vid), str(md5)) for vid, md5 in rows))
+
+
 def open_forms(form_id: str | None = None) -> list[ListedForm]:
     """The open forms with a published version (``form_id``: that one only), by title.
 
-    One statement of plain columns: what every phone's sync asks for, so it loads no version's
-    JSON and no attachment row (a form list of 100 forms was 28 ms of CPU through the ORM).
+    One plain statement, no ORM entities: every phone's sync asks for it (a list of 100 forms
+    was 28 ms of CPU when it loaded every version with its JSON and attachments). On SQLite it
+    names the covering index: without statistics SQLite reads the version row by its id, and
+    the row's short columns come after the XForm text, which it then walks page by page (2 ms
+    for 100 forms, against 0.1 ms from the index).
     """
-    has_files = (
-        select(FormAttachment.id)
-        .where(FormAttachment.form_version_id == FormVersion.id)
-        .exists()
-        .label("has_files")
-    )
-    query = (
-        select(
-            Form.form_id,
-            Form.title,
-            FormVersion.title,
-            FormVersion.version,
-            FormVersion.xform_md5,
-            has_files,
-        )
-        .join(FormVersion, FormVersion.id == Form.current_version_id)
-        .where(Form.state == FormState.OPEN.value)
-    )
-    if form_id is not None:
-        query = query.where(Form.form_id == form_id)
+    rows = db.session.execute(_OPEN_FORMS[_dialect()], {"open": FormState.OPEN.value})
     listed = [
         ListedForm(xform_id, form_title, title, version, md5, bool(files))
-        for xform_id, form_title, title, version, md5, files in db.session.execute(query)
+        for xform_id, form_title, title, version, md5, files in rows
+        if form_id is None or xform_id == form_id
     ]
     return sorted(listed, key=lambda f: ((f.form_title or f.form_id).lower(), f.form_id))
 
