@@ -37,6 +37,7 @@ from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from fieldapp.forms import fetches
 from fieldapp.forms import services as forms
 from fieldapp.forms.models import Form, FormAttachment, FormState, FormVersion
+from fieldapp.openrosa import multipart
 from fieldapp.openrosa.responses import (
     FormListEntry,
     MediaEntry,
@@ -484,31 +485,51 @@ def _read_parts(max_xml_bytes: int) -> tuple[bytes, list[Upload]]:
     """The XML part and the file parts of a submission POST (ODK-INTEROP §2.2).
 
     The XML may come as a file part or as a plain field; exactly one is accepted, since with two
-    the server could not tell which one the phone meant. Reading the XML stops one byte past the
-    limit, so an oversized part is refused (413) without being read whole.
+    the server could not tell which one the phone meant. The body is read up to the route's
+    limit (more is a 413 before it is read whole) and split by :mod:`.multipart`; a body of
+    another type is left to werkzeug (it has no parts, so the XML is missing).
     """
-    xml_files = request.files.getlist(_XML_PART)
-    xml_fields = request.form.getlist(_XML_PART)
-    if len(xml_files) + len(xml_fields) > 1:
+    boundary = multipart.boundary_of(request.content_type or "")
+    if boundary is None:
+        xml_parts = [f.read(max_xml_bytes + 1) for f in request.files.getlist(_XML_PART)]
+        xml_parts += [v.encode() for v in request.form.getlist(_XML_PART)]
+        parts = [
+            (name, part.read(), part.mimetype)
+            for name, part in request.files.items(multi=True)
+            if name != _XML_PART
+        ]
+    else:
+        body = request.get_data(cache=False)
+        split = multipart.parse(
+            body,
+            boundary,
+            max_parts=int(current_app.config.get("MAX_FORM_PARTS") or 1000),
+            max_field_bytes=max(
+                max_xml_bytes, int(current_app.config.get("MAX_FORM_MEMORY_SIZE") or 0)
+            ),
+        )
+        del body
+        xml_parts = [p.data for p in split if p.name == _XML_PART]
+        parts = [
+            (p.name, p.data, (p.content_type or "").partition(";")[0])
+            for p in split
+            if p.name != _XML_PART and p.filename is not None
+        ]
+    if len(xml_parts) > 1:
         raise BadRequest(
             "The POST has more than one xml_submission_file part; send exactly one.",
             code="submission.xml_part_duplicate",
         )
-    if xml_files:
-        xml = xml_files[0].read(max_xml_bytes + 1)
-    elif xml_fields:
-        xml = xml_fields[0].encode()
-    else:
+    if not xml_parts:
         raise BadRequest(
             "Required multipart POST field xml_submission_file missing.",
             code="submission.xml_part_missing",
         )
     uploads = [
-        Upload(name=name, data=part.read(), content_type=_stored_mimetype(part.mimetype))
-        for name, part in request.files.items(multi=True)
-        if name != _XML_PART
+        Upload(name=name, data=data, content_type=_stored_mimetype(mimetype))
+        for name, data, mimetype in parts
     ]
-    return xml, uploads
+    return xml_parts[0], uploads
 
 
 def _stored_mimetype(mimetype: str | None) -> str | None:
