@@ -114,9 +114,10 @@ def state_key(dataset: str, *, actor: User, today: date | None = None) -> str:
     today = today or utcnow().date()
     if case_list is None:
         return hashlib.md5(f"{dataset}|none".encode(), usedforsecurity=False).hexdigest()
-    visible = _visible(case_list, actor).subquery()
     count, newest, versions = db.session.execute(
-        select(func.count(), func.max(visible.c.updated_at), func.sum(visible.c.version))
+        _visible(case_list, actor).with_only_columns(
+            func.count(Case.id), func.max(Case.updated_at), func.sum(Case.version)
+        )
     ).one()
     basis = "|".join(
         map(
