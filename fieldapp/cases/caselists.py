@@ -108,9 +108,17 @@ _md5_lock = threading.Lock()
 _MD5_CACHE_SIZE = 4096
 
 
-def state_key(dataset: str, *, actor: User, today: date | None = None) -> str:
-    """A key that changes whenever ``dataset``'s CSV for ``actor`` would (one cheap query)."""
-    case_list = db.session.scalars(select(CaseList).where(CaseList.name == dataset)).one_or_none()
+def state_key(
+    dataset: str, *, actor: User, today: date | None = None, case_list: CaseList | None = None
+) -> str:
+    """A key that changes whenever ``dataset``'s CSV for ``actor`` would (one cheap query).
+
+    :param case_list: the list itself, when the caller has already read it.
+    """
+    if case_list is None or case_list.name != dataset:
+        case_list = db.session.scalars(
+            select(CaseList).where(CaseList.name == dataset)
+        ).one_or_none()
     today = today or utcnow().date()
     if case_list is None:
         return hashlib.md5(f"{dataset}|none".encode(), usedforsecurity=False).hexdigest()
@@ -156,9 +164,11 @@ def known_token(key: str) -> str | None:
         return _md5_by_state.get(key)
 
 
-def list_token(dataset: str, *, actor: User, today: date | None = None) -> str:
+def list_token(
+    dataset: str, *, actor: User, today: date | None = None, case_list: CaseList | None = None
+) -> str:
     """The MD5 of ``dataset``'s CSV for ``actor``, built only when its state key is new."""
-    key = state_key(dataset, actor=actor, today=today)
+    key = state_key(dataset, actor=actor, today=today, case_list=case_list)
     known = known_token(key)
     if known is not None:
         return known

@@ -31,6 +31,7 @@ from fieldapp.auth import devices
 from fieldapp.auth import services as auth
 from fieldapp.auth.models import User
 from fieldapp.blobs import Blob
+from fieldapp.cases.models import CaseList
 from fieldapp.cases.services import get_case_list
 from fieldapp.db import column_length, db, unit_of_work
 from fieldapp.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -348,11 +349,11 @@ def form_download(form_id: str) -> Response:
     return response
 
 
-def _case_list_token(attachment: FormAttachment) -> str:
+def _case_list_token(attachment: FormAttachment, case_list: CaseList | None) -> str:
     from fieldapp.cases.caselists import list_token  # noqa: PLC0415
 
     assert attachment.dataset is not None
-    return list_token(attachment.dataset, actor=_actor())
+    return list_token(attachment.dataset, actor=_actor(), case_list=case_list)
 
 
 @bp.get("/forms/<form_id>/manifest")
@@ -366,15 +367,15 @@ def manifest(form_id: str) -> Response:
         )
         if attachment.dataset is not None:
             draft_try = tries.current_try()
+            case_list = get_case_list(attachment.dataset)
             token = (
                 try_services.test_case_list(attachment.dataset, draft_try).token
                 if draft_try is not None
-                else _case_list_token(attachment)
+                else _case_list_token(attachment, case_list)
             )
             integrity = url_for(
                 f"{request.blueprint}.integrity", dataset=attachment.dataset, _external=True
             )
-            case_list = get_case_list(attachment.dataset)
             kind = (
                 "approvalEntityList"
                 if case_list is None or case_list.approval_required
