@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from marshmallow import Schema
 
 from fieldapp.audit.services import record
@@ -47,7 +48,48 @@ def _worker_name(case: Case) -> str:
     return (worker.display_name or worker.username) if worker else _("nobody")
 
 
-def _consent_confirmation(case: Case, kind: str, state: str, reason: str) -> dict[str, Any]:
+def _members_lines(case: Case, state: str, actor: User) -> list[str]:
+    """What a household's change does to its members' consent (by code; members the actor
+    may not see, in another region, only by count)."""
+    if state in ("refused", "withdrawn"):
+        reached = consent.carried(case)
+        if not reached:
+            return []
+        shown = [m.code for m in reached if services.may_see(actor, m)]
+        hidden = len(reached) - len(shown)
+        lines = [
+            ngettext(
+                "%(num)s member case of this household is also withdrawn: its consent came "
+                "from the household's.",
+                "%(num)s member cases of this household are also withdrawn: their consent "
+                "came from the household's.",
+                len(reached),
+            )
+        ]
+        if shown:
+            lines.append(_("Withdrawn with it: %(codes)s.", codes=", ".join(shown)))
+        if hidden:
+            lines.append(
+                ngettext(
+                    "%(num)s of them is in a region you do not cover; it is withdrawn too.",
+                    "%(num)s of them are in regions you do not cover; they are withdrawn too.",
+                    hidden,
+                )
+            )
+        return lines
+    if state == "given" and consent.members(case):
+        return [
+            _(
+                "The members' consent is not given again with the household's: record it on "
+                "each member's case."
+            )
+        ]
+    return []
+
+
+def _consent_confirmation(
+    case: Case, kind: str, state: str, reason: str, actor: User
+) -> dict[str, Any]:
     """What the confirmation page of a consent change says.
 
     :raises DomainError: the change cannot be made (checked before anything is asked).
@@ -89,6 +131,8 @@ def _consent_confirmation(case: Case, kind: str, state: str, reason: str) -> dic
                     name=_worker_name(case),
                 )
             )
+    if kind == "consent":
+        lines.extend(_members_lines(case, state, actor))
     lines.append(
         _(
             "The reason is kept in the case's consent history; the audit log records only the "
@@ -118,7 +162,7 @@ def change_consent(case_id: str) -> Any:
     reason = request.form.get("reason", "")
     if request.form.get("confirm") != "1":
         try:
-            confirm = _consent_confirmation(case, kind, state, reason)
+            confirm = _consent_confirmation(case, kind, state, reason, actor)
         except DomainError as exc:
             db.session.rollback()
             flash(translated_error(exc), "error")
