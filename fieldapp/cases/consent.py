@@ -24,10 +24,10 @@ and a ``case.consent_changed`` audit row, which holds the states and never the r
 who registered the family, for the family. Its *members* are the open cases that name it by
 their ``household_id`` property (the mother, the children). When a coordinator withdraws (or
 refuses, after it was given) a household's consent, every member whose consent is given and
-came from the household (:func:`carried`) is withdrawn too, in the same transaction: a child's
-(it is the guardian's consent), and an adult's that the same registration gave as the
-household's (an adult who consented for herself by hand keeps hers). Each member gets its own
-:class:`~fieldapp.cases.models.ConsentChange` (``from_change_id`` names the household's, the
+came from the household (:func:`carried`) is withdrawn too, in the same transaction: each
+child's (it is the guardian's consent, given by the household's adult). An adult member's
+consent (the mother's) is her own and stays until it is changed on her case. Each member gets
+its own :class:`~fieldapp.cases.models.ConsentChange` (``from_change_id`` names the household's, the
 reason says so without a name) and its own audit row, and leaves the phones and the overdue
 lists like any withdrawal. Members in other regions (a transferred child) are withdrawn too: the
 consent is the person's, wherever their case is. Giving the household's consent again does
@@ -211,34 +211,13 @@ def members(household: Case) -> list[Case]:
     )
 
 
-def _last_change(case: Case, kind: str = "consent") -> ConsentChange | None:
-    return db.session.scalars(
-        select(ConsentChange)
-        .where(ConsentChange.case_id == case.id, ConsentChange.kind == kind)
-        .order_by(ConsentChange.at.desc(), ConsentChange.id.desc())
-        .limit(1)
-    ).first()
-
-
 def carried(household: Case) -> list[Case]:
-    """The members whose given consent came from ``household``'s: a child's (the guardian's
-    consent), or one the household's registration gave with it. Empty unless the household's
-    consent is given."""
+    """The members whose given consent came from ``household``'s: its children's (their
+    consent is the guardian's, the adult who gave the household's). An adult member's consent
+    is her own and stays. Empty unless the household's consent is given."""
     if household.consent != ConsentState.GIVEN:
         return []
-    own = _last_change(household)
-    registration = own.submission_id if own is not None else None
-    found = []
-    for member in members(household):
-        if member.consent != ConsentState.GIVEN:
-            continue
-        if is_child(member):
-            found.append(member)
-            continue
-        last = _last_change(member)
-        if last is not None and registration is not None and last.submission_id == registration:
-            found.append(member)
-    return found
+    return [m for m in members(household) if is_child(m) and m.consent == ConsentState.GIVEN.value]
 
 
 def change(case: Case, *, kind: str, state: str, reason: str, actor: User) -> ConsentChange:

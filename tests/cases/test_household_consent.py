@@ -1,5 +1,5 @@
 """A household's consent withdrawal reaches its members: every open member whose consent came
-from the household (a child's guardian consent, the mother's from the same registration) is
+from the household (a child's: the guardian's consent; the mother's own stays) is
 withdrawn in the same step, each with its own history row and audit row (states and ids, never
 the reason), and leaves the phones and the overdue lists. The confirmation page counts them by
 code (another region's only by count); giving the household's consent again gives nobody's."""
@@ -29,6 +29,8 @@ from tests.conftest import Browser
 
 REASON = "Ms Oscar Mike phoned: the family moved to her sister in Hotel November"
 MEMBERS = (SEED1_ADULT, *SEED1_CHILDREN)
+#: the members whose consent is the household's: the children (the guardian's consent)
+CARRIED = SEED1_CHILDREN
 
 
 def _registered(programme: Programme) -> None:
@@ -77,10 +79,11 @@ def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_c
 
     browser = _login(app)
     page = _withdraw(browser, confirm=False)
-    assert "3 member cases of this household are also withdrawn" in page
-    for uuid in MEMBERS:
+    assert "2 member cases of this household are also withdrawn" in page
+    for uuid in CARRIED:
         assert _case(uuid).code in page
         assert _case(uuid).consent == "given"  # only asked
+    assert _case(SEED1_ADULT).code not in page
 
     _withdraw(browser)
     household = _case(SEED1_HOUSEHOLD)
@@ -90,7 +93,8 @@ def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_c
         for c in consent.history(household)
         if c.new_state == "withdrawn" and c.from_change_id is None
     ]
-    for uuid in MEMBERS:
+    assert _case(SEED1_ADULT).consent == "given"  # the mother's own consent stands
+    for uuid in CARRIED:
         member = _case(uuid)
         assert member.consent == "withdrawn"
         assert member.next_due is None and not member.overdue(utcnow().date())
@@ -113,13 +117,15 @@ def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_c
         assert audit.details["household"] == SEED1_HOUSEHOLD
         text = json.dumps(audit.details)
         assert "Oscar" not in text and "sister" not in text and "Withdrawn with" not in text
-    assert {f.case_id for f in consent.followers(own)} == {_case(u).id for u in MEMBERS}
+    assert {f.case_id for f in consent.followers(own)} == {_case(u).id for u in CARRIED}
 
     db.session.expire_all()
     worker = _user("worker")
     on_phone = {c.uuid for cl in lists.values() if cl for c in caselists.caseload(cl, actor=worker)}
-    assert not on_phone & {SEED1_HOUSEHOLD, *MEMBERS}
-    assert not {c["id"] for c in programme["coord"].api.cases("overdue=1")} & set(MEMBERS)
+    assert not on_phone & {SEED1_HOUSEHOLD, *CARRIED}
+    assert SEED1_ADULT in on_phone
+    overdue = {c["id"] for c in programme["coord"].api.cases("overdue=1")}
+    assert not overdue & set(CARRIED) and SEED1_ADULT in overdue
 
     # a member's page says whose withdrawal it followed, not the household's reason
     shown = browser.get(f"/cases/{SEED1_CHILDREN[0]}").data.decode()
@@ -139,19 +145,19 @@ def test_giving_the_households_consent_again_gives_no_members_and_the_page_says_
     assert "The members' consent is not given again with the household's" in html.unescape(page)
     assert browser.post(url, body | {"confirm": "1"}).status_code == 302
     assert _case(SEED1_HOUSEHOLD).consent == "given"
-    assert {_case(u).consent for u in MEMBERS} == {"withdrawn"}
+    assert {_case(u).consent for u in CARRIED} == {"withdrawn"}
 
 
-def test_an_adult_who_consented_by_hand_keeps_it_and_a_refused_member_is_left_alone(
+def test_a_child_re_given_by_hand_is_withdrawn_again_and_a_refused_one_is_left_alone(
     app, programme: Programme
 ) -> None:
     _registered(programme)
     coord = _user("coord")
-    adult, _first, second = (_case(u) for u in MEMBERS)
-    # the mother's own consent recorded again by hand (her own, not the household's)
-    consent.change(adult, kind="consent", state="refused", reason="r", actor=coord)
-    consent.change(adult, kind="consent", state="given", reason="her own", actor=coord)
-    # one child's guardian consent refused: there is nothing to withdraw
+    first, second = (_case(u) for u in CARRIED)
+    # one child's guardian consent withdrawn and given again by hand: still the guardian's
+    consent.change(first, kind="consent", state="withdrawn", reason="r", actor=coord)
+    consent.change(first, kind="consent", state="given", reason="she agreed", actor=coord)
+    # the other's refused: there is nothing to withdraw
     consent.change(second, kind="consent", state="refused", reason="r", actor=coord)
     db.session.commit()
 
@@ -175,7 +181,7 @@ def test_a_member_in_another_region_is_withdrawn_too_and_shown_only_by_count(
     db.session.commit()
 
     page = _withdraw(_login(app), confirm=False)
-    assert "3 member cases of this household are also withdrawn" in page
+    assert "2 member cases of this household are also withdrawn" in page
     assert "1 of them is in a region you do not cover" in page
     assert _case(SEED1_CHILDREN[1]).code not in page
     assert _case(SEED1_CHILDREN[0]).code in page
@@ -197,14 +203,14 @@ def test_a_refusal_of_a_given_household_consent_withdraws_the_members_in_one_tra
     app, programme: Programme, monkeypatch
 ) -> None:
     _registered(programme)
-    # a failure on the last member rolls the household's change back as well
+    # a failure on the second child rolls the household's change back as well
     calls = {"n": 0}
     real = consent._set
 
     def failing(case, kind, state, **kwargs):
         if kwargs.get("from_change") is not None:
             calls["n"] += 1
-            if calls["n"] == 3:
+            if calls["n"] == 2:
                 raise RuntimeError("the database went away")
         return real(case, kind, state, **kwargs)
 
@@ -226,4 +232,5 @@ def test_a_refusal_of_a_given_household_consent_withdraws_the_members_in_one_tra
     monkeypatch.setattr(consent, "_set", real)
     _withdraw(browser, state="refused")
     assert _case(SEED1_HOUSEHOLD).consent == "refused"
-    assert {_case(u).consent for u in MEMBERS} == {"withdrawn"}
+    assert {_case(u).consent for u in CARRIED} == {"withdrawn"}
+    assert _case(SEED1_ADULT).consent == "given"
