@@ -190,7 +190,8 @@ ALLOWED: dict[str, set[str]] = {
     # coordinator (their regions' rows) and administrators
     "consent_pages.change_consent": NORTH_COORDS,  # "nonsense" is refused after the gate
     "consent_pages.add_referral": NORTH_COORDS,
-    "consent_pages.move_referral": NORTH_COORDS,
+    # and the case's own worker (worker_n sent the registration: the household is theirs)
+    "consent_pages.move_referral": NORTH_READERS,
     "consent_pages.missing_consent": COORDS,
     "consent_pages.late_referrals": COORDS,
     # OpenRosa with a password: every account may ask; only people who collect get forms

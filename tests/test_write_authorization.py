@@ -174,7 +174,8 @@ EXPECTED: dict[tuple[str, str], Row] = {
     # consent and referrals on the case page: north's coordinators (and administrators)
     ("consent_pages.change_consent", "POST"): row(NORTH_COORDS_PAGE),
     ("consent_pages.add_referral", "POST"): row(NORTH_COORDS_PAGE),
-    ("consent_pages.move_referral", "POST"): row(NORTH_COORDS_PAGE),
+    # ... and the household's own worker moves its referrals on (worker_n2 is a stranger to it)
+    ("consent_pages.move_referral", "POST"): row(NORTH_COORDS_PAGE | {"worker_n": 302}),
     # a pending request from north to west: its source region (and administrators) cancel it
     ("transfers.decide", "POST"): row(NORTH_COORDS_PAGE),
     # -- review

@@ -3,7 +3,8 @@
 * ``POST /cases/<case_id>/consent`` — a coordinator records consent or assent with a reason;
   a confirmation page first (``templates/confirm.html``), acting once it is sent (``confirm=1``).
 * ``POST /cases/<case_id>/referrals`` — a coordinator adds a referral by hand.
-* ``POST /cases/<case_id>/referrals/<referral_id>`` — moves a referral on (``to``).
+* ``POST /cases/<case_id>/referrals/<referral_id>`` — moves a referral on (``to``); also the
+  case's own field worker, from "My visits" on ``/fill``.
 * ``GET /consent/missing`` — "No consent on record or withdrawn".
 * ``GET /referrals/late`` — "Late referrals" (past due, neither seen nor closed).
 
@@ -200,12 +201,19 @@ def add_referral(case_id: str) -> Any:
 
 
 @bp.post("/cases/<case_id>/referrals/<int:referral_id>")
-@require(Role.ADMIN, Role.COORDINATOR)
+@require(Role.ADMIN, Role.COORDINATOR, Role.FIELD_WORKER)
 def move_referral(case_id: str, referral_id: int) -> Any:
-    """Move a referral of the case on to ``to`` (accepted, seen, closed), with a ``note``."""
+    """Move a referral of the case on to ``to`` (accepted, seen, closed), with a ``note``.
+
+    Also the case's own field worker, from "My visits" (back there); another worker: 404."""
     actor = current_actor()
     case = services.visible_case(case_id, actor=actor)
     referral = referrals.get(case, referral_id)
+    back = (
+        redirect(url_for("fill.index", _anchor="referrals"))
+        if not actor.has_role(Role.ADMIN, Role.COORDINATOR)
+        else _back(case)
+    )
     try:
         with unit_of_work():
             referrals.move(
@@ -218,7 +226,7 @@ def move_referral(case_id: str, referral_id: int) -> Any:
         flash(_("Referral updated."))
     except DomainError as exc:
         flash(translated_error(exc), "error")
-    return _back(case)
+    return back
 
 
 def _scope(actor: User, region_code: str) -> tuple[set[int] | None, list[Region]]:
