@@ -138,6 +138,13 @@ ALLOWED: dict[str, set[str]] = {
     "cases_api.api_resolve": NORTH_COORDS,
     "cases_api.api_link": NORTH_COORDS,
     "cases_api.api_merge": NORTH_COORDS,
+    # consent through the API: the case's region's coordinators (the history holds reasons);
+    # referrals: read and moved on also by the case's own worker, added by coordinators
+    "cases_api.api_consent": NORTH_COORDS,
+    "cases_api.api_change_consent": NORTH_COORDS,
+    "cases_api.api_referrals": NORTH_READERS,
+    "cases_api.api_add_referral": NORTH_COORDS,
+    "cases_api.api_move_referral": NORTH_READERS,
     "cases_api.api_case_lists": COORDS | {"designer"},
     "cases_api.api_update_case_list": DESIGNERS,
     "cases_api.api_duplicates": COORDS,
@@ -190,7 +197,8 @@ ALLOWED: dict[str, set[str]] = {
     # coordinator (their regions' rows) and administrators
     "consent_pages.change_consent": NORTH_COORDS,  # "nonsense" is refused after the gate
     "consent_pages.add_referral": NORTH_COORDS,
-    "consent_pages.move_referral": NORTH_COORDS,
+    # and the case's own worker (worker_n sent the registration: the household is theirs)
+    "consent_pages.move_referral": NORTH_READERS,
     "consent_pages.missing_consent": COORDS,
     "consent_pages.late_referrals": COORDS,
     # OpenRosa with a password: every account may ask; only people who collect get forms
@@ -265,6 +273,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "cases_api.api_link": {"to": SEED1_ADULT, "relation": "nonsense"},
     "cases_api.api_merge": {"other": SEED1_ADULT, "choose": "not a mapping"},
     "cases_api.api_update_case_list": {"cadence_days": 30},
+    "cases_api.api_change_consent": {"kind": "nonsense", "state": "withdrawn", "reason": "r"},
+    "cases_api.api_add_referral": {"service": "nonsense", "urgency": "today"},
+    "cases_api.api_move_referral": {"to": "nonsense"},
     "submissions_api.api_review": {"state": "nonsense"},
     "forms_api.api_state": {"state": "nonsense"},
     "auth_api.api_create_device": {"user": "worker_n"},

@@ -171,10 +171,17 @@ EXPECTED: dict[tuple[str, str], Row] = {
     ("cases_api.api_link", "POST"): row({"admin": 201, "coord_n": 201}, anonymous=401),
     ("cases_api.api_merge", "POST"): row(NORTH_COORDS_API, anonymous=401),
     ("case_pages.act", "POST"): row(NORTH_COORDS_PAGE),
+    # consent and referrals through the API: the same people as on the pages
+    ("cases_api.api_change_consent", "POST"): row({"admin": 201, "coord_n": 201}, anonymous=401),
+    ("cases_api.api_add_referral", "POST"): row({"admin": 201, "coord_n": 201}, anonymous=401),
+    ("cases_api.api_move_referral", "POST"): row(
+        {"admin": 200, "coord_n": 200, "worker_n": 200}, anonymous=401
+    ),
     # consent and referrals on the case page: north's coordinators (and administrators)
     ("consent_pages.change_consent", "POST"): row(NORTH_COORDS_PAGE),
     ("consent_pages.add_referral", "POST"): row(NORTH_COORDS_PAGE),
-    ("consent_pages.move_referral", "POST"): row(NORTH_COORDS_PAGE),
+    # ... and the household's own worker moves its referrals on (worker_n2 is a stranger to it)
+    ("consent_pages.move_referral", "POST"): row(NORTH_COORDS_PAGE | {"worker_n": 302}),
     # a pending request from north to west: its source region (and administrators) cancel it
     ("transfers.decide", "POST"): row(NORTH_COORDS_PAGE),
     # -- review
@@ -498,6 +505,13 @@ def _json_body(world: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "cases_api.api_link": {"to": SEED1_ADULT, "relation": "mother"},
         "cases_api.api_merge": {"other": SEED1_CHILDREN[1]},
         "cases_api.api_resolve": {"properties": {}},
+        "cases_api.api_change_consent": {
+            "kind": "consent",
+            "state": "withdrawn",
+            "reason": "the family asked",
+        },
+        "cases_api.api_add_referral": {"service": "doctor", "urgency": "today"},
+        "cases_api.api_move_referral": {"to": "accepted"},
         "submissions_api.api_review": {"state": "approved"},
         "submissions_api.api_delete": {"reason": "sent twice"},
         "webhooks_api.api_create_endpoint": {

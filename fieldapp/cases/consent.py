@@ -19,6 +19,19 @@ their next sync; its next follow-up date is cleared, so it is overdue nowhere. W
 assent) is given again, the follow-up is due the same day. Each change is a
 :class:`~fieldapp.cases.models.ConsentChange` row (the case's consent history, with the reason)
 and a ``case.consent_changed`` audit row, which holds the states and never the reason.
+
+**A household's withdrawal reaches its members.** A household's consent is given by the adult
+who registered the family, for the family. Its *members* are the open cases that name it by
+their ``household_id`` property (the mother, the children). When a coordinator withdraws (or
+refuses, after it was given) a household's consent, every member whose consent is given and
+came from the household (:func:`carried`) is withdrawn too, in the same transaction: each
+child's (it is the guardian's consent, given by the household's adult). An adult member's
+consent (the mother's) is her own and stays until it is changed on her case. Each member gets
+its own :class:`~fieldapp.cases.models.ConsentChange` (``from_change_id`` names the household's, the
+reason says so without a name) and its own audit row, and leaves the phones and the overdue
+lists like any withdrawal. Members in other regions (a transferred child) are withdrawn too: the
+consent is the person's, wherever their case is. Giving the household's consent again does
+*not* give the members' again: each is recorded by hand on its own case.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ from fieldapp.cases import events
 from fieldapp.cases.models import (
     STOPS_FOLLOW_UPS,
     Case,
+    CaseStatus,
     CaseVersion,
     CaseWork,
     ConsentChange,
@@ -54,6 +68,10 @@ CONSENT_QUESTION = "consent_given"
 _ANSWERS = {"yes": ConsentState.GIVEN.value, "no": ConsentState.REFUSED.value}
 #: runs with case work (10), before the webhook outbox (90)
 ORDER = 20
+#: the case property by which a member names their household (its UUID)
+HOUSEHOLD_LINK = "household_id"
+#: the reason on a member's change that follows its household's (no names: ids only)
+HOUSEHOLD_REASON = "Withdrawn with the household's consent (household consent change %(id)s)."
 
 WORDS = {
     None: lazy_pgettext("consent state", "none on record"),
@@ -123,6 +141,7 @@ def _set(
     source: str,
     reason: str | None,
     submission: Submission | None,
+    from_change: ConsentChange | None = None,
 ) -> ConsentChange:
     old = getattr(case, kind)
     stopped_before = stops_follow_ups(case)
@@ -143,6 +162,7 @@ def _set(
         submission_id=submission.id if submission else None,
         actor_id=actor.id if actor else None,
         reason=reason,
+        from_change_id=from_change.id if from_change else None,
         at=now,
     )
     db.session.add(change)
@@ -160,8 +180,44 @@ def _set(
         source=source,
         submission=submission.instance_id if submission else None,
         follow_ups="stopped" if stopped_now else "offered",
+        **_household_details(from_change),
     )
     return change
+
+
+def _household_details(from_change: ConsentChange | None) -> dict[str, Any]:
+    """The audit details naming the household's change a member's follows (ids only)."""
+    if from_change is None:
+        return {}
+    household = db.session.get(Case, from_change.case_id)
+    return {
+        "household_change": from_change.id,
+        "household": household.uuid if household else None,
+    }
+
+
+def members(household: Case) -> list[Case]:
+    """The open cases that name ``household`` as theirs (``household_id``), by code."""
+    return list(
+        db.session.scalars(
+            select(Case)
+            .where(
+                Case.properties[HOUSEHOLD_LINK].as_string() == household.uuid,
+                Case.id != household.id,
+                Case.status == CaseStatus.OPEN.value,
+            )
+            .order_by(Case.code)
+        )
+    )
+
+
+def carried(household: Case) -> list[Case]:
+    """The members whose given consent came from ``household``'s: its children's (their
+    consent is the guardian's, the adult who gave the household's). An adult member's consent
+    is her own and stays. Empty unless the household's consent is given."""
+    if household.consent != ConsentState.GIVEN:
+        return []
+    return [m for m in members(household) if is_child(m) and m.consent == ConsentState.GIVEN.value]
 
 
 def change(case: Case, *, kind: str, state: str, reason: str, actor: User) -> ConsentChange:
@@ -170,12 +226,39 @@ def change(case: Case, *, kind: str, state: str, reason: str, actor: User) -> Co
     :raises Forbidden: the actor does not manage the case's region.
     :raises Invalid: an unknown kind or state, assent of an adult or household, no reason.
     :raises Conflict: the state is already so, or withdrawing what was never given.
+
+    A household's consent withdrawn (or refused after it was given) withdraws its members' that
+    came from it (:func:`carried`), each with its own change and audit row.
     """
     _require_manager(actor, case)
     text = check_change(case, kind, state, reason)
+    reached = carried(case) if kind == "consent" and state in STOPS_FOLLOW_UPS else []
     found = _set(case, kind, state, actor=actor, source="staff", reason=text, submission=None)
     publish(events.CaseUpdated(case=case, changed=[kind], sandbox=is_sandbox(case)))
+    for member in reached:
+        _set(
+            member,
+            "consent",
+            ConsentState.WITHDRAWN.value,
+            actor=actor,
+            source="staff",
+            reason=HOUSEHOLD_REASON % {"id": found.id},
+            submission=None,
+            from_change=found,
+        )
+        publish(events.CaseUpdated(case=member, changed=["consent"], sandbox=is_sandbox(member)))
     return found
+
+
+def followers(change: ConsentChange) -> list[ConsentChange]:
+    """The members' changes that followed a household's ``change``."""
+    return list(
+        db.session.scalars(
+            select(ConsentChange)
+            .where(ConsentChange.from_change_id == change.id)
+            .order_by(ConsentChange.id)
+        )
+    )
 
 
 def history(case: Case) -> list[ConsentChange]:

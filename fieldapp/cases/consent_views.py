@@ -3,7 +3,8 @@
 * ``POST /cases/<case_id>/consent`` — a coordinator records consent or assent with a reason;
   a confirmation page first (``templates/confirm.html``), acting once it is sent (``confirm=1``).
 * ``POST /cases/<case_id>/referrals`` — a coordinator adds a referral by hand.
-* ``POST /cases/<case_id>/referrals/<referral_id>`` — moves a referral on (``to``).
+* ``POST /cases/<case_id>/referrals/<referral_id>`` — moves a referral on (``to``); also the
+  case's own field worker, from "My visits" on ``/fill``.
 * ``GET /consent/missing`` — "No consent on record or withdrawn".
 * ``GET /referrals/late`` — "Late referrals" (past due, neither seen nor closed).
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from marshmallow import Schema
 
 from fieldapp.audit.services import record
@@ -47,7 +49,48 @@ def _worker_name(case: Case) -> str:
     return (worker.display_name or worker.username) if worker else _("nobody")
 
 
-def _consent_confirmation(case: Case, kind: str, state: str, reason: str) -> dict[str, Any]:
+def _members_lines(case: Case, state: str, actor: User) -> list[str]:
+    """What a household's change does to its members' consent (by code; members the actor
+    may not see, in another region, only by count)."""
+    if state in ("refused", "withdrawn"):
+        reached = consent.carried(case)
+        if not reached:
+            return []
+        shown = [m.code for m in reached if services.may_see(actor, m)]
+        hidden = len(reached) - len(shown)
+        lines = [
+            ngettext(
+                "%(num)s member case of this household is also withdrawn: its consent came "
+                "from the household's.",
+                "%(num)s member cases of this household are also withdrawn: their consent "
+                "came from the household's.",
+                len(reached),
+            )
+        ]
+        if shown:
+            lines.append(_("Withdrawn with it: %(codes)s.", codes=", ".join(shown)))
+        if hidden:
+            lines.append(
+                ngettext(
+                    "%(num)s of them is in a region you do not cover; it is withdrawn too.",
+                    "%(num)s of them are in regions you do not cover; they are withdrawn too.",
+                    hidden,
+                )
+            )
+        return lines
+    if state == "given" and consent.members(case):
+        return [
+            _(
+                "The members' consent is not given again with the household's: record it on "
+                "each member's case."
+            )
+        ]
+    return []
+
+
+def _consent_confirmation(
+    case: Case, kind: str, state: str, reason: str, actor: User
+) -> dict[str, Any]:
     """What the confirmation page of a consent change says.
 
     :raises DomainError: the change cannot be made (checked before anything is asked).
@@ -89,6 +132,8 @@ def _consent_confirmation(case: Case, kind: str, state: str, reason: str) -> dic
                     name=_worker_name(case),
                 )
             )
+    if kind == "consent":
+        lines.extend(_members_lines(case, state, actor))
     lines.append(
         _(
             "The reason is kept in the case's consent history; the audit log records only the "
@@ -118,7 +163,7 @@ def change_consent(case_id: str) -> Any:
     reason = request.form.get("reason", "")
     if request.form.get("confirm") != "1":
         try:
-            confirm = _consent_confirmation(case, kind, state, reason)
+            confirm = _consent_confirmation(case, kind, state, reason, actor)
         except DomainError as exc:
             db.session.rollback()
             flash(translated_error(exc), "error")
@@ -156,12 +201,19 @@ def add_referral(case_id: str) -> Any:
 
 
 @bp.post("/cases/<case_id>/referrals/<int:referral_id>")
-@require(Role.ADMIN, Role.COORDINATOR)
+@require(Role.ADMIN, Role.COORDINATOR, Role.FIELD_WORKER)
 def move_referral(case_id: str, referral_id: int) -> Any:
-    """Move a referral of the case on to ``to`` (accepted, seen, closed), with a ``note``."""
+    """Move a referral of the case on to ``to`` (accepted, seen, closed), with a ``note``.
+
+    Also the case's own field worker, from "My visits" (back there); another worker: 404."""
     actor = current_actor()
     case = services.visible_case(case_id, actor=actor)
     referral = referrals.get(case, referral_id)
+    back = (
+        redirect(url_for("fill.index", _anchor="referrals"))
+        if not actor.has_role(Role.ADMIN, Role.COORDINATOR)
+        else _back(case)
+    )
     try:
         with unit_of_work():
             referrals.move(
@@ -174,7 +226,7 @@ def move_referral(case_id: str, referral_id: int) -> Any:
         flash(_("Referral updated."))
     except DomainError as exc:
         flash(translated_error(exc), "error")
-    return _back(case)
+    return back
 
 
 def _scope(actor: User, region_code: str) -> tuple[set[int] | None, list[Region]]:

@@ -379,6 +379,11 @@ class ConsentChange(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: why (required from staff; may hold personal detail, so never copied to the audit log)
     reason: Mapped[str | None] = mapped_column(String(1000))
+    #: the household's change this one follows (a member's consent withdrawn with its
+    #: household's, ``cases.consent``); NULL: a change of its own
+    from_change_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_consent_changes.id", ondelete="SET NULL"), index=True
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

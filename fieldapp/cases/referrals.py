@@ -17,6 +17,13 @@ is **late** when its due date has passed and it is neither seen nor closed.
 be closed before it was seen (the family declined, the service refused) with a note. Each step
 keeps who and when; each is audited (``referral.created``, ``referral.status_changed``) with
 ids and states only — the note stays on the row.
+
+**Who moves them on**: the case region's coordinators and administrators; and the field worker
+the case is assigned to, while it is on their phone (open, consent and assent not refused or
+withdrawn), on "My visits" (``/fill``) — the worker sees the person, so they know when the
+service took them and when they were seen. Another worker does not see the case at all (404).
+Adding a referral by hand stays with coordinators: a screening's referral comes with its
+approval, and the coordinator decides the others.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from sqlalchemy import select
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Role, User
-from fieldapp.cases import events
-from fieldapp.cases.consent import approver, submission_of
-from fieldapp.cases.models import Case, CaseWork, Referral, ReferralStatus
+from fieldapp.cases import caselists, events
+from fieldapp.cases.consent import approver, stops_follow_ups, submission_of
+from fieldapp.cases.models import Case, CaseList, CaseStatus, CaseWork, Referral, ReferralStatus
 from fieldapp.db import column_length, db, utcnow
 from fieldapp.errors import Conflict, Forbidden, Invalid, NotFound
 from fieldapp.events import subscribe
@@ -91,6 +98,33 @@ def _require_manager(actor: User, case: Case) -> None:
         return
     if actor.has_role(Role.COORDINATOR) and case.region_id in actor.region_ids:
         return
+    raise Forbidden("Only the region's coordinators may change this case.", code="case.forbidden")
+
+
+def may_move(actor: User, case: Case) -> bool:
+    """Whether ``actor`` may move the case's referrals on (the module docstring)."""
+    if actor.has_role(Role.ADMIN):
+        return True
+    if actor.has_role(Role.COORDINATOR):
+        return case.region_id in actor.region_ids
+    return (
+        actor.has_role(Role.FIELD_WORKER)
+        and case.assigned_to_id == actor.id
+        and case.region_id in actor.region_ids
+        and case.status == CaseStatus.OPEN
+        and not stops_follow_ups(case)
+    )
+
+
+def _require_mover(actor: User, case: Case) -> None:
+    if may_move(actor, case):
+        return
+    if actor.has_role(Role.FIELD_WORKER) and case.assigned_to_id == actor.id:
+        raise Conflict(
+            "The case is closed or its consent stopped follow-ups: its coordinator moves its "
+            "referrals on.",
+            code="referral.case_not_followed",
+        )
     raise Forbidden("Only the region's coordinators may change this case.", code="case.forbidden")
 
 
@@ -171,6 +205,23 @@ def of_case(case: Case) -> list[Referral]:
     )
 
 
+def of_caseload(actor: User) -> list[tuple[Referral, Case]]:
+    """The open referrals (not closed) of the cases on ``actor``'s phone, soonest due first."""
+    cases = {
+        c.id: c
+        for case_list in db.session.scalars(select(CaseList))
+        for c in caselists.caseload(case_list, actor=actor)
+    }
+    if not cases:
+        return []
+    rows = db.session.scalars(
+        select(Referral)
+        .where(Referral.case_id.in_(list(cases)), Referral.status != ReferralStatus.CLOSED.value)
+        .order_by(Referral.due, Referral.id)
+    )
+    return [(r, cases[r.case_id]) for r in rows]
+
+
 def get(case: Case, referral_id: int) -> Referral:
     """:raises NotFound: no such referral of this case."""
     referral = db.session.get(Referral, referral_id)
@@ -182,10 +233,12 @@ def get(case: Case, referral_id: int) -> Referral:
 def move(referral: Referral, case: Case, *, to: str, note: str | None, actor: User) -> None:
     """Move a referral one step on (or close it early, which needs a note).
 
+    :raises Forbidden: the actor may not move the case's referrals (:func:`may_move`).
     :raises Invalid: an unknown status, no note when closing one not seen.
-    :raises Conflict: a step the referral's status does not allow.
+    :raises Conflict: a step the referral's status does not allow; the worker's case is off
+        their phone.
     """
-    _require_manager(actor, case)
+    _require_mover(actor, case)
     if to not in NEXT:
         raise Invalid("Choose accepted, seen or closed.", code="referral.status_invalid")
     if to not in NEXT[referral.status]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from fieldapp.auth.models import Region, User
-from fieldapp.cases.models import Case, CaseLink, CaseList, TransferRequest
+from fieldapp.cases.models import (
+    Case,
+    CaseLink,
+    CaseList,
+    ConsentChange,
+    ConsentState,
+    Referral,
+    ReferralStatus,
+    TransferRequest,
+)
+from fieldapp.cases.referrals import DUE_DAYS, SERVICES
 from fieldapp.web.args import Cursor, Limit, Page, Text
 
 
@@ -85,3 +95,25 @@ class CaseListUpdateBody(Schema):
     closed_retention_days = fields.Integer(
         strict=True, allow_none=True, validate=validate.Range(1, 36500)
     )
+
+
+class ConsentBody(Schema):
+    """A consent change through the API: ``kind``, ``state``, ``reason`` (all required)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(["consent", "assent"]))
+    state = fields.String(required=True, validate=validate.OneOf([s.value for s in ConsentState]))
+    reason = Text(column=ConsentChange.reason, min=1, required=True)
+
+
+class ReferralBody(Schema):
+    service = fields.String(required=True, validate=validate.OneOf(list(SERVICES)))
+    urgency = fields.String(required=True, validate=validate.OneOf(list(DUE_DAYS)))
+    note = Text(column=Referral.note, allow_none=True, load_default=None)
+
+
+class ReferralMoveBody(Schema):
+    to = fields.String(
+        required=True,
+        validate=validate.OneOf([s.value for s in ReferralStatus if s != ReferralStatus.MADE]),
+    )
+    note = Text(column=Referral.note, allow_none=True, load_default=None)

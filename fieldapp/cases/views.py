@@ -10,16 +10,19 @@ from sqlalchemy import select
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.auth.services import get_user_by_username, username_of
-from fieldapp.cases import care, services, transfers
-from fieldapp.cases.models import Case, CaseList, CaseStatus
+from fieldapp.cases import care, consent, referrals, services, transfers
+from fieldapp.cases.models import Case, CaseList, CaseStatus, ConsentChange, Referral
 from fieldapp.cases.schemas import (
     AssignBody,
     CaseListUpdateBody,
     CasesArgs,
     CloseBody,
+    ConsentBody,
     DuplicatesArgs,
     LinkBody,
     MergeBody,
+    ReferralBody,
+    ReferralMoveBody,
     ResolveBody,
     TransferBody,
 )
@@ -348,3 +351,148 @@ def api_resolve(case_id: str) -> Any:
             note=body["note"] or "",
         )
     return case_json(case)
+
+
+# -- consent and referrals -------------------------------------------------------------------
+
+
+def _consent_change_json(change: ConsentChange) -> dict[str, Any]:
+    submission = db.session.get(Submission, change.submission_id) if change.submission_id else None
+    return {
+        "id": change.id,
+        "kind": change.kind,
+        "old_state": change.old_state,
+        "new_state": change.new_state,
+        "source": change.source,
+        "submission": submission.instance_id if submission else None,
+        "actor": username_of(change.actor_id),
+        "reason": change.reason,
+        "household_change": change.from_change_id,
+        "at": change.at.isoformat(),
+    }
+
+
+def _consent_json(case: Case) -> dict[str, Any]:
+    return {
+        "case": case.uuid,
+        "code": case.code,
+        "consent": case.consent,
+        "assent": case.assent if consent.is_child(case) else None,
+        "follow_ups_stopped": consent.stops_follow_ups(case),
+        "history": [_consent_change_json(c) for c in consent.history(case)],
+    }
+
+
+def referral_json(referral: Referral) -> dict[str, Any]:
+    submission = (
+        db.session.get(Submission, referral.submission_id) if referral.submission_id else None
+    )
+    out: dict[str, Any] = {
+        "id": referral.id,
+        "service": referral.service,
+        "urgency": referral.urgency,
+        "due": referral.due.isoformat(),
+        "late": referrals.is_late(referral, utcnow().date()),
+        "status": referral.status,
+        "next": list(referrals.NEXT[referral.status]),
+        "note": referral.note,
+        "submission": submission.instance_id if submission else None,
+        "made_by": username_of(referral.made_by_id),
+        "made_at": referral.made_at.isoformat(),
+    }
+    for step in ("accepted", "seen", "closed"):
+        at = getattr(referral, f"{step}_at")
+        out[f"{step}_by"] = username_of(getattr(referral, f"{step}_by_id"))
+        out[f"{step}_at"] = at.isoformat() if at else None
+    return out
+
+
+@api.get("/cases/<case_id>/consent")
+@require(*MANAGERS)
+def api_consent(case_id: str) -> Any:
+    """The case's consent (and a child's assent) and its history with the reasons; audited."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    body = _consent_json(case)
+    with unit_of_work():
+        record(
+            "case.consent_viewed",
+            actor=actor,
+            subject_type="case",
+            subject_id=case.uuid,
+            region_id=case.region_id,
+        )
+    return body
+
+
+@api.post("/cases/<case_id>/consent")
+@require(*MANAGERS)
+def api_change_consent(case_id: str) -> Any:
+    """``{"kind": "consent"|"assent", "state": "given"|"refused"|"withdrawn", "reason"}``: no
+    confirmation step. A household's withdrawal withdraws its children's too: they are listed
+    by id (those in regions the caller does not cover only counted)."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    body = load_json(ConsentBody())
+    with unit_of_work():
+        change = consent.change(
+            case, kind=body["kind"], state=body["state"], reason=body["reason"], actor=actor
+        )
+        followed = [db.session.get(Case, f.case_id) for f in consent.followers(change)]
+        members = [m for m in followed if m is not None]
+        shown = [m.uuid for m in members if services.may_see(actor, m)]
+        result = _consent_json(case) | {
+            "change": _consent_change_json(change),
+            "members_withdrawn": shown,
+            "members_withdrawn_elsewhere": len(members) - len(shown),
+        }
+    return result, 201
+
+
+@api.get("/cases/<case_id>/referrals")
+@require(*READERS)
+def api_referrals(case_id: str) -> Any:
+    """The case's referrals, newest first (its worker too: they move them on); audited."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    items = [referral_json(r) for r in referrals.of_case(case)]
+    with unit_of_work():
+        record(
+            "case.referrals_viewed",
+            actor=actor,
+            subject_type="case",
+            subject_id=case.uuid,
+            region_id=case.region_id,
+            count=len(items),
+        )
+    return {"items": items}
+
+
+@api.post("/cases/<case_id>/referrals")
+@require(*MANAGERS)
+def api_add_referral(case_id: str) -> Any:
+    """``{"service", "urgency": "today"|"week"|"month", "note"}``."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    body = load_json(ReferralBody())
+    with unit_of_work():
+        referral = referrals.add(
+            case, service=body["service"], urgency=body["urgency"], note=body["note"], actor=actor
+        )
+        result = referral_json(referral)
+    return result, 201
+
+
+@api.post("/cases/<case_id>/referrals/<int:referral_id>")
+@require(*READERS)
+def api_move_referral(case_id: str, referral_id: int) -> Any:
+    """``{"to": "accepted"|"seen"|"closed", "note"}`` (closing before seen needs a note); the
+    case's coordinators, administrators and the worker it is assigned to."""
+    actor = current_actor()
+    case = services.visible_case(case_id, actor=actor)
+    referral = referrals.get(case, referral_id)
+    body = load_json(ReferralMoveBody())
+    with unit_of_work():
+        referrals.move(referral, case, to=body["to"], note=body["note"], actor=actor)
+        result = referral_json(referral)
+    return result

@@ -2,9 +2,10 @@
 
 * ``/fill`` — the worker's index: "My visits" (their caseload, overdue first, each case with
   buttons opening its follow-up forms with the case chosen: ``/fill/<form_id>?case=&list=``,
-  see :mod:`fieldapp.fill.visits`), open forms, submissions sent back to correct (with the
-  coordinator's note), and (drawn by the page script from the browser's storage) drafts and
-  submissions waiting to be sent.
+  see :mod:`fieldapp.fill.visits`), the open referrals of those cases with the step each may
+  take next (the worker moves them on: ``cases.referrals``), open forms, submissions sent back
+  to correct (with the coordinator's note), and (drawn by the page script from the browser's
+  storage) drafts and submissions waiting to be sent.
 * ``/fill/<form_id>`` — one form in ODK Web Forms; ``?edit=<instance_id>`` loads a sent-back
   submission, whose correction is sent as an edit (``deprecatedID``).
 * ``/fill/sw.js`` — the service worker that keeps the pages, the bundle, the forms and their
@@ -27,6 +28,7 @@ from flask_babel import get_locale, gettext
 
 from fieldapp.audit.services import record
 from fieldapp.auth.models import Role
+from fieldapp.cases import referrals
 from fieldapp.db import unit_of_work, utcnow
 from fieldapp.errors import NotFound
 from fieldapp.fill import services, visits
@@ -140,6 +142,13 @@ def index() -> Any:
         forms=services.open_forms(actor),
         returned=services.returned_submissions(actor),
         visits=visits.my_visits(actor, today),
+        referrals=referrals.of_caseload(actor),
+        referral_words={
+            "services": referrals.SERVICES,
+            "urgency": referrals.URGENCY_WORDS,
+            "next": referrals.NEXT,
+            "statuses": referrals.STATUS_WORDS,
+        },
         today=today,
         page=_page_data(),
     )

@@ -292,6 +292,47 @@ SPEC: dict[str, Any] = {
                     "display_name": {"type": "string"},
                 },
             },
+            "ConsentChange": {
+                "type": "object",
+                "required": ["kind", "state", "reason"],
+                "properties": {
+                    "kind": {"enum": ["consent", "assent"]},
+                    "state": {"enum": ["given", "refused", "withdrawn"]},
+                    "reason": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 1000,
+                        "description": "Kept in the case's consent history, never in the audit log",
+                    },
+                },
+            },
+            "ReferralCreate": {
+                "type": "object",
+                "required": ["service", "urgency"],
+                "properties": {
+                    "service": {
+                        "enum": [
+                            "psychologist",
+                            "psychiatrist",
+                            "doctor",
+                            "social_services",
+                            "school",
+                            "legal",
+                            "other",
+                        ]
+                    },
+                    "urgency": {"enum": ["today", "week", "month"]},
+                    "note": {"type": ["string", "null"], "maxLength": 1000},
+                },
+            },
+            "ReferralMove": {
+                "type": "object",
+                "required": ["to"],
+                "properties": {
+                    "to": {"enum": ["accepted", "seen", "closed"]},
+                    "note": {"type": ["string", "null"], "maxLength": 1000},
+                },
+            },
             "Region": {
                 "type": "object",
                 "required": ["code", "name"],
@@ -513,6 +554,46 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/cases/{id}/merge": {
             "post": _op('{"other", "choose": {prop: "keep"|"drop"}}', roles="admin, coordinator")
+        },
+        "/api/v1/cases/{id}/consent": {
+            "get": _op(
+                "The case's consent (for a child the guardian's) and assent, whether follow-ups "
+                "are stopped, and its history: kind, old_state, new_state, source, submission, "
+                "actor, reason, household_change, at (audited)",
+                roles="admin, coordinator",
+            ),
+            "post": _op(
+                'Record a change: {"kind": "consent"|"assent", "state": "given"|"refused"|'
+                '"withdrawn", "reason"} (required; no confirmation step; 409 when unchanged or '
+                "withdrawing what was not given). A household's consent withdrawn (or refused "
+                "after it was given) withdraws its children's: members_withdrawn (ids the caller "
+                "may see) and members_withdrawn_elsewhere (a count); given again it gives none",
+                ok=201,
+                body="#/components/schemas/ConsentChange",
+                roles="admin, coordinator",
+            ),
+        },
+        "/api/v1/cases/{id}/referrals": {
+            "get": _op(
+                "The case's referrals, newest first: service, urgency, due, late, status, next "
+                "(the steps it may take), note, submission, who and when of each step (audited)",
+                roles="admin, coordinator, field worker (own cases)",
+            ),
+            "post": _op(
+                "Refer the case by hand",
+                ok=201,
+                body="#/components/schemas/ReferralCreate",
+                roles="admin, coordinator",
+            ),
+        },
+        "/api/v1/cases/{id}/referrals/{referral_id}": {
+            "post": _op(
+                "Move a referral on (made → accepted → seen → closed; closing before seen "
+                "needs a note; 409 for a step its status does not allow, or a worker's case "
+                "off their phone)",
+                body="#/components/schemas/ReferralMove",
+                roles="admin, coordinator, the field worker the case is assigned to",
+            )
         },
         "/api/v1/case-lists": {"get": _op("Case lists and their follow-up settings")},
         "/api/v1/case-lists/{name}": {

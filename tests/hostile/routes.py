@@ -351,6 +351,15 @@ ROUTES: dict[str, Route] = {
     "cases_api.api_resolve": Route(C, json={"properties": {}, "note": "checked"}),
     "cases_api.api_link": Route(C, json={"to": SEED1_ADULT, "relation": "household"}),
     "cases_api.api_merge": Route(C, json={"other": SEED1_ADULT, "choose": {}}),
+    "cases_api.api_consent": Route(C),
+    "cases_api.api_change_consent": Route(
+        C, json={"kind": "consent", "state": "withdrawn", "reason": "the family moved"}
+    ),
+    "cases_api.api_referrals": Route(C),
+    "cases_api.api_add_referral": Route(
+        C, json={"service": "doctor", "urgency": "week", "note": "booked"}
+    ),
+    "cases_api.api_move_referral": Route(C, json={"to": "accepted", "note": "booked"}),
     "cases_api.api_case_lists": Route(C),
     "cases_api.api_update_case_list": Route(
         D, json={"cadence_days": 30, "approval_required": True, "next_visit_property": "next_visit"}
