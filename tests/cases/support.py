@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from fieldapp.auth import services as auth
 from fieldapp.auth.models import User
+from fieldapp.cases.models import Case
 from fieldapp.db import db
 from fieldapp.forms import services as forms
 from tests.openrosa import helpers
@@ -243,3 +244,25 @@ def publish(*form_ids: str) -> None:
 
 def user_id(username: str) -> int:
     return db.session.scalars(select(User.id).where(User.username == username)).one()
+
+
+def registered(programme: Programme) -> None:
+    """The seed1 family registered by the worker and approved by the coordinator."""
+    xml, files = registration("seed1")
+    programme["worker"].submit(xml, files)
+    programme["coord"].api.review(SEED1_INSTANCE)
+
+
+def fresh_case(uuid: str) -> Case:
+    """The case with this id, read again from the database."""
+    db.session.expire_all()
+    return db.session.scalars(select(Case).where(Case.uuid == uuid)).one()
+
+
+def signed_in(app: Flask, username: str = "coord") -> Any:
+    """A browser (``tests.conftest.Browser``) signed in as ``username``."""
+    from tests.conftest import Browser
+
+    browser = Browser(app.test_client())
+    assert browser.login(username).status_code == 302
+    return browser

@@ -14,18 +14,11 @@ from tests.cases.support import (
     SEED1_ADULT,
     SEED1_CHILDREN,
     SEED1_HOUSEHOLD,
-    SEED1_INSTANCE,
     Programme,
-    registration,
+    registered,
 )
 
 REASON = "Ms Oscar Mike asked us to stop visiting"
-
-
-def _registered(programme: Programme) -> None:
-    xml, files = registration("seed1")
-    programme["worker"].submit(xml, files)
-    programme["coord"].api.review(SEED1_INSTANCE)
 
 
 def _audit(action: str) -> list[AuditEvent]:
@@ -40,7 +33,7 @@ def _audit(action: str) -> list[AuditEvent]:
 def test_consent_is_read_and_changed_through_the_api_and_reaches_the_households_children(
     programme: Programme,
 ) -> None:
-    _registered(programme)
+    registered(programme)
     coord = programme["coord"].api
     read = coord.get(f"/api/v1/cases/{SEED1_HOUSEHOLD}/consent")
     assert read.status_code == 200
@@ -67,7 +60,7 @@ def test_consent_is_read_and_changed_through_the_api_and_reaches_the_households_
 
 
 def test_every_bad_consent_input_is_a_4xx_with_a_code(programme: Programme) -> None:
-    _registered(programme)
+    registered(programme)
     coord = programme["coord"].api
     url = f"/api/v1/cases/{SEED1_ADULT}/consent"
     good = {"kind": "consent", "state": "withdrawn", "reason": "r"}
@@ -97,7 +90,7 @@ def test_every_bad_consent_input_is_a_4xx_with_a_code(programme: Programme) -> N
 def test_consent_is_the_regions_coordinators_and_invisible_to_others(
     programme: Programme,
 ) -> None:
-    _registered(programme)
+    registered(programme)
     south = programme.person("coord_s", "coordinator", ["south"]).api
     worker = programme["worker"].api
     url = f"/api/v1/cases/{SEED1_ADULT}/consent"
@@ -109,7 +102,7 @@ def test_consent_is_the_regions_coordinators_and_invisible_to_others(
 
 
 def test_referrals_are_listed_added_and_moved_through_the_api(programme: Programme) -> None:
-    _registered(programme)
+    registered(programme)
     coord, worker = programme["coord"].api, programme["worker"].api
     other = programme.person("worker2", "field_worker", ["north"]).api
     south = programme.person("coord_s", "coordinator", ["south"]).api

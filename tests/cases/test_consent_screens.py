@@ -12,8 +12,7 @@ from fieldapp.auth.models import User
 from fieldapp.cases import referrals, services
 from fieldapp.cases.models import Case
 from fieldapp.db import db, utcnow
-from tests.cases.support import Programme
-from tests.conftest import Browser
+from tests.cases.support import Programme, signed_in
 
 
 def _world(programme: Programme, make_region) -> dict[str, list[str]]:
@@ -75,12 +74,6 @@ def _codes(page: str) -> list[str]:
     return re.findall(r'<tr data-(?:referral="\d+" data-)?case="([^"]+)"', page)
 
 
-def _login(app, username: str) -> Browser:
-    browser = Browser(app.test_client())
-    assert browser.login(username).status_code == 302
-    return browser
-
-
 def _expected_missing(region: str | None) -> list[str]:
     where = "" if region is None else "AND r.code = :region"
     rows = db.session.execute(
@@ -116,7 +109,7 @@ def test_the_consent_screen_shows_what_sql_finds_in_the_readers_regions(
     app, programme: Programme, make_region
 ) -> None:
     made = _world(programme, make_region)
-    north = _login(app, "coord")
+    north = signed_in(app, "coord")
     page = north.get("/consent/missing")
     assert page.status_code == 200
     shown = _codes(page.data.decode())
@@ -126,10 +119,10 @@ def test_the_consent_screen_shows_what_sql_finds_in_the_readers_regions(
     assert set(shown) <= set(made["north"])
     assert 'href="/cases/' in page.data.decode()
     # the other region's coordinator sees only theirs
-    south = _codes(_login(app, "coord_s").get("/consent/missing").data.decode())
+    south = _codes(signed_in(app, "coord_s").get("/consent/missing").data.decode())
     assert south == _expected_missing("south") and not set(south) & set(made["north"])
     # an administrator sees every region, or one
-    admin = _login(app, "admin")
+    admin = signed_in(app, "admin")
     assert _codes(admin.get("/consent/missing").data.decode()) == _expected_missing(None)
     assert _codes(admin.get("/consent/missing?region=south").data.decode()) == south
     # a coordinator cannot filter on a region not theirs
@@ -141,15 +134,15 @@ def test_the_late_referrals_screen_shows_what_sql_finds(
 ) -> None:
     _world(programme, make_region)
     today = utcnow().date()
-    page = _login(app, "coord").get("/referrals/late")
+    page = signed_in(app, "coord").get("/referrals/late")
     assert page.status_code == 200
     shown = _codes(page.data.decode())
     assert shown == _expected_late("north", today)
     assert len(shown) == 16  # two late referrals on each of north's eight cases
     assert "days late" in page.data.decode()
-    admin = _login(app, "admin")
+    admin = signed_in(app, "admin")
     assert _codes(admin.get("/referrals/late").data.decode()) == _expected_late(None, today)
     assert _codes(admin.get("/referrals/late?region=south").data.decode()) == _expected_late(
         "south", today
     )
-    assert _login(app, "coord").get("/referrals/late?region=south").status_code == 404
+    assert signed_in(app, "coord").get("/referrals/late?region=south").status_code == 404

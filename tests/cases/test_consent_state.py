@@ -19,29 +19,15 @@ from tests.cases.support import (
     SEED1_INSTANCE,
     VISIT_MET,
     Programme,
+    fresh_case,
     home_visit,
+    registered,
     registration,
+    signed_in,
 )
 from tests.conftest import Browser
 
 REASON = "Ms Oscar Mike phoned the centre: she moved in with her sister"
-
-
-def _registered(programme: Programme) -> None:
-    xml, files = registration("seed1")
-    programme["worker"].submit(xml, files)
-    programme["coord"].api.review(SEED1_INSTANCE)
-
-
-def _case(uuid: str) -> Case:
-    db.session.expire_all()
-    return db.session.scalars(select(Case).where(Case.uuid == uuid)).one()
-
-
-def _coordinator(app, username: str = "coord") -> Browser:
-    browser = Browser(app.test_client())
-    assert browser.login(username).status_code == 302
-    return browser
 
 
 def test_an_approved_registration_records_the_mothers_consent_on_every_case_it_creates(
@@ -53,7 +39,7 @@ def test_an_approved_registration_records_the_mothers_consent_on_every_case_it_c
     programme["coord"].api.review(SEED1_INSTANCE)
 
     for uuid in (SEED1_HOUSEHOLD, SEED1_ADULT, *SEED1_CHILDREN):
-        case = _case(uuid)
+        case = fresh_case(uuid)
         assert case.consent == "given"
         assert case.assent is None  # the registration asks the mother only
         (change,) = db.session.scalars(
@@ -76,26 +62,26 @@ def test_an_approved_registration_records_the_mothers_consent_on_every_case_it_c
 def test_a_coordinator_changes_consent_with_a_reason_after_a_confirmation(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
-    browser = _coordinator(app)
+    registered(programme)
+    browser = signed_in(app)
     url = f"/cases/{SEED1_HOUSEHOLD}/consent"
 
     page = browser.post(url, {"kind": "consent", "state": "withdrawn", "reason": ""})
     assert page.status_code == 302  # no reason: back to the case page with the message
-    assert _case(SEED1_HOUSEHOLD).consent == "given"
+    assert fresh_case(SEED1_HOUSEHOLD).consent == "given"
 
     page = browser.post(url, {"kind": "consent", "state": "withdrawn", "reason": REASON})
     assert page.status_code == 200
     body = page.data.decode()
     assert 'name="confirm" value="1"' in body
     assert "Follow-ups stop" in body
-    assert _case(SEED1_HOUSEHOLD).consent == "given"  # only asked
+    assert fresh_case(SEED1_HOUSEHOLD).consent == "given"  # only asked
 
     done = browser.post(
         url, {"kind": "consent", "state": "withdrawn", "reason": REASON, "confirm": "1"}
     )
     assert done.status_code == 302
-    case = _case(SEED1_HOUSEHOLD)
+    case = fresh_case(SEED1_HOUSEHOLD)
     assert case.consent == "withdrawn"
     assert case.next_due is None
     last = db.session.scalars(
@@ -133,37 +119,37 @@ def test_a_coordinator_changes_consent_with_a_reason_after_a_confirmation(
         url, {"kind": "consent", "state": "withdrawn", "reason": "again", "confirm": "1"}
     )
     assert again.status_code == 302
-    assert _case(SEED1_HOUSEHOLD).consent == "withdrawn"
+    assert fresh_case(SEED1_HOUSEHOLD).consent == "withdrawn"
     browser.post(url, {"kind": "consent", "state": "given", "reason": "asked", "confirm": "1"})
-    case = _case(SEED1_HOUSEHOLD)
+    case = fresh_case(SEED1_HOUSEHOLD)
     assert case.consent == "given" and case.next_due is not None
 
 
 def test_a_childs_assent_is_recorded_apart_from_the_guardians_consent(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
-    browser = _coordinator(app)
+    registered(programme)
+    browser = signed_in(app)
     child = SEED1_CHILDREN[0]
     done = browser.post(
         f"/cases/{child}/consent",
         {"kind": "assent", "state": "refused", "reason": "does not want visits", "confirm": "1"},
     )
     assert done.status_code == 302
-    case = _case(child)
+    case = fresh_case(child)
     assert (case.consent, case.assent) == ("given", "refused")
     # a household has no assent of its own
     browser.post(
         f"/cases/{SEED1_HOUSEHOLD}/consent",
         {"kind": "assent", "state": "refused", "reason": "x", "confirm": "1"},
     )
-    assert _case(SEED1_HOUSEHOLD).assent is None
+    assert fresh_case(SEED1_HOUSEHOLD).assent is None
 
 
 def test_a_withdrawal_takes_the_case_off_the_workers_phone_and_changes_its_hash(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
+    registered(programme)
     worker = programme["worker"]
     assert SEED1_HOUSEHOLD in {r["name"] for r in worker.rows()}
     integrity = f"/datasets/households/integrity?id={SEED1_HOUSEHOLD}"
@@ -182,11 +168,11 @@ def test_a_withdrawal_takes_the_case_off_the_workers_phone_and_changes_its_hash(
         == 304
     )
 
-    _coordinator(app).post(
+    signed_in(app).post(
         f"/cases/{SEED1_HOUSEHOLD}/consent",
         {"kind": "consent", "state": "withdrawn", "reason": REASON, "confirm": "1"},
     )
-    assert _case(SEED1_HOUSEHOLD).consent == "withdrawn"
+    assert fresh_case(SEED1_HOUSEHOLD).consent == "withdrawn"
 
     assert SEED1_HOUSEHOLD not in {r["name"] for r in worker.rows()}
     assert worker.manifest_hash() != before_hash
@@ -213,9 +199,9 @@ def test_a_withdrawal_takes_the_case_off_the_workers_phone_and_changes_its_hash(
 def test_other_regions_get_404_on_every_consent_and_referral_write(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
+    registered(programme)
     programme.person("coord_s", "coordinator", ["south"])
-    north = _coordinator(app)
+    north = signed_in(app)
     north.post(
         f"/cases/{SEED1_ADULT}/referrals", {"service": "doctor", "urgency": "week", "note": ""}
     )
@@ -228,7 +214,7 @@ def test_other_regions_get_404_on_every_consent_and_referral_write(
             for table in ("case_consent_changes", "case_referrals", "audit_events")
         )
 
-    south = _coordinator(app, "coord_s")
+    south = signed_in(app, "coord_s")
     worker = Browser(app.test_client())
     assert worker.login("worker").status_code == 302
     before = counts()
@@ -248,20 +234,20 @@ def test_other_regions_get_404_on_every_consent_and_referral_write(
     db.session.expire_all()
     after = counts()
     assert after[:2] == before[:2]
-    assert _case(SEED1_ADULT).consent == "given"
+    assert fresh_case(SEED1_ADULT).consent == "given"
 
 
 def test_a_visit_made_offline_before_the_withdrawal_schedules_no_follow_up(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
+    registered(programme)
     visit = home_visit(SEED1_HOUSEHOLD, 1, template=VISIT_MET)
     instance = programme["worker"].submit(visit)
-    _coordinator(app).post(
+    signed_in(app).post(
         f"/cases/{SEED1_HOUSEHOLD}/consent",
         {"kind": "consent", "state": "withdrawn", "reason": REASON, "confirm": "1"},
     )
     programme["coord"].api.review(instance)
-    case = _case(SEED1_HOUSEHOLD)
+    case = fresh_case(SEED1_HOUSEHOLD)
     assert case.version == 2  # the visit is on record
     assert case.consent == "withdrawn" and case.next_due is None

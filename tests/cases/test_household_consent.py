@@ -21,9 +21,10 @@ from tests.cases.support import (
     SEED1_ADULT,
     SEED1_CHILDREN,
     SEED1_HOUSEHOLD,
-    SEED1_INSTANCE,
     Programme,
-    registration,
+    fresh_case,
+    registered,
+    signed_in,
 )
 from tests.conftest import Browser
 
@@ -31,23 +32,6 @@ REASON = "Ms Oscar Mike phoned: the family moved to her sister in Hotel November
 MEMBERS = (SEED1_ADULT, *SEED1_CHILDREN)
 #: the members whose consent is the household's: the children (the guardian's consent)
 CARRIED = SEED1_CHILDREN
-
-
-def _registered(programme: Programme) -> None:
-    xml, files = registration("seed1")
-    programme["worker"].submit(xml, files)
-    programme["coord"].api.review(SEED1_INSTANCE)
-
-
-def _case(uuid: str) -> Case:
-    db.session.expire_all()
-    return db.session.scalars(select(Case).where(Case.uuid == uuid)).one()
-
-
-def _login(app, username: str = "coord") -> Browser:
-    browser = Browser(app.test_client())
-    assert browser.login(username).status_code == 302
-    return browser
 
 
 def _user(username: str) -> User:
@@ -66,7 +50,7 @@ def _withdraw(browser: Browser, *, confirm: bool = True, state: str = "withdrawn
 def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_came_from_it(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
+    registered(programme)
     # every member is overdue before: the withdrawal must take them out of the overdue lists
     for case in db.session.scalars(select(Case).where(Case.uuid.in_([SEED1_HOUSEHOLD, *MEMBERS]))):
         case.next_due = utcnow().date() - timedelta(days=3)
@@ -77,25 +61,25 @@ def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_c
     assert on_phone >= {SEED1_HOUSEHOLD, *MEMBERS}
     assert {c["id"] for c in programme["coord"].api.cases("overdue=1")} >= set(MEMBERS)
 
-    browser = _login(app)
+    browser = signed_in(app)
     page = _withdraw(browser, confirm=False)
     assert "2 member cases of this household are also withdrawn" in page
     for uuid in CARRIED:
-        assert _case(uuid).code in page
-        assert _case(uuid).consent == "given"  # only asked
-    assert _case(SEED1_ADULT).code not in page
+        assert fresh_case(uuid).code in page
+        assert fresh_case(uuid).consent == "given"  # only asked
+    assert fresh_case(SEED1_ADULT).code not in page
 
     _withdraw(browser)
-    household = _case(SEED1_HOUSEHOLD)
+    household = fresh_case(SEED1_HOUSEHOLD)
     assert household.consent == "withdrawn"
     (own,) = [
         c
         for c in consent.history(household)
         if c.new_state == "withdrawn" and c.from_change_id is None
     ]
-    assert _case(SEED1_ADULT).consent == "given"  # the mother's own consent stands
+    assert fresh_case(SEED1_ADULT).consent == "given"  # the mother's own consent stands
     for uuid in CARRIED:
-        member = _case(uuid)
+        member = fresh_case(uuid)
         assert member.consent == "withdrawn"
         assert member.next_due is None and not member.overdue(utcnow().date())
         last = consent.history(member)[-1]
@@ -117,7 +101,7 @@ def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_c
         assert audit.details["household"] == SEED1_HOUSEHOLD
         text = json.dumps(audit.details)
         assert "Oscar" not in text and "sister" not in text and "Withdrawn with" not in text
-    assert {f.case_id for f in consent.followers(own)} == {_case(u).id for u in CARRIED}
+    assert {f.case_id for f in consent.followers(own)} == {fresh_case(u).id for u in CARRIED}
 
     db.session.expire_all()
     worker = _user("worker")
@@ -136,24 +120,24 @@ def test_withdrawing_a_households_consent_withdraws_every_member_whose_consent_c
 def test_giving_the_households_consent_again_gives_no_members_and_the_page_says_so(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
-    browser = _login(app)
+    registered(programme)
+    browser = signed_in(app)
     _withdraw(browser)
     url = f"/cases/{SEED1_HOUSEHOLD}/consent"
     body = {"kind": "consent", "state": "given", "reason": "she agreed again"}
     page = browser.post(url, body).data.decode()
     assert "The members' consent is not given again with the household's" in html.unescape(page)
     assert browser.post(url, body | {"confirm": "1"}).status_code == 302
-    assert _case(SEED1_HOUSEHOLD).consent == "given"
-    assert {_case(u).consent for u in CARRIED} == {"withdrawn"}
+    assert fresh_case(SEED1_HOUSEHOLD).consent == "given"
+    assert {fresh_case(u).consent for u in CARRIED} == {"withdrawn"}
 
 
 def test_a_child_re_given_by_hand_is_withdrawn_again_and_a_refused_one_is_left_alone(
     app, programme: Programme
 ) -> None:
-    _registered(programme)
+    registered(programme)
     coord = _user("coord")
-    first, second = (_case(u) for u in CARRIED)
+    first, second = (fresh_case(u) for u in CARRIED)
     # one child's guardian consent withdrawn and given again by hand: still the guardian's
     consent.change(first, kind="consent", state="withdrawn", reason="r", actor=coord)
     consent.change(first, kind="consent", state="given", reason="she agreed", actor=coord)
@@ -161,33 +145,33 @@ def test_a_child_re_given_by_hand_is_withdrawn_again_and_a_refused_one_is_left_a
     consent.change(second, kind="consent", state="refused", reason="r", actor=coord)
     db.session.commit()
 
-    browser = _login(app)
+    browser = signed_in(app)
     page = _withdraw(browser, confirm=False)
     assert "1 member case of this household is also withdrawn" in page
     _withdraw(browser)
-    assert _case(SEED1_ADULT).consent == "given"
-    assert _case(SEED1_CHILDREN[0]).consent == "withdrawn"
-    assert _case(SEED1_CHILDREN[1]).consent == "refused"
+    assert fresh_case(SEED1_ADULT).consent == "given"
+    assert fresh_case(SEED1_CHILDREN[0]).consent == "withdrawn"
+    assert fresh_case(SEED1_CHILDREN[1]).consent == "refused"
 
 
 def test_a_member_in_another_region_is_withdrawn_too_and_shown_only_by_count(
     app, programme: Programme, make_region
 ) -> None:
-    _registered(programme)
+    registered(programme)
     programme.person("admin", "admin", [])
     south = make_region("south")
-    moved = _case(SEED1_CHILDREN[1])
+    moved = fresh_case(SEED1_CHILDREN[1])
     care.transfer(moved, south, actor=_user("admin"))
     db.session.commit()
 
-    page = _withdraw(_login(app), confirm=False)
+    page = _withdraw(signed_in(app), confirm=False)
     assert "2 member cases of this household are also withdrawn" in page
     assert "1 of them is in a region you do not cover" in page
-    assert _case(SEED1_CHILDREN[1]).code not in page
-    assert _case(SEED1_CHILDREN[0]).code in page
+    assert fresh_case(SEED1_CHILDREN[1]).code not in page
+    assert fresh_case(SEED1_CHILDREN[0]).code in page
 
-    _withdraw(_login(app))
-    assert _case(SEED1_CHILDREN[1]).consent == "withdrawn"
+    _withdraw(signed_in(app))
+    assert fresh_case(SEED1_CHILDREN[1]).consent == "withdrawn"
     audit = db.session.scalars(
         select(AuditEvent)
         .where(
@@ -202,7 +186,7 @@ def test_a_member_in_another_region_is_withdrawn_too_and_shown_only_by_count(
 def test_a_refusal_of_a_given_household_consent_withdraws_the_members_in_one_transaction(
     app, programme: Programme, monkeypatch
 ) -> None:
-    _registered(programme)
+    registered(programme)
     # a failure on the second child rolls the household's change back as well
     calls = {"n": 0}
     real = consent._set
@@ -215,14 +199,14 @@ def test_a_refusal_of_a_given_household_consent_withdraws_the_members_in_one_tra
         return real(case, kind, state, **kwargs)
 
     monkeypatch.setattr(consent, "_set", failing)
-    browser = _login(app)
+    browser = signed_in(app)
     browser.client.application.config["PROPAGATE_EXCEPTIONS"] = False
     response = browser.post(
         f"/cases/{SEED1_HOUSEHOLD}/consent",
         {"kind": "consent", "state": "refused", "reason": REASON, "confirm": "1"},
     )
     assert response.status_code == 500
-    assert {_case(u).consent for u in (SEED1_HOUSEHOLD, *MEMBERS)} == {"given"}
+    assert {fresh_case(u).consent for u in (SEED1_HOUSEHOLD, *MEMBERS)} == {"given"}
     assert (
         db.session.scalars(
             select(ConsentChange).where(ConsentChange.from_change_id.is_not(None))
@@ -231,6 +215,6 @@ def test_a_refusal_of_a_given_household_consent_withdraws_the_members_in_one_tra
     )
     monkeypatch.setattr(consent, "_set", real)
     _withdraw(browser, state="refused")
-    assert _case(SEED1_HOUSEHOLD).consent == "refused"
-    assert {_case(u).consent for u in CARRIED} == {"withdrawn"}
-    assert _case(SEED1_ADULT).consent == "given"
+    assert fresh_case(SEED1_HOUSEHOLD).consent == "refused"
+    assert {fresh_case(u).consent for u in CARRIED} == {"withdrawn"}
+    assert fresh_case(SEED1_ADULT).consent == "given"

@@ -9,14 +9,8 @@ from sqlalchemy import select
 from fieldapp.audit.models import AuditEvent
 from fieldapp.cases.models import Case, Referral
 from fieldapp.db import db
-from tests.cases.support import SEED1_ADULT, SEED1_INSTANCE, Programme, registration
+from tests.cases.support import SEED1_ADULT, SEED1_INSTANCE, Programme, registration, signed_in
 from tests.conftest import Browser
-
-
-def _login(app, username: str) -> Browser:
-    browser = Browser(app.test_client())
-    assert browser.login(username).status_code == 302
-    return browser
 
 
 def _referral() -> Referral:
@@ -30,14 +24,14 @@ def _world(app, programme: Programme) -> tuple[Browser, int]:
     programme["coord"].api.review(SEED1_INSTANCE)
     case = db.session.scalars(select(Case).where(Case.uuid == SEED1_ADULT)).one()
     assert case.assigned_to_id == programme["worker"].user_id
-    coord = _login(app, "coord")
+    coord = signed_in(app, "coord")
     coord.post(f"/cases/{SEED1_ADULT}/referrals", {"service": "doctor", "urgency": "week"})
     return coord, _referral().id
 
 
 def test_the_cases_worker_moves_its_referral_on_from_my_visits(app, programme: Programme) -> None:
     _, referral_id = _world(app, programme)
-    worker = _login(app, "worker")
+    worker = signed_in(app, "worker")
     page = worker.get("/fill").data.decode()
     assert f'data-referral="{referral_id}" data-status="made"' in page
     url = f"/cases/{SEED1_ADULT}/referrals/{referral_id}"
@@ -76,7 +70,7 @@ def test_another_worker_gets_404_and_a_case_off_the_phone_is_the_coordinators(
 ) -> None:
     coord, referral_id = _world(app, programme)
     programme.person("worker2", "field_worker", ["north"])
-    other = _login(app, "worker2")
+    other = signed_in(app, "worker2")
     url = f"/cases/{SEED1_ADULT}/referrals/{referral_id}"
     assert f'data-referral="{referral_id}"' not in other.get("/fill").data.decode()
     assert other.post(url, {"to": "accepted"}).status_code == 404
@@ -86,7 +80,7 @@ def test_another_worker_gets_404_and_a_case_off_the_phone_is_the_coordinators(
         f"/cases/{SEED1_ADULT}/consent",
         {"kind": "consent", "state": "withdrawn", "reason": "she asked", "confirm": "1"},
     )
-    worker = _login(app, "worker")
+    worker = signed_in(app, "worker")
     assert f'data-referral="{referral_id}"' not in worker.get("/fill").data.decode()
     assert worker.post(url, {"to": "accepted"}).status_code == 302
     assert _referral().status == "made"

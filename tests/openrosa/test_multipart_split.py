@@ -180,12 +180,20 @@ def test_the_boundary_is_read_from_the_content_type(
     assert multipart.boundary_of(content_type) == boundary
 
 
+def test_a_boundary_longer_than_the_rfc_allows_is_taken_as_clients_send_it() -> None:
+    # werkzeug's test client (and some HTTP libraries) write boundaries over 70 characters
+    boundary = "---------------WerkzeugFormPart_1765098123.4567891" + "2" * 30
+    assert multipart.boundary_of(f"multipart/form-data; boundary={boundary}") == boundary.encode()
+    body = _body(boundary, [("x", None, None, b"1")], b"\r\n")
+    assert _ours(body, boundary) == [("x", None, None, b"1")]
+
+
 @pytest.mark.parametrize(
     "content_type",
     [
         "multipart/form-data",
         "multipart/form-data; boundary=",
-        "multipart/form-data; boundary=" + "x" * 71,
+        "multipart/form-data; boundary=" + "x" * 201,
         "multipart/form-data; boundary=\u00e9",
     ],
 )
