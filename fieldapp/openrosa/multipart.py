@@ -67,7 +67,10 @@ def boundary_of(content_type: str) -> bytes | None:
 
 
 def _line_end(body: bytes, at: int) -> int:
-    """The index after the line break that starts at ``at``, or -1 when there is none."""
+    """The index after the transport padding (spaces and tabs, RFC 2046) and the line break
+    that start at ``at``, or -1 when no line break follows."""
+    while at < len(body) and body[at] in b" \t":
+        at += 1
     if body.startswith(b"\r\n", at):
         return at + 2
     if body.startswith(b"\n", at):
@@ -77,15 +80,11 @@ def _line_end(body: bytes, at: int) -> int:
 
 def _is_delimiter(body: bytes, at: int, dash: bytes) -> bool:
     """Whether ``--boundary`` at ``at`` is a delimiter: followed by ``--`` (the last one), or by
-    optional spaces and a line break. Anything else (``--boundaryX``) is data."""
+    optional padding and a line break. Anything else (``--boundaryX``) is data."""
     if not body.startswith(dash, at):
         return False
     after = at + len(dash)
-    if body.startswith(b"--", after):
-        return True
-    while after < len(body) and body[after] in b" \t":
-        after += 1
-    return _line_end(body, after) >= 0
+    return body.startswith(b"--", after) or _line_end(body, after) >= 0
 
 
 def _next_delimiter(body: bytes, dash: bytes, start: int) -> int:
@@ -134,9 +133,6 @@ def parse(body: bytes, boundary: bytes, *, max_parts: int, max_field_bytes: int)
     while True:
         if body.startswith(b"--", at):
             return parts  # the closing delimiter; what follows is the epilogue
-        # transport padding (RFC 2046 allows spaces and tabs before the line break)
-        while at < len(body) and body[at] in b" \t":
-            at += 1
         at = _line_end(body, at)  # there is one: that made it a delimiter
         if len(parts) == max_parts:
             raise PayloadTooLarge(
