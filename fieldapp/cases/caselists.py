@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from fieldapp.auth.models import Role, User
 from fieldapp.cases import phone_labels
@@ -86,16 +86,21 @@ def on_phones() -> Any:
     )
 
 
-def _visible(case_list: CaseList, actor: User) -> Select[Any]:
-    query = select(Case).where(
-        Case.case_list_id == case_list.id,
+def carried_by(actor: User) -> list[ColumnElement[bool]]:
+    """The conditions on a case, of any list, to be on ``actor``'s phone: open, in their
+    regions, offered for follow-ups, and (but for a coordinator) assigned to them."""
+    conditions = [
         Case.status == CaseStatus.OPEN.value,
         Case.region_id.in_(actor.region_ids or {-1}),
         on_phones(),
-    )
+    ]
     if not actor.has_role(Role.COORDINATOR):
-        query = query.where(Case.assigned_to_id == actor.id)
-    return query
+        conditions.append(Case.assigned_to_id == actor.id)
+    return conditions
+
+
+def _visible(case_list: CaseList, actor: User) -> Select[Any]:
+    return select(Case).where(Case.case_list_id == case_list.id, *carried_by(actor))
 
 
 def caseload(case_list: CaseList, *, actor: User) -> list[Case]:

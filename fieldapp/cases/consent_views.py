@@ -25,7 +25,7 @@ from fieldapp.audit.services import record
 from fieldapp.auth import services as auth
 from fieldapp.auth.models import Region, Role, User
 from fieldapp.cases import consent, referrals, screens, services
-from fieldapp.cases.models import Case
+from fieldapp.cases.models import STOPS_FOLLOW_UPS, Case
 from fieldapp.db import db, unit_of_work, utcnow
 from fieldapp.errors import DomainError, NotFound
 from fieldapp.web.args import Page, Text, load_args
@@ -52,7 +52,7 @@ def _worker_name(case: Case) -> str:
 def _members_lines(case: Case, state: str, actor: User) -> list[str]:
     """What a household's change does to its members' consent (by code; members the actor
     may not see, in another region, only by count)."""
-    if state in ("refused", "withdrawn"):
+    if state in STOPS_FOLLOW_UPS:
         reached = consent.carried(case)
         if not reached:
             return []

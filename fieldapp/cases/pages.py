@@ -260,13 +260,7 @@ def case_page(case_id: str) -> Any:
             "stopped": consent.stops_follow_ups(case),
         },
         referrals=case_referrals,
-        referral_words={
-            "services": referrals.SERVICES,
-            "urgency": referrals.URGENCY_WORDS,
-            "next": referrals.NEXT,
-            "statuses": referrals.STATUS_WORDS,
-            "late": {r.id for r in case_referrals if referrals.is_late(r, today)},
-        },
+        referral_words=referrals.words(case_referrals, today),
     )
 
 

@@ -28,7 +28,9 @@ approval, and the coordinator decides the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
@@ -38,7 +40,8 @@ from fieldapp.audit.services import record
 from fieldapp.auth.models import Role, User
 from fieldapp.cases import caselists, events
 from fieldapp.cases.consent import approver, stops_follow_ups, submission_of
-from fieldapp.cases.models import Case, CaseList, CaseStatus, CaseWork, Referral, ReferralStatus
+from fieldapp.cases.models import Case, CaseStatus, CaseWork, Referral, ReferralStatus
+from fieldapp.cases.services import may_see
 from fieldapp.db import column_length, db, utcnow
 from fieldapp.errors import Conflict, Forbidden, Invalid, NotFound
 from fieldapp.events import subscribe
@@ -102,17 +105,12 @@ def _require_manager(actor: User, case: Case) -> None:
 
 
 def may_move(actor: User, case: Case) -> bool:
-    """Whether ``actor`` may move the case's referrals on (the module docstring)."""
-    if actor.has_role(Role.ADMIN):
-        return True
-    if actor.has_role(Role.COORDINATOR):
-        return case.region_id in actor.region_ids
-    return (
-        actor.has_role(Role.FIELD_WORKER)
-        and case.assigned_to_id == actor.id
-        and case.region_id in actor.region_ids
-        and case.status == CaseStatus.OPEN
-        and not stops_follow_ups(case)
+    """Whether ``actor`` may move the case's referrals on (the module docstring): whoever sees
+    the case (``services.may_see``), a field worker only while it is on their phone."""
+    if not may_see(actor, case):
+        return False
+    return actor.has_role(Role.ADMIN, Role.COORDINATOR) or (
+        case.status == CaseStatus.OPEN and not stops_follow_ups(case)
     )
 
 
@@ -207,19 +205,25 @@ def of_case(case: Case) -> list[Referral]:
 
 def of_caseload(actor: User) -> list[tuple[Referral, Case]]:
     """The open referrals (not closed) of the cases on ``actor``'s phone, soonest due first."""
-    cases = {
-        c.id: c
-        for case_list in db.session.scalars(select(CaseList))
-        for c in caselists.caseload(case_list, actor=actor)
-    }
-    if not cases:
-        return []
-    rows = db.session.scalars(
-        select(Referral)
-        .where(Referral.case_id.in_(list(cases)), Referral.status != ReferralStatus.CLOSED.value)
+    rows = db.session.execute(
+        select(Referral, Case)
+        .join(Case, Case.id == Referral.case_id)
+        .where(*caselists.carried_by(actor), Referral.status != ReferralStatus.CLOSED.value)
         .order_by(Referral.due, Referral.id)
-    )
-    return [(r, cases[r.case_id]) for r in rows]
+    ).all()
+    return [(referral, case) for referral, case in rows]
+
+
+def words(shown: Iterable[Referral], today: date) -> dict[str, Any]:
+    """What the referral templates put into words (services, urgencies, statuses, the next
+    steps), and which of the ``shown`` referrals are late."""
+    return {
+        "services": SERVICES,
+        "urgency": URGENCY_WORDS,
+        "next": NEXT,
+        "statuses": STATUS_WORDS,
+        "late": {r.id for r in shown if is_late(r, today)},
+    }
 
 
 def get(case: Case, referral_id: int) -> Referral:

@@ -137,18 +137,14 @@ def index() -> Any:
     """The worker's open forms and the submissions sent back to them."""
     actor = current_actor()
     today = utcnow().date()
+    open_referrals = referrals.of_caseload(actor)
     return render_template(
         "fill/index.html",
         forms=services.open_forms(actor),
         returned=services.returned_submissions(actor),
         visits=visits.my_visits(actor, today),
-        referrals=referrals.of_caseload(actor),
-        referral_words={
-            "services": referrals.SERVICES,
-            "urgency": referrals.URGENCY_WORDS,
-            "next": referrals.NEXT,
-            "statuses": referrals.STATUS_WORDS,
-        },
+        referrals=open_referrals,
+        referral_words=referrals.words([r for r, _case in open_referrals], today),
         today=today,
         page=_page_data(),
     )
